@@ -1,0 +1,54 @@
+# Lernkurve: `make run` starts the app, `make test` runs the whole suite (both set up first).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := static/node_modules/.installed
+SYS_STAMP := .venv/.system-deps
+
+.PHONY: run serve test test-fast lint format dist bench setup system-deps clean
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): static/package.json static/package-lock.json
+	npm ci --prefix static --no-audit --no-fund
+	touch $@
+
+# Debian packages the browser, desktop and bundle tests need (installed when root, else named).
+system-deps: $(STAMP)
+	@sh tools/system-deps.sh
+
+run: setup
+	$(PY) desktop.py
+
+serve: setup
+	$(PY) webserver.py
+
+test: setup system-deps
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not browser and not desktop and not bundle"
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+dist: setup
+	$(PY) -m PyInstaller --noconfirm --clean build.spec
+
+bench: setup
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf build dist .pytest_cache

@@ -1,0 +1,205 @@
+"""The one thing webserver and training share: the database (SQLAlchemy 2, SQLite by default)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import (
+    JSON,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    insert,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+APP_NAME = "Lernkurve"
+DB_FILENAME = "lernkurve.db"
+
+# Statuses a run can be in; the first three are "live" (a process is driving it).
+LIVE_STATUSES = ("queued", "running", "paused")
+FINISHED_STATUSES = ("completed", "stopped", "failed", "interrupted")
+STATUSES = LIVE_STATUSES + FINISHED_STATUSES
+
+
+def data_dir() -> Path:
+    """Return the user's data directory for Lernkurve (database, checkpoints), creating it."""
+    override = os.environ.get("LERNKURVE_DATA_DIR")
+    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_url(value: str | os.PathLike | None = None) -> str:
+    """Turn a path, a SQLAlchemy URL or nothing (LERNKURVE_DB, then the default file) into a URL."""
+    value = value or os.environ.get("LERNKURVE_DB")
+    if not value:
+        return f"sqlite:///{data_dir() / DB_FILENAME}"
+    text = os.fspath(value)
+    if "://" in text:
+        return text
+    path = Path(text).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def now() -> float:
+    """Wall-clock time as stored in every *_at / wall_time column (Unix seconds)."""
+    return time.time()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    task: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    hparams: Mapped[dict] = mapped_column(JSON, default=dict)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
+    )
+    parent_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Metric(Base):
+    __tablename__ = "metrics"
+
+    # The autoincrement id is the stream cursor: rows with id > cursor are new.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    step: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    wall_time: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+
+
+class Command(Base):
+    __tablename__ = "commands"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    applied_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    wall_time: Mapped[float] = mapped_column(Float, default=now)
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Snapshot(Base):
+    """A small structured picture of a run at a step (e.g. the spiral's decision boundary)."""
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    wall_time: Mapped[float] = mapped_column(Float, default=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+metrics_table = Metric.__table__
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    """An engine plus a session factory for one database URL; creates the tables on open."""
+
+    def __init__(self, url: str | os.PathLike | None = None) -> None:
+        self.url = resolve_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.engine: Engine = create_engine(self.url, **self._engine_options())
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _engine_options(self) -> dict[str, Any]:
+        if self.is_sqlite:
+            # Several threads (writer, streamer, request handlers) each take a connection.
+            return {"connect_args": {"check_same_thread": False, "timeout": 10}}
+        return {"pool_pre_ping": True}
+
+    def insert_metrics(self, connection, rows: list[tuple]) -> None:
+        """Insert (run_id, key, step, value, wall_time) tuples with one executemany."""
+        if not rows:
+            return
+        if self.is_sqlite:
+            connection.exec_driver_sql(
+                "INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        else:
+            names = ("run_id", "key", "step", "value", "wall_time")
+            connection.execute(insert(metrics_table), [dict(zip(names, r)) for r in rows])
+
+    def dispose(self) -> None:
+        self.engine.dispose()

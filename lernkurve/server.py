@@ -1,0 +1,35 @@
+"""Serve a WSGI app (with Socket.IO websockets) from a background thread, and stop it cleanly."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+
+class ServerThread:
+    """Werkzeug's threaded server bound at once (port 0 = a free port, read back: no race)."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0) -> None:
+        # Werkzeug logs every request at INFO; a desktop app has no use for that noise.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self.host = host
+        self.port = self.server.server_port
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="lernkurve-http", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout)
