@@ -1,0 +1,463 @@
+// Live line charts on Chart.js: downsampled history plus live points (capped and re-downsampled),
+// TensorBoard smoothing, event markers, log scale, step or time on x, zoom and pan, PNG export.
+/* global Chart */
+import { duration, integer, number } from "./format.js";
+import { t } from "./i18n.js";
+import { cssVar } from "./theme.js";
+import { describeEvent, eventStyle } from "./events.js";
+import { Ema, downsample, smooth } from "./series.js";
+
+const UPDATE_INTERVAL_MS = 100; // at most 10 redraws a second, however fast points arrive
+const MIN_POINTS = 200;
+
+// Charts are filled with the theme's background, so an exported PNG looks like the page.
+const background = {
+  id: "lkBackground",
+  beforeDraw(chart) {
+    const { ctx, width, height } = chart;
+    ctx.save();
+    ctx.globalCompositeOperation = "destination-over";
+    ctx.fillStyle = cssVar("--bs-body-bg") || "#fff";
+    ctx.fillRect(0, 0, width, height);
+    ctx.restore();
+  },
+};
+Chart.register(background);
+
+export function applyChartTheme() {
+  Chart.defaults.color = cssVar("--bs-secondary-color");
+  Chart.defaults.borderColor = cssVar("--bs-border-color-translucent");
+  Chart.defaults.font.family = cssVar("--bs-body-font-family");
+}
+
+function withAlpha(color, alpha) {
+  const hex = color.replace("#", "");
+  const [r, g, b] = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  return `rgba(${r}, ${g}, ${b}, ${alpha})`;
+}
+
+export class MetricChart {
+  /**
+   * block: the chart's <figure> (with [data-canvas], [data-legend], [data-log], [data-png]).
+   * options: title() -> text, smoothable, onRange(min, max) after a zoom or pan, fileName.
+   */
+  constructor(block, options = {}) {
+    this.block = block;
+    this.options = options;
+    this.canvas = block.querySelector("[data-canvas]");
+    this.legend = block.querySelector("[data-legend]");
+    this.logBox = block.querySelector("[data-log]");
+    this.series = new Map();
+    this.events = new Map();
+    this.xMode = "step";
+    this.smoothing = options.smoothing ?? 0;
+    this.timer = null;
+    this.lastDraw = 0;
+    this.chart = new Chart(this.canvas, this.config());
+    this.onLog = () => this.setLog(this.logBox.checked);
+    this.logBox?.addEventListener("change", this.onLog);
+    this.pngButton = block.querySelector("[data-png]");
+    this.onPng = () => this.downloadPng();
+    this.pngButton?.addEventListener("click", this.onPng);
+    this.onDblClick = () => this.options.onReset?.();
+    this.canvas.addEventListener("dblclick", this.onDblClick);
+    this.describe();
+  }
+
+  config() {
+    const tick = (v) => (this.xMode === "time" ? duration(v) : integer(v));
+    return {
+      type: "line",
+      data: { datasets: [] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        parsing: false,
+        normalized: true,
+        spanGaps: false,
+        interaction: { mode: "nearest", axis: "x", intersect: false },
+        elements: { point: { radius: 0, hitRadius: 4, hoverRadius: 3 }, line: { borderWidth: 1.5 } },
+        scales: {
+          x: { type: "linear", ticks: { callback: tick, maxRotation: 0 } },
+          y: { type: "linear", ticks: { callback: (v) => number(v, 3) } },
+        },
+        plugins: {
+          legend: { display: false },
+          decimation: { enabled: false },
+          tooltip: {
+            filter: (item) => !item.dataset.hidden,
+            callbacks: {
+              title: (items) => this.tooltipTitle(items),
+              label: (item) => `${item.dataset.label}: ${number(item.parsed.y)}`,
+              footer: (items) => this.tooltipEvents(items),
+            },
+          },
+          annotation: { annotations: {} },
+          zoom: {
+            limits: { x: { min: "original", max: "original" } },
+            pan: {
+              enabled: true,
+              mode: "x",
+              modifierKey: "shift",
+              onPanComplete: ({ chart }) => this.rangeChanged(chart),
+            },
+            zoom: {
+              mode: "x",
+              drag: { enabled: true, threshold: 5 },
+              wheel: { enabled: true, modifierKey: "ctrl" },
+              pinch: { enabled: true },
+              onZoomComplete: ({ chart }) => this.rangeChanged(chart),
+            },
+          },
+        },
+      },
+    };
+  }
+
+  rangeChanged(chart) {
+    const { min, max } = chart.scales.x;
+    this.options.onRange?.(min, max);
+  }
+
+  tooltipTitle(items) {
+    if (!items.length) return "";
+    const point = items[0].raw;
+    const step = point.s ?? point.x;
+    const parts = [t("chart.stepTitle", { step: integer(step) })];
+    if (this.xMode === "time") parts.push(t("chart.elapsed", { time: duration(point.x) }));
+    return parts.join(" · ");
+  }
+
+  // Markers are 1 px wide: the tooltip also names the events near the hovered x.
+  tooltipEvents(items) {
+    if (!items.length || !this.events.size) return [];
+    const scale = this.chart.scales.x;
+    const x = items[0].parsed.x;
+    const px = scale.getPixelForValue(x);
+    const lines = [];
+    for (const ev of this.events.values()) {
+      if (Math.abs(scale.getPixelForValue(this.eventX(ev)) - px) <= 6) {
+        lines.push(...describeEvent(ev).map((text) => `▍ ${text}`));
+      }
+    }
+    return lines;
+  }
+
+  // ---- series ----------------------------------------------------------------------------
+
+  /** Add a series once: id (e.g. a metric key), label, colour (#rrggbb), t0 (time-axis origin). */
+  addSeries(id, { label, color, t0 = null, smoothable = this.options.smoothable !== false }) {
+    if (this.series.has(id)) return this.series.get(id);
+    const raw = {
+      label,
+      data: [],
+      borderColor: color,
+      backgroundColor: color,
+      pointHoverBackgroundColor: color,
+    };
+    const smoothed = {
+      label: t("chart.smoothed", { label }),
+      data: [],
+      borderColor: color,
+      backgroundColor: color,
+      borderWidth: 2,
+    };
+    const s = { id, label, color, t0, smoothable, points: [], raw, smoothed, hidden: false };
+    s.ema = new Ema(this.smoothing);
+    this.series.set(id, s);
+    this.chart.data.datasets.push(raw, smoothed);
+    this.styleSeries(s);
+    this.renderLegend();
+    this.describe();
+    return s;
+  }
+
+  removeSeries(id) {
+    const s = this.series.get(id);
+    if (!s) return;
+    this.series.delete(id);
+    this.chart.data.datasets = this.chart.data.datasets.filter((d) => d !== s.raw && d !== s.smoothed);
+    this.renderLegend();
+    this.describe();
+    this.schedule();
+  }
+
+  setLabel(id, label) {
+    const s = this.series.get(id);
+    if (!s) return;
+    s.label = label;
+    s.raw.label = label;
+    s.smoothed.label = t("chart.smoothed", { label });
+    this.renderLegend();
+    this.describe();
+  }
+
+  setT0(id, t0) {
+    const s = this.series.get(id);
+    if (!s || s.t0 === t0) return;
+    s.t0 = t0;
+    if (this.xMode === "time") this.rebuild(s);
+  }
+
+  hasSeries(id) {
+    return this.series.has(id);
+  }
+
+  /** Replace a series' points with history rows [[step, value, wall_time], ...]. */
+  setPoints(id, rows) {
+    const s = this.series.get(id);
+    s.points = rows.map(([step, y, wall]) => ({ x: 0, y: y ?? null, s: step, t: wall }));
+    s.points.sort((a, b) => a.s - b.s);
+    this.rebuild(s);
+  }
+
+  /** Append one live point; keeps x order even when a point arrives late. */
+  append(id, step, y, wall) {
+    const s = this.series.get(id);
+    if (s.t0 === null) s.t0 = wall;
+    const p = { x: this.xOf(s, step, wall), y: y ?? null, s: step, t: wall };
+    const pts = s.points;
+    if (!pts.length || pts[pts.length - 1].s <= step) {
+      pts.push(p);
+      if (this.isSmoothed(s)) s.smoothed.data.push({ x: p.x, y: s.ema.next(p.y) });
+    } else {
+      let lo = 0;
+      let hi = pts.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (pts[mid].s <= step) lo = mid + 1;
+        else hi = mid;
+      }
+      pts.splice(lo, 0, p);
+      s.dirty = true;
+    }
+    if (pts.length > this.cap()) {
+      s.points = downsample(pts, this.target());
+      s.dirty = true;
+    }
+    if (s.dirty) this.rebuild(s);
+    else s.raw.data = s.points;
+    this.schedule();
+  }
+
+  xOf(s, step, wall) {
+    return this.xMode === "time" ? wall - (s.t0 ?? wall) : step;
+  }
+
+  // Points per series: the chart's width in pixels (twice that before we re-downsample).
+  target() {
+    return Math.max(MIN_POINTS, Math.round(this.width() * 2));
+  }
+
+  cap() {
+    return this.target() * 2;
+  }
+
+  width() {
+    return this.canvas.parentElement.clientWidth || 800;
+  }
+
+  isSmoothed(s) {
+    return s.smoothable && this.smoothing > 0;
+  }
+
+  rebuild(s) {
+    s.dirty = false;
+    if (s.t0 === null && s.points.length) s.t0 = s.points[0].t;
+    for (const p of s.points) p.x = this.xOf(s, p.s, p.t);
+    s.raw.data = s.points;
+    s.ema = new Ema(this.smoothing);
+    if (this.isSmoothed(s)) {
+      s.smoothed.data = smooth(s.points, this.smoothing);
+      // Carry the EMA state on, so live points continue the same curve.
+      for (const p of s.points) s.ema.next(p.y);
+    } else {
+      s.smoothed.data = [];
+    }
+    this.styleSeries(s);
+    this.schedule();
+  }
+
+  styleSeries(s) {
+    const smoothed = this.isSmoothed(s);
+    s.raw.borderColor = smoothed ? withAlpha(s.color, 0.25) : s.color;
+    s.raw.borderWidth = smoothed ? 1 : 1.5;
+    s.raw.hidden = s.hidden;
+    s.smoothed.hidden = s.hidden || !smoothed;
+  }
+
+  // ---- events ----------------------------------------------------------------------------
+
+  setEvents(list) {
+    this.events.clear();
+    for (const ev of list) this.events.set(ev.id, ev);
+    this.renderEvents();
+  }
+
+  addEvent(ev) {
+    this.events.set(ev.id, ev);
+    this.renderEvents();
+  }
+
+  eventX(ev) {
+    if (this.xMode === "step") return ev.step;
+    const first = this.series.values().next().value;
+    const t0 = first?.t0 ?? ev.wall_time;
+    return ev.wall_time - t0;
+  }
+
+  renderEvents() {
+    const annotations = {};
+    for (const ev of this.events.values()) {
+      const style = eventStyle(ev.kind);
+      annotations[`ev${ev.id}`] = {
+        type: "line",
+        scaleID: "x",
+        value: this.eventX(ev),
+        borderColor: style.color,
+        borderWidth: style.width || 1,
+        borderDash: style.dash,
+        label: {
+          display: false,
+          content: describeEvent(ev),
+          position: "start",
+          backgroundColor: style.color,
+          color: "#fff",
+          font: { size: 11 },
+        },
+        enter: ({ element }) => {
+          element.label.options.display = true;
+          return true;
+        },
+        leave: ({ element }) => {
+          element.label.options.display = false;
+          return true;
+        },
+      };
+    }
+    this.chart.options.plugins.annotation.annotations = annotations;
+    this.schedule();
+  }
+
+  // ---- view options ----------------------------------------------------------------------
+
+  setXMode(mode) {
+    if (mode === this.xMode) return;
+    this.xMode = mode;
+    this.chart.resetZoom("none");
+    for (const s of this.series.values()) this.rebuild(s);
+    this.renderEvents();
+  }
+
+  setSmoothing(weight) {
+    this.smoothing = weight;
+    for (const s of this.series.values()) this.rebuild(s);
+  }
+
+  setLog(on) {
+    if (this.logBox) this.logBox.checked = on;
+    this.chart.options.scales.y.type = on ? "logarithmic" : "linear";
+    this.schedule();
+  }
+
+  resetZoom() {
+    this.chart.resetZoom("none");
+  }
+
+  zoomTo(min, max) {
+    this.chart.zoomScale("x", { min, max }, "none");
+  }
+
+  toggleSeries(id) {
+    const s = this.series.get(id);
+    s.hidden = !s.hidden;
+    this.styleSeries(s);
+    this.renderLegend();
+    this.schedule();
+  }
+
+  // ---- drawing ---------------------------------------------------------------------------
+
+  schedule() {
+    if (this.timer !== null) return;
+    const wait = Math.max(0, UPDATE_INTERVAL_MS - (performance.now() - this.lastDraw));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.draw();
+    }, wait);
+  }
+
+  /** Redraw now, without animation. */
+  draw() {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.lastDraw = performance.now();
+    this.chart.update("none");
+  }
+
+  refreshTheme() {
+    this.chart.options.color = Chart.defaults.color;
+    for (const axis of Object.values(this.chart.options.scales)) {
+      axis.grid = { ...(axis.grid || {}), color: Chart.defaults.borderColor };
+      axis.ticks = { ...(axis.ticks || {}), color: Chart.defaults.color };
+    }
+    this.draw();
+  }
+
+  refreshLanguage() {
+    for (const s of this.series.values()) s.smoothed.label = t("chart.smoothed", { label: s.label });
+    this.renderLegend();
+    this.renderEvents();
+    this.describe();
+  }
+
+  renderLegend() {
+    if (!this.legend) return;
+    this.legend.replaceChildren();
+    for (const s of this.series.values()) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "legend-item";
+      button.setAttribute("aria-pressed", String(!s.hidden));
+      button.title = t("chart.toggle", { label: s.label });
+      button.dataset.series = s.id;
+      const swatch = document.createElement("span");
+      swatch.className = "legend-swatch";
+      swatch.style.background = s.color;
+      button.append(swatch, document.createTextNode(s.label));
+      button.addEventListener("click", () => this.toggleSeries(s.id));
+      this.legend.append(button);
+    }
+  }
+
+  describe() {
+    const labels = [...this.series.values()].map((s) => s.label).join(", ");
+    this.canvas.setAttribute("aria-label", t("chart.aria", { title: this.options.title?.() ?? "", series: labels || "–" }));
+  }
+
+  downloadPng() {
+    this.draw();
+    this.canvas.toBlob((blob) => {
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = `${this.options.fileName?.() ?? "chart"}.png`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    }, "image/png");
+  }
+
+  destroy() {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.logBox?.removeEventListener("change", this.onLog);
+    this.pngButton?.removeEventListener("click", this.onPng);
+    this.canvas.removeEventListener("dblclick", this.onDblClick);
+    this.chart.destroy();
+    if (this.legend) this.legend.replaceChildren();
+  }
+}

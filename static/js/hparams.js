@@ -1,0 +1,126 @@
+// The run's hparam panel, built from run.config.schema: live values, edits and "Apply".
+// A refused value shows the server's message at its field and changes nothing.
+import * as api from "./api.js";
+import { isLive, value as formatValue } from "./format.js";
+import { Field } from "./fields.js";
+import { t } from "./i18n.js";
+
+export class HparamPanel {
+  constructor() {
+    this.form = document.getElementById("hp-form");
+    this.liveBox = document.getElementById("hp-live");
+    this.fixedBox = document.getElementById("hp-fixed");
+    this.fixedDetails = document.getElementById("hp-fixed-box");
+    this.message = document.getElementById("hp-message");
+    this.applyButton = document.getElementById("hp-apply");
+    this.resetButton = document.getElementById("hp-reset");
+    this.fields = new Map();
+    this.run = null;
+    this.signature = null;
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.apply();
+    });
+    this.resetButton.addEventListener("click", () => this.reset());
+  }
+
+  /** Show a run: rebuilds the fields when the run or its schema changed, else refreshes values. */
+  show(run) {
+    const schema = (run.config && run.config.schema) || {};
+    const signature = `${run.id}|${JSON.stringify(schema)}`;
+    if (signature !== this.signature) {
+      this.signature = signature;
+      this.build(schema, run);
+      this.say("", "");
+    }
+    this.update(run);
+  }
+
+  build(schema, run) {
+    this.fields.clear();
+    this.liveBox.replaceChildren();
+    this.fixedBox.replaceChildren();
+    for (const [key, spec] of Object.entries(schema)) {
+      if (spec.live) {
+        const field = new Field(key, spec, run.hparams[key], { prefix: "run", showNow: true });
+        this.fields.set(key, field);
+        this.liveBox.append(field.root);
+      } else {
+        const dt = document.createElement("dt");
+        dt.className = "col-6 font-monospace fw-normal text-truncate";
+        dt.textContent = key;
+        const dd = document.createElement("dd");
+        dd.className = "col-6 mb-1 font-monospace";
+        dd.dataset.key = key;
+        this.fixedBox.append(dt, dd);
+      }
+    }
+    this.fixedDetails.hidden = !this.fixedBox.children.length;
+    if (!this.fields.size) {
+      const p = document.createElement("p");
+      p.className = "small text-body-secondary mb-0";
+      p.textContent = t("hp.noLive");
+      this.liveBox.append(p);
+    }
+  }
+
+  update(run) {
+    this.run = run;
+    const live = isLive(run);
+    for (const [key, field] of this.fields) {
+      field.showNow(run.hparams[key]);
+      if (!field.dirty) field.set(run.hparams[key]);
+      field.setDisabled(!live);
+    }
+    for (const dd of this.fixedBox.querySelectorAll("dd")) {
+      dd.textContent = formatValue(run.hparams[dd.dataset.key]);
+    }
+    this.applyButton.disabled = !live || !this.fields.size;
+    this.resetButton.disabled = !live || !this.fields.size;
+    if (!live && this.fields.size) this.say(t("hp.finished"), "text-body-secondary");
+  }
+
+  reset() {
+    for (const [key, field] of this.fields) field.set(this.run.hparams[key]);
+    this.say("", "");
+  }
+
+  async apply() {
+    const run = this.run;
+    const changes = {};
+    for (const [key, field] of this.fields) {
+      field.setError(null);
+      if (field.changedFrom(run.hparams[key])) changes[key] = field.get();
+    }
+    if (!Object.keys(changes).length) {
+      this.say(t("hp.noChange"), "text-body-secondary");
+      return;
+    }
+    this.applyButton.disabled = true;
+    try {
+      await api.patchHparams(run.id, changes);
+      for (const key of Object.keys(changes)) this.fields.get(key).dirty = false;
+      this.say(t("hp.applied"), "text-success");
+    } catch (error) {
+      const field = error.key && this.fields.get(error.key);
+      if (field) {
+        field.setError(error.message);
+        field.input.focus();
+      }
+      this.say(error.message, "text-danger", true);
+    } finally {
+      this.applyButton.disabled = !isLive(this.run);
+    }
+  }
+
+  say(text, className, alert = false) {
+    this.message.textContent = text;
+    this.message.className = `small mt-2 ${className}`;
+    this.message.setAttribute("role", alert ? "alert" : "status");
+  }
+
+  refreshLanguage() {
+    for (const field of this.fields.values()) field.refreshLanguage();
+    if (this.run && !isLive(this.run) && this.fields.size) this.say(t("hp.finished"), "text-body-secondary");
+  }
+}

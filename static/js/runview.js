@@ -1,0 +1,400 @@
+// One run, live: header with progress and ETA, controls, hparam panel, charts, events,
+// checkpoints and (for the spiral) the decision boundary.
+import * as api from "./api.js";
+import { BoundaryView } from "./boundary.js";
+import { MetricChart } from "./charts.js";
+import { Controls } from "./controls.js";
+import { describeEvent, eventStyle } from "./events.js";
+import { duration, integer, isLive, metricLabel, statusBadge } from "./format.js";
+import { HparamPanel } from "./hparams.js";
+import { t } from "./i18n.js";
+
+const CHARTS = ["loss", "accuracy", "lr", "other"];
+const KEY_COLORS = { train_loss: "#1c7ed6", val_loss: "#f76707", val_accuracy: "#2f9e44", lr: "#ae3ec9" };
+const PALETTE = ["#0ca678", "#e64980", "#fab005", "#7048e8", "#15aabf", "#868e96", "#d9480f"];
+const MAX_EVENT_ROWS = 200;
+const ETA_WINDOW_S = 30;
+
+/** Which chart a metric key belongs on. */
+export function chartFor(key) {
+  const k = key.toLowerCase();
+  if (k.includes("loss")) return "loss";
+  if (k.includes("acc")) return "accuracy";
+  if (k === "lr" || k.startsWith("lr_") || k.includes("learning_rate")) return "lr";
+  return "other";
+}
+
+export class RunView {
+  constructor({ live, runs, newRun, onError }) {
+    this.live = live;
+    this.runs = runs;
+    this.newRun = newRun;
+    this.onError = onError;
+    this.section = document.getElementById("view-run");
+    this.controls = new Controls();
+    this.hparams = new HparamPanel();
+    this.boundary = new BoundaryView();
+    this.charts = {};
+    this.events = new Map();
+    this.run = null;
+    this.sub = null;
+    this.token = 0;
+    this.etaSamples = [];
+    this.smoothing = Number(document.getElementById("smoothing").value);
+    this.xMode = "step";
+    this.bindToolbar();
+    document.getElementById("run-delete").addEventListener("click", () => this.deleteRun());
+  }
+
+  bindToolbar() {
+    const slider = document.getElementById("smoothing");
+    const output = document.getElementById("smoothing-value");
+    slider.addEventListener("input", () => {
+      this.smoothing = Number(slider.value);
+      output.textContent = this.smoothing.toFixed(2);
+      for (const chart of Object.values(this.charts)) chart.setSmoothing(this.smoothing);
+    });
+    for (const radio of document.querySelectorAll('input[name="xmode"]')) {
+      radio.addEventListener("change", () => {
+        this.xMode = radio.value;
+        for (const chart of Object.values(this.charts)) chart.setXMode(this.xMode);
+      });
+    }
+    document.getElementById("zoom-reset").addEventListener("click", () => this.resetZoom());
+  }
+
+  resetZoom() {
+    for (const chart of Object.values(this.charts)) chart.resetZoom();
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  /** Open run `id`: fetch it, its history (downsampled to the chart width) and events; go live. */
+  async open(id) {
+    if (this.run && this.run.id === id && this.sub) return;
+    this.close();
+    const token = ++this.token;
+    this.section.hidden = false;
+    this.createCharts();
+    let run;
+    try {
+      run = await api.run(id);
+    } catch (error) {
+      if (token !== this.token) return;
+      this.onError(error.status === 404 ? t("run.notFound", { id }) : error.message);
+      location.hash = "#/";
+      return;
+    }
+    if (token !== this.token) return;
+    this.setRun(run);
+    const maxPoints = this.chartWidth();
+    const [history, events] = await Promise.all([
+      api.metrics(id, { maxPoints }),
+      api.events(id),
+      this.loadCheckpoints(id),
+      this.loadBoundary(run),
+    ]).catch((error) => {
+      this.onError(error.message);
+      return [{ series: {}, last_id: 0 }, []];
+    });
+    if (token !== this.token) return;
+    for (const [key, rows] of Object.entries(history.series)) {
+      this.chartForKey(key).setPoints(key, rows);
+    }
+    this.setEvents(events);
+    for (const chart of Object.values(this.charts)) chart.draw();
+    this.sub = this.live.subscribe(id, history.last_id || 0, {
+      onPoints: (points) => this.takePoints(points),
+      onEvent: (ev) => this.addEvent(ev),
+      onSnapshot: (snap) => snap.kind === "boundary" && this.boundary.show(snap),
+    });
+    // For tests and the benchmark: the run's charts are complete on screen from here on.
+    performance.mark(`lernkurve:charts-rendered:${id}`);
+    document.documentElement.dataset.chartsRendered = String(id);
+  }
+
+  close() {
+    this.token += 1;
+    this.sub?.close();
+    this.sub = null;
+    this.run = null;
+    this.events.clear();
+    this.etaSamples = [];
+    for (const chart of Object.values(this.charts)) chart.destroy();
+    this.charts = {};
+    this.boundary.setVisible(false);
+    delete document.documentElement.dataset.chartsRendered;
+    this.section.hidden = true;
+  }
+
+  /** After a reconnect: points replay by themselves; refetch what the socket does not replay. */
+  async catchUp() {
+    if (!this.run) return;
+    const id = this.run.id;
+    const token = this.token;
+    try {
+      const [run, events] = await Promise.all([api.run(id), api.events(id), this.loadCheckpoints(id)]);
+      if (token !== this.token) return;
+      this.setRun(run);
+      for (const ev of events) if (!this.events.has(ev.id)) this.addEvent(ev);
+    } catch (error) {
+      this.onError(error.message);
+    }
+  }
+
+  chartWidth() {
+    return Math.max(200, Math.round(document.getElementById("chart-stack").clientWidth));
+  }
+
+  createCharts() {
+    for (const name of CHARTS) {
+      const block = document.getElementById(`chart-block-${name}`);
+      block.hidden = name === "other";
+      const chart = new MetricChart(block, {
+        title: () => t(`chart.${name}`),
+        smoothing: this.smoothing,
+        smoothable: name !== "lr",
+        fileName: () => `${this.run ? this.run.name : "run"}-${name}`,
+        onRange: (min, max) => this.syncRange(chart, min, max),
+        onReset: () => this.resetZoom(),
+      });
+      chart.setXMode(this.xMode);
+      chart.setLog(name === "lr");
+      this.charts[name] = chart;
+    }
+  }
+
+  syncRange(source, min, max) {
+    for (const chart of Object.values(this.charts)) if (chart !== source) chart.zoomTo(min, max);
+  }
+
+  chartForKey(key) {
+    const name = chartFor(key);
+    const chart = this.charts[name];
+    if (!chart.hasSeries(key)) {
+      const used = Object.values(this.charts).reduce((n, c) => n + c.series.size, 0);
+      chart.addSeries(key, {
+        label: metricLabel(key),
+        color: KEY_COLORS[key] || PALETTE[used % PALETTE.length],
+        t0: this.t0(),
+      });
+      if (name === "other") chart.block.hidden = false;
+    }
+    return chart;
+  }
+
+  t0() {
+    return this.run ? this.run.started_at ?? this.run.created_at ?? null : null;
+  }
+
+  takePoints(points) {
+    for (const [, key, step, value, wall] of points) this.chartForKey(key).append(key, step, value, wall);
+  }
+
+  // ---- header ----------------------------------------------------------------------------
+
+  /** A run object arrived (fetched or broadcast). */
+  setRun(run) {
+    if (this.run && this.run.id === run.id) {
+      // Broadcasts may overtake each other: keep the newest step of the same status.
+      if (run.status === this.run.status && (run.step ?? 0) < (this.run.step ?? 0)) return;
+    }
+    const startedNow = this.run && this.run.started_at === null && run.started_at !== null;
+    this.run = run;
+    this.renderHeader();
+    this.controls.show(run);
+    this.hparams.show(run);
+    if (startedNow) for (const chart of Object.values(this.charts)) {
+      for (const id of chart.series.keys()) chart.setT0(id, this.t0());
+    }
+  }
+
+  renderHeader() {
+    const run = this.run;
+    document.getElementById("run-name").textContent = run.name;
+    document.title = `${run.name} · Lernkurve`;
+    statusBadge(document.getElementById("run-status"), run.status);
+    document.getElementById("run-task").textContent = run.task;
+    document.getElementById("run-id").textContent = String(run.id);
+    const parent = document.getElementById("run-parent");
+    parent.replaceChildren();
+    if (run.parent_id) {
+      const link = document.createElement("a");
+      link.href = `#/run/${run.parent_id}`;
+      link.textContent = t("run.parent", { id: run.parent_id, step: integer(run.parent_step ?? 0) });
+      parent.append(" ", link);
+    }
+    const csv = document.getElementById("export-csv");
+    csv.href = api.exportUrl(run.id);
+    csv.setAttribute("download", `${run.name}.csv`);
+    document.getElementById("run-delete").hidden = isLive(run);
+    const error = document.getElementById("run-error");
+    error.hidden = !run.error;
+    error.textContent = run.error || "";
+    this.renderProgress();
+  }
+
+  renderProgress() {
+    const run = this.run;
+    const step = run.step ?? 0;
+    const total = run.total_steps;
+    document.getElementById("run-step").textContent = total
+      ? t("run.stepOf", { step: integer(step), total: integer(total) })
+      : t("run.step", { step: integer(step) });
+    const fraction = total ? Math.min(1, step / total) : run.status === "completed" ? 1 : 0;
+    const bar = document.getElementById("run-progress-bar");
+    bar.style.width = `${(fraction * 100).toFixed(1)}%`;
+    bar.classList.toggle("progress-bar-striped", run.status === "running");
+    bar.classList.toggle("progress-bar-animated", run.status === "running");
+    bar.classList.toggle("bg-warning", run.status === "paused");
+    bar.classList.toggle("bg-danger", run.status === "failed");
+    bar.classList.toggle("bg-success", run.status === "completed");
+    const progress = document.getElementById("run-progress");
+    progress.setAttribute("aria-valuenow", String(Math.round(fraction * 100)));
+    document.getElementById("run-eta").textContent = this.etaText();
+  }
+
+  etaText() {
+    const run = this.run;
+    if (run.status === "paused") {
+      this.etaSamples = [];
+      return t("run.etaPaused");
+    }
+    if (!isLive(run)) {
+      return run.started_at && run.ended_at ? t("run.took", { time: duration(run.ended_at - run.started_at) }) : "";
+    }
+    const now = performance.now() / 1000;
+    const samples = this.etaSamples;
+    if (!samples.length || samples[samples.length - 1][1] !== run.step) samples.push([now, run.step ?? 0]);
+    while (samples.length > 2 && now - samples[0][0] > ETA_WINDOW_S) samples.shift();
+    if (!run.total_steps || run.status !== "running") return "";
+    let rate = 0;
+    if (samples.length >= 2) {
+      const [t0, s0] = samples[0];
+      const [t1, s1] = samples[samples.length - 1];
+      if (t1 > t0) rate = (s1 - s0) / (t1 - t0);
+    }
+    if (!(rate > 0) && run.started_at && run.heartbeat_at > run.started_at) {
+      rate = (run.step ?? 0) / (run.heartbeat_at - run.started_at);
+    }
+    if (!(rate > 0)) return t("run.eta", { time: "–" });
+    return t("run.eta", { time: duration((run.total_steps - run.step) / rate) });
+  }
+
+  // ---- events ----------------------------------------------------------------------------
+
+  setEvents(list) {
+    this.events.clear();
+    for (const ev of list) this.events.set(ev.id, ev);
+    for (const chart of Object.values(this.charts)) chart.setEvents(list);
+    this.renderEvents();
+  }
+
+  addEvent(ev) {
+    this.events.set(ev.id, ev);
+    for (const chart of Object.values(this.charts)) chart.addEvent(ev);
+    this.renderEvents();
+    if (ev.kind === "checkpoint" && this.run) this.loadCheckpoints(this.run.id);
+  }
+
+  renderEvents() {
+    const list = document.getElementById("events-list");
+    const sorted = [...this.events.values()].sort((a, b) => b.id - a.id).slice(0, MAX_EVENT_ROWS);
+    list.replaceChildren(
+      ...sorted.map((ev) => {
+        const li = document.createElement("li");
+        li.className = "list-group-item d-flex gap-2";
+        li.dataset.kind = ev.kind;
+        const dot = document.createElement("span");
+        dot.className = "event-dot";
+        dot.style.background = eventStyle(ev.kind).color;
+        const text = document.createElement("span");
+        text.className = "flex-grow-1 text-break";
+        text.textContent = describeEvent(ev).join(", ");
+        const step = document.createElement("span");
+        step.className = "text-body-secondary text-nowrap";
+        step.textContent = t("events.atStep", { step: integer(ev.step) });
+        li.append(dot, text, step);
+        return li;
+      }),
+    );
+    document.getElementById("events-empty").hidden = this.events.size > 0;
+  }
+
+  // ---- checkpoints, boundary, delete -------------------------------------------------------
+
+  async loadCheckpoints(id) {
+    let checkpoints = [];
+    try {
+      checkpoints = await api.checkpoints(id);
+    } catch (error) {
+      if (error.status !== 404) this.onError(error.message);
+    }
+    if (!this.run || this.run.id !== id) return;
+    const list = document.getElementById("ckpt-list");
+    list.replaceChildren(
+      ...checkpoints.map((ckpt) => {
+        const li = document.createElement("li");
+        li.className = "list-group-item d-flex align-items-center gap-2";
+        const text = document.createElement("span");
+        text.className = "flex-grow-1";
+        text.textContent = t("ckpt.at", { step: integer(ckpt.step) });
+        const time = document.createElement("span");
+        time.className = "text-body-secondary";
+        time.textContent = new Date(ckpt.created_at * 1000).toLocaleTimeString();
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "btn btn-outline-primary btn-sm";
+        button.textContent = t("ckpt.fork");
+        button.setAttribute("aria-label", t("ckpt.forkLabel", { step: integer(ckpt.step) }));
+        button.addEventListener("click", () => this.newRun.openFork(this.run, ckpt));
+        li.append(text, time, button);
+        return li;
+      }),
+    );
+    document.getElementById("ckpt-empty").hidden = checkpoints.length > 0;
+  }
+
+  async loadBoundary(run) {
+    const spiral = run.task === "spiral";
+    this.boundary.setVisible(spiral);
+    if (!spiral) return;
+    try {
+      const snap = await api.latestSnapshot(run.id, "boundary");
+      if (this.run && this.run.id === run.id && snap) this.boundary.show(snap);
+    } catch (error) {
+      if (error.status !== 404) this.onError(error.message);
+    }
+  }
+
+  async deleteRun() {
+    const run = this.run;
+    if (!run || isLive(run)) return;
+    if (!window.confirm(t("run.deleteConfirm", { name: run.name }))) return;
+    try {
+      await api.deleteRun(run.id);
+      this.runs.remove(run.id);
+      location.hash = "#/";
+    } catch (error) {
+      this.onError(error.message);
+    }
+  }
+
+  refreshLanguage() {
+    if (!this.run) return;
+    this.renderHeader();
+    this.renderEvents();
+    this.hparams.refreshLanguage();
+    for (const chart of Object.values(this.charts)) {
+      for (const id of chart.series.keys()) chart.setLabel(id, metricLabel(id));
+      chart.refreshLanguage();
+    }
+    this.loadCheckpoints(this.run.id);
+    if (this.boundary.snapshot) this.boundary.draw();
+  }
+
+  refreshTheme() {
+    for (const chart of Object.values(this.charts)) chart.refreshTheme();
+    if (this.boundary.snapshot) this.boundary.draw();
+  }
+}
