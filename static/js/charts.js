@@ -150,6 +150,7 @@ export class MetricChart {
   addSeries(id, { label, color, t0 = null, smoothable = this.options.smoothable !== false }) {
     if (this.series.has(id)) return this.series.get(id);
     const raw = {
+      lkId: id,
       label,
       data: [],
       borderColor: color,
@@ -157,6 +158,7 @@ export class MetricChart {
       pointHoverBackgroundColor: color,
     };
     const smoothed = {
+      lkId: `${id}:smoothed`,
       label: t("chart.smoothed", { label }),
       data: [],
       borderColor: color,

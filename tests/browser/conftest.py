@@ -1,0 +1,196 @@
+"""Browser fixtures: the real app on a free port with a temp database, driven by headless Chromium.
+
+Every page is watched: a console error, an uncaught exception or a request to anywhere but the
+app itself fails the test that caused it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
+    """Poll until predicate() is truthy; return its value or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium here; `make system-deps` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Api:
+    """The app's REST API through Flask's test client, authenticated by the Bearer token."""
+
+    def __init__(self, app, token: str) -> None:
+        self.client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, path: str, **kwargs):
+        response = getattr(self.client, method)(path, headers=self.headers, **kwargs)
+        return response
+
+    def run(self, run_id: int) -> dict:
+        return self.call("get", f"/api/runs/{run_id}").get_json()
+
+    def runs(self) -> list[dict]:
+        return self.call("get", "/api/runs").get_json()["runs"]
+
+    def start(self, task: str = "spiral", name: str | None = None, **hparams) -> dict:
+        body = {"task": task, "hparams": hparams}
+        if name:
+            body["name"] = name
+        response = self.call("post", "/api/runs", json=body)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def control(self, run_id: int, action: str) -> None:
+        response = self.call("post", f"/api/runs/{run_id}/control", json={"action": action})
+        assert response.status_code == 202, response.get_json()
+
+    def points(self, run_id: int, key: str) -> list[list]:
+        response = self.call("get", f"/api/runs/{run_id}/metrics?keys={key}")
+        return response.get_json()["series"].get(key, [])
+
+    def events(self, run_id: int) -> list[dict]:
+        return self.call("get", f"/api/runs/{run_id}/events").get_json()["events"]
+
+    def wait_status(self, run_id: int, *statuses: str, timeout: float = 20.0) -> dict:
+        return wait_for(lambda: (r := self.run(run_id))["status"] in statuses and r, timeout)
+
+    def wait_step(self, run_id: int, at_least: int, timeout: float = 30.0) -> dict:
+        return wait_for(lambda: (r := self.run(run_id))["step"] >= at_least and r, timeout)
+
+
+@dataclass
+class Server:
+    app: object
+    base_url: str
+    token: str
+    api: Api
+
+
+@pytest.fixture
+def server(tmp_path, data_dir):
+    from lernkurve.server import ServerThread
+    from webserver import create_app
+
+    token = secrets.token_urlsafe(16)
+    app = create_app(
+        {"DATABASE": str(tmp_path / "browser.db"), "TOKEN": token, "DATA_DIR": str(data_dir)}
+    )
+    thread = ServerThread(app, "127.0.0.1", 0).start()
+    yield Server(app, thread.base_url, token, Api(app, token))
+    app.extensions["lernkurve"].shutdown()  # live runs end as `stopped`
+    thread.stop()
+
+
+@dataclass
+class Dashboard:
+    """A page of the dashboard plus what it logged and requested."""
+
+    page: object
+    server: Server
+    errors: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+
+    @property
+    def api(self) -> Api:
+        return self.server.api
+
+    def forget_errors(self, pattern: str) -> None:
+        """Drop console errors a test provoked on purpose (a refused request, going offline)."""
+        self.errors[:] = [e for e in self.errors if not re.search(pattern, e)]
+
+    @staticmethod
+    def wait_for(predicate, timeout: float = 15.0):
+        return wait_for(predicate, timeout)
+
+    def open_run(self, run_id: int) -> None:
+        self.page.evaluate(f"location.hash = '#/run/{run_id}'")
+        self.page.wait_for_selector(f"html[data-charts-rendered='{run_id}']")
+
+    def series(self, chart: str, key: str) -> list[list]:
+        """The points a chart ("loss", ... or "cmp") holds for one series, as [step, value]."""
+        block = "cmp-chart-block" if chart == "cmp" else f"chart-block-{chart}"
+        return self.page.evaluate(
+            """([block, key]) => {
+                const c = Chart.getChart(document.querySelector(`#${block} canvas`));
+                const i = c.data.datasets.findIndex((d) => d.lkId === key);
+                return i < 0 ? [] : c.data.datasets[i].data.map((p) => [p.s, p.y]);
+            }""",
+            [block, key],
+        )
+
+    def markers(self, chart: str) -> list[dict]:
+        """The event markers (annotations) drawn on a chart."""
+        return self.page.evaluate(
+            """(chart) => {
+                const c = Chart.getChart(document.querySelector(`#chart-block-${chart} canvas`));
+                return Object.values(c.options.plugins.annotation.annotations)
+                    .map((a) => ({value: a.value, label: a.label.content}));
+            }""",
+            chart,
+        )
+
+    def field(self, container: str, key: str):
+        """The number or text box of an hparam field."""
+        return self.page.locator(f"{container} [data-key='{key}'] .form-control").first
+
+
+@pytest.fixture
+def dashboard(browser, server):
+    context = browser.new_context(
+        locale="en-US", viewport={"width": 1400, "height": 900}, accept_downloads=True
+    )
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    dash = Dashboard(page, server)
+    page.on("console", lambda m: m.type == "error" and dash.errors.append(m.text))
+    page.on("pageerror", lambda e: dash.errors.append(f"uncaught: {e}"))
+
+    def request(req):
+        host = urlsplit(req.url).hostname
+        if req.url.startswith(("http", "ws")) and host != "127.0.0.1":
+            dash.external.append(req.url)
+
+    page.on("request", request)
+    page.goto(f"{server.base_url}/?token={server.token}")
+    page.wait_for_selector("html[data-ready][data-connection='online']")
+    yield dash
+    context.close()
+    assert dash.external == [], f"requests outside the app: {dash.external}"
+    assert dash.errors == [], f"console errors: {dash.errors}"
