@@ -116,6 +116,7 @@ export class MetricChart {
   }
 
   rangeChanged(chart) {
+    if (this.quiet) return; // a reset, not the user: nothing to pass on to other charts
     const { min, max } = chart.scales.x;
     this.options.onRange?.(min, max);
   }
@@ -347,7 +348,7 @@ export class MetricChart {
   setXMode(mode) {
     if (mode === this.xMode) return;
     this.xMode = mode;
-    this.chart.resetZoom("none");
+    this.resetZoom();
     for (const s of this.series.values()) this.rebuild(s);
     this.renderEvents();
   }
@@ -364,7 +365,12 @@ export class MetricChart {
   }
 
   resetZoom() {
-    this.chart.resetZoom("none");
+    this.quiet = true;
+    try {
+      this.chart.resetZoom("none");
+    } finally {
+      this.quiet = false;
+    }
   }
 
   zoomTo(min, max) {
