@@ -95,7 +95,7 @@ class Metric(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(100))
     step: Mapped[int] = mapped_column(Integer)
-    value: Mapped[float] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)  # NaN is stored as NULL
     wall_time: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
@@ -182,6 +182,10 @@ class Database:
         Base.metadata.create_all(self.engine)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
+    @staticmethod
+    def url_for(value: str | os.PathLike | None = None) -> str:
+        return resolve_url(value)
+
     def _engine_options(self) -> dict[str, Any]:
         if self.is_sqlite:
             # Several threads (writer, streamer, request handlers) each take a connection.
@@ -199,7 +203,9 @@ class Database:
             )
         else:
             names = ("run_id", "key", "step", "value", "wall_time")
-            connection.execute(insert(metrics_table), [dict(zip(names, r)) for r in rows])
+            connection.execute(
+                insert(metrics_table), [dict(zip(names, r, strict=True)) for r in rows]
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()

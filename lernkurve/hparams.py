@@ -53,7 +53,9 @@ def _check_value(key: str, spec: dict, value: Any) -> Any:
         return [_check_number(key, item_spec, v) for v in value]
     if kind == "str":
         if not isinstance(value, str) or len(value) > spec.get("max", 200):
-            raise HParamError(key, f"{key} must be a text of at most {spec.get('max', 200)} characters")
+            raise HParamError(
+                key, f"{key} must be a text of at most {spec.get('max', 200)} characters"
+            )
         return value
     raise HParamError(key, f"{key} has an unknown type {kind!r}")
 
@@ -68,7 +70,9 @@ def validate(schema: dict, values: Any, *, live_only: bool = False) -> dict:
         if spec is None:
             raise HParamError(key, f"unknown hyperparameter {key!r}")
         if live_only and not spec.get("live"):
-            raise HParamError(key, f"{key} is fixed at start and cannot change while the run trains")
+            raise HParamError(
+                key, f"{key} is fixed at start and cannot change while the run trains"
+            )
         checked[key] = _check_value(key, spec, value)
     return checked
 
@@ -98,11 +102,25 @@ def _infer_spec(key: str, value: Any, live: bool) -> dict:
     if isinstance(value, bool):
         return {"type": "choice", "choices": [True, False], "default": value, "live": live}
     if isinstance(value, int):
-        return {"type": "int", "min": 1 if value > 0 else None, "max": None, "default": value, "live": live}
+        return {
+            "type": "int",
+            "min": 1 if value > 0 else None,
+            "max": None,
+            "default": value,
+            "live": live,
+        }
     if isinstance(value, float):
-        return {"type": "float", "min": 0.0 if value >= 0 else None, "max": None, "default": value,
-                "live": live, "log": key in ("lr", "learning_rate", "weight_decay")}
-    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return {
+            "type": "float",
+            "min": 0.0 if value >= 0 else None,
+            "max": None,
+            "default": value,
+            "live": live,
+            "log": key in ("lr", "learning_rate", "weight_decay"),
+        }
+    if isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
         return {"type": "int_list", "min": None, "max": None, "default": value, "live": live}
     return {"type": "str", "default": str(value), "live": live}
 

@@ -1,0 +1,149 @@
+"""Read-side queries the webserver answers with: metric series (downsampled), CSV rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from sqlalchemy import func, select, text
+
+from database import Database, Metric
+
+CSV_CHUNK = 50_000
+
+
+def clean(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: they travel as null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def last_metric_id(db: Database, run_id: int) -> int:
+    with db.engine.connect() as conn:
+        found = conn.execute(select(func.max(Metric.id)).where(Metric.run_id == run_id)).scalar()
+    return found or 0
+
+
+def metric_keys(conn, run_id: int) -> list[str]:
+    query = select(Metric.key).where(Metric.run_id == run_id).distinct()
+    return sorted(conn.execute(query).scalars())
+
+
+def metric_series(
+    db: Database,
+    run_id: int,
+    keys: list[str] | None = None,
+    since_id: int = 0,
+    max_points: int | None = None,
+) -> dict:
+    """``{"series": {key: [[step, value, wall_time], ...]}, "last_id": n}`` for one run.
+
+    ``last_id`` is read first and bounds every query, so a client that subscribes with it
+    gets each later point exactly once.
+    """
+    last_id = last_metric_id(db, run_id)
+    series = {}
+    with db.engine.connect() as conn:
+        for key in keys or metric_keys(conn, run_id):
+            bounds = (run_id, key, since_id, last_id)
+            count = _count(conn, *bounds)
+            if max_points and count > max_points:
+                rows = _downsampled(conn, db.is_sqlite, *bounds, max_points)
+            else:
+                rows = _all_points(conn, *bounds)
+            series[key] = [[step, clean(value), wall] for step, value, wall in rows]
+    return {"series": series, "last_id": last_id}
+
+
+def _window(run_id: int, key: str, since_id: int, last_id: int):
+    return (
+        Metric.run_id == run_id,
+        Metric.key == key,
+        Metric.id > since_id,
+        Metric.id <= last_id,
+    )
+
+
+def _count(conn, run_id, key, since_id, last_id) -> int:
+    query = select(func.count()).select_from(Metric).where(*_window(run_id, key, since_id, last_id))
+    return conn.execute(query).scalar()
+
+
+def _all_points(conn, run_id, key, since_id, last_id) -> list[tuple]:
+    query = (
+        select(Metric.step, Metric.value, Metric.wall_time)
+        .where(*_window(run_id, key, since_id, last_id))
+        .order_by(Metric.step, Metric.id)
+    )
+    return conn.execute(query).all()
+
+
+_BUCKETS_SQL = """
+SELECT step, {agg}(value), wall_time FROM metrics
+WHERE run_id = :run_id AND key = :key AND id > :since_id AND id <= :last_id
+GROUP BY (step - :low) * :buckets / :span
+"""
+
+
+def _downsampled(conn, is_sqlite, run_id, key, since_id, last_id, max_points) -> list[tuple]:
+    """Min/max buckets over the step range: at most max_points points, extremes kept."""
+    window = select(func.min(Metric.step), func.max(Metric.step)).where(
+        *_window(run_id, key, since_id, last_id)
+    )
+    low, high = conn.execute(window).one()
+    params = {
+        "run_id": run_id,
+        "key": key,
+        "since_id": since_id,
+        "last_id": last_id,
+        "low": low,
+        "buckets": max(1, max_points // 2),
+        "span": high - low + 1,
+    }
+    if not is_sqlite:
+        return _downsample_in_python(_all_points(conn, run_id, key, since_id, last_id), params)
+    # SQLite returns the bare columns (step, wall_time) of the row holding the min / max.
+    points = set()
+    for agg in ("min", "max"):
+        points.update(conn.execute(text(_BUCKETS_SQL.format(agg=agg)), params).all())
+    return sorted(points, key=lambda row: row[0])
+
+
+def _downsample_in_python(rows: list[tuple], params: dict) -> list[tuple]:
+    buckets: dict[int, list[tuple]] = {}
+    for row in rows:
+        index = (row[0] - params["low"]) * params["buckets"] // params["span"]
+        buckets.setdefault(index, []).append(row)
+    points = set()
+    for members in buckets.values():
+        finite = [r for r in members if r[1] is not None] or members
+        points.add(min(finite, key=lambda r: r[1] if r[1] is not None else 0))
+        points.add(max(finite, key=lambda r: r[1] if r[1] is not None else 0))
+    return sorted(points, key=lambda row: row[0])
+
+
+def csv_lines(db: Database, run_id: int) -> Iterator[str]:
+    """Every point of a run as CSV lines, read in chunks so memory stays flat."""
+    yield "step,key,value,wall_time\n"
+    after = 0
+    while True:
+        query = (
+            select(Metric.id, Metric.step, Metric.key, Metric.value, Metric.wall_time)
+            .where(Metric.run_id == run_id, Metric.id > after)
+            .order_by(Metric.id)
+            .limit(CSV_CHUNK)
+        )
+        with db.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return
+        yield "".join(
+            f"{step},{_csv_text(key)},{'' if value is None else repr(value)},{wall!r}\n"
+            for _, step, key, value, wall in rows
+        )
+        after = rows[-1][0]
+
+
+def _csv_text(value: str) -> str:
+    if any(ch in value for ch in ',"\n\r'):
+        return '"' + value.replace('"', '""') + '"'
+    return value

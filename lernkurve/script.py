@@ -1,0 +1,77 @@
+"""Runs of a user's own script: created or resumed in the database, then driven by a Run."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from sqlalchemy import select, update
+
+from database import Checkpoint, Database, Event, now
+from database import Run as RunRow
+from lernkurve.run import Run
+
+RESUMABLE = ("interrupted", "stopped", "failed")
+
+
+def _script_name() -> str:
+    return os.path.basename(sys.argv[0] or "") or "script"
+
+
+def create_script_run(
+    db: Database, name: str | None, hparams: dict, schema: dict, total_steps: int | None
+) -> Run:
+    stamp = now()
+    row = RunRow(
+        name=name or _script_name(),
+        task="script",
+        status="running",
+        hparams=hparams,
+        config={"schema": schema, "script": _script_name(), "pid": os.getpid()},
+        total_steps=total_steps,
+        created_at=stamp,
+        started_at=stamp,
+        heartbeat_at=stamp,
+    )
+    with db.Session() as session:
+        session.add(row)
+        session.commit()
+    return Run(db, row.id, hparams, total_steps=total_steps)
+
+
+def resume_script_run(db: Database, run_id: int) -> Run:
+    """Continue a stopped or interrupted run from its last checkpoint: same id, steps go on."""
+    with db.Session() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise ValueError(f"no run with id {run_id}")
+        ckpt = session.scalars(
+            select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.id.desc())
+        ).first()
+        if ckpt is None:
+            raise ValueError(f"run {run_id} has no checkpoint to resume from")
+        stamp = now()
+        claimed = session.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id, RunRow.status.in_(RESUMABLE))
+            .values(status="running", ended_at=None, error=None, step=ckpt.step, heartbeat_at=stamp)
+        ).rowcount
+        if claimed != 1:
+            raise ValueError(
+                f"run {run_id} is {row.status}; only a stopped, interrupted or "
+                "failed run can be resumed"
+            )
+        session.add(
+            Event(
+                run_id=run_id,
+                step=ckpt.step,
+                wall_time=stamp,
+                kind="resume",
+                payload={"checkpoint_id": ckpt.id, "from": "checkpoint"},
+            )
+        )
+        session.commit()
+        hparams, total = dict(row.hparams), row.total_steps
+    run = Run(db, run_id, hparams, step=ckpt.step, total_steps=total)
+    run.resume_from = ckpt.path
+    return run

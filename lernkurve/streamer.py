@@ -1,0 +1,163 @@
+"""One streamer for all clients: new database rows become Socket.IO messages.
+
+Every tick it reads metrics, events and snapshots with ``id > cursor`` and emits them per run
+to the room ``run:<id>``; every few ticks it emits changed runs to everyone and marks runs
+whose process vanished (stale heartbeat) as ``interrupted``. Subscribing replays what a
+client missed under the same lock, so every point reaches a client exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+
+from flask_socketio import SocketIO, join_room, leave_room
+from sqlalchemy import func, or_, select, update
+
+from database import LIVE_STATUSES, Database, Event, Metric, Run, Snapshot, metrics_table, now
+from lernkurve.queries import clean
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 20_000
+RUNS_EVERY = 0.2  # seconds between looks at the runs table
+LIVENESS_EVERY = 1.0
+HEARTBEAT_TIMEOUT = 5.0  # a live run whose heartbeat is older than this is interrupted
+
+
+def room(run_id: int) -> str:
+    return f"run:{run_id}"
+
+
+def point(row) -> list:
+    return [row.id, row.key, row.step, clean(row.value), row.wall_time]
+
+
+class Streamer:
+    def __init__(self, socketio: SocketIO, db: Database, interval: float = 0.025) -> None:
+        self.socketio = socketio
+        self.db = db
+        self.interval = interval
+        self.lock = threading.Lock()
+        self._started = False
+        self._stop = threading.Event()
+        self._runs_seen: dict[int, tuple] = {}
+        self._next_runs = self._next_liveness = 0.0
+        self.cursor = self.event_cursor = self.snapshot_cursor = 0
+
+    def start(self) -> None:
+        """Start the background loop once (first client connects)."""
+        with self.lock:
+            if self._started:
+                return
+            self._started = True
+            self._init_cursors()
+        self.socketio.start_background_task(self._loop)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _init_cursors(self) -> None:
+        with self.db.engine.connect() as conn:
+            self.cursor = conn.execute(select(func.max(Metric.id))).scalar() or 0
+            self.event_cursor = conn.execute(select(func.max(Event.id))).scalar() or 0
+            self.snapshot_cursor = conn.execute(select(func.max(Snapshot.id))).scalar() or 0
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - a locked database must not end the stream
+                log.exception("lernkurve streamer: tick failed")
+            self._stop.wait(self.interval)
+
+    def tick(self) -> None:
+        with self.lock:
+            while self._emit_metrics() >= BATCH_ROWS:
+                pass
+            self._emit_rows(Event, "event")
+            self._emit_rows(Snapshot, "snapshot")
+        clock = time.monotonic()
+        if clock >= self._next_liveness:
+            self._next_liveness = clock + LIVENESS_EVERY
+            mark_interrupted(self.db)
+        if clock >= self._next_runs:
+            self._next_runs = clock + RUNS_EVERY
+            self._emit_changed_runs()
+
+    def _emit_metrics(self) -> int:
+        query = metrics_table.select().where(Metric.id > self.cursor).order_by(Metric.id)
+        query = query.limit(BATCH_ROWS)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return 0
+        by_run = defaultdict(list)
+        for row in rows:
+            by_run[row.run_id].append(point(row))
+        for run_id, points in by_run.items():
+            self.socketio.emit("metrics", {"run_id": run_id, "points": points}, to=room(run_id))
+        self.cursor = rows[-1].id
+        return len(rows)
+
+    def _emit_rows(self, model, message: str) -> None:
+        attr = "event_cursor" if model is Event else "snapshot_cursor"
+        query = select(model).where(model.id > getattr(self, attr)).order_by(model.id)
+        with self.db.Session() as session:
+            rows = session.scalars(query.limit(1000)).all()
+        for row in rows:
+            self.socketio.emit(message, row.to_dict(), to=room(row.run_id))
+            setattr(self, attr, row.id)
+
+    def _emit_changed_runs(self) -> None:
+        since = now() - 2 * RUNS_EVERY - LIVENESS_EVERY
+        query = select(Run).where(or_(Run.status.in_(LIVE_STATUSES), Run.ended_at >= since))
+        with self.db.Session() as session:
+            runs = session.scalars(query).all()
+        for run in runs:
+            state = (run.status, run.step, run.total_steps, repr(run.hparams), run.error)
+            if self._runs_seen.get(run.id) != state:
+                self._runs_seen[run.id] = state
+                self.socketio.emit("run", run.to_dict())
+
+    def subscribe(self, sid: str, run_id: int, since_id: int | None) -> None:
+        """Join a run's room; replay its points with since_id < id <= cursor first."""
+        with self.lock:
+            join_room(room(run_id), sid=sid)
+            if since_id is None:
+                return
+            after = since_id
+            while True:
+                rows = self._points_between(run_id, after, self.cursor)
+                if not rows:
+                    break
+                points = [point(row) for row in rows]
+                self.socketio.emit("metrics", {"run_id": run_id, "points": points}, to=sid)
+                after = rows[-1].id
+
+    def _points_between(self, run_id: int, after: int, upto: int) -> list:
+        query = (
+            metrics_table.select()
+            .where(Metric.run_id == run_id, Metric.id > after, Metric.id <= upto)
+            .order_by(Metric.id)
+            .limit(BATCH_ROWS)
+        )
+        with self.db.engine.connect() as conn:
+            return conn.execute(query).all()
+
+    def unsubscribe(self, sid: str, run_id: int) -> None:
+        leave_room(room(run_id), sid=sid)
+
+
+def mark_interrupted(db: Database, timeout: float = HEARTBEAT_TIMEOUT) -> int:
+    """Runs whose process stopped beating its heartbeat become `interrupted`."""
+    stamp = now()
+    with db.engine.begin() as conn:
+        result = conn.execute(
+            update(Run)
+            .where(Run.status.in_(("running", "paused")), Run.heartbeat_at < stamp - timeout)
+            .values(status="interrupted", ended_at=stamp)
+        )
+    return result.rowcount

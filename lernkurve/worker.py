@@ -1,0 +1,110 @@
+"""The training side of the app: claims queued built-in runs and trains each in a thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from database import Command, Database, now
+from database import Run as RunRow
+from lernkurve.run import Run
+from lernkurve.taskspecs import TASKS
+
+log = logging.getLogger(__name__)
+
+
+def claim(db: Database, run_id: int) -> bool:
+    """Atomically move a queued run to running; False if someone else took it first."""
+    stamp = now()
+    with db.engine.begin() as conn:
+        result = conn.execute(
+            update(RunRow)
+            .where(RunRow.id == run_id, RunRow.status == "queued")
+            .values(status="running", started_at=stamp, heartbeat_at=stamp)
+        )
+    return result.rowcount == 1
+
+
+def train_builtin(db: Database, row: RunRow, checkpoint_dir: Path | None) -> Run:
+    """Train one claimed built-in run to its end in the calling thread."""
+    run = Run(
+        db,
+        row.id,
+        row.hparams,
+        step=row.step or 0,
+        total_steps=row.total_steps,
+        checkpoint_dir=checkpoint_dir,
+    )
+    try:
+        from lernkurve.tasks import Trainer  # torch loads here, not at server start
+
+        Trainer(run, row.task, resume_from=(row.config or {}).get("resume_from")).train()
+        run.finish()
+    except Exception as exc:  # noqa: BLE001 - any failure of the task is the run's failure
+        run.fail(exc)
+    return run
+
+
+class Worker:
+    """Polls the database for queued built-in runs; each claimed run trains in its own thread."""
+
+    def __init__(self, db: Database, checkpoint_dir: Path | None = None, poll: float = 0.1):
+        self.db = db
+        self.checkpoint_dir = checkpoint_dir
+        self.poll = poll
+        self._stop = threading.Event()
+        self._threads: dict[int, threading.Thread] = {}
+        self._thread = threading.Thread(target=self._loop, name="lernkurve-worker", daemon=True)
+
+    def start(self) -> Worker:
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self._claim_queued()
+            except Exception:  # noqa: BLE001 - a busy database must not kill the worker
+                log.exception("lernkurve worker: polling for queued runs failed")
+
+    def _claim_queued(self) -> None:
+        query = select(RunRow).where(RunRow.status == "queued", RunRow.task.in_(list(TASKS)))
+        with self.db.Session() as session:
+            rows = session.scalars(query.order_by(RunRow.id)).all()
+        for row in rows:
+            if not self._stop.is_set() and claim(self.db, row.id):
+                self._start_thread(row)
+
+    def _start_thread(self, row: RunRow) -> None:
+        thread = threading.Thread(
+            target=train_builtin,
+            args=(self.db, row, self.checkpoint_dir),
+            name=f"lernkurve-run-{row.id}",
+            daemon=True,
+        )
+        self._threads[row.id] = thread
+        thread.start()
+
+    def active(self) -> list[int]:
+        return [rid for rid, thread in self._threads.items() if thread.is_alive()]
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop claiming, ask every running run to stop, wait for them to end as `stopped`."""
+        self._stop.set()
+        stamp = now()
+        with self.db.engine.begin() as conn:
+            for run_id in self.active():
+                conn.execute(
+                    Command.__table__.insert().values(
+                        run_id=run_id,
+                        kind="stop",
+                        payload={"reason": "app closing"},
+                        created_at=stamp,
+                    )
+                )
+        for thread in list(self._threads.values()):
+            thread.join(timeout)
+        self._thread.join(timeout)

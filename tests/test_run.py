@@ -1,0 +1,124 @@
+"""The Run API a training loop (built-in or a user's script) uses, against a real database."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+import torch
+from sqlalchemy import select
+
+import training
+from conftest import wait_for
+from database import Command, Database, Event, Metric
+from database import Run as RunRow
+
+
+@pytest.fixture
+def db(db_path):
+    return training.open_database(db_path)
+
+
+def send(db: Database, run_id: int, kind: str, payload: dict | None = None) -> None:
+    """What the webserver does for a PATCH or a control call: one row in commands."""
+    with db.Session() as session:
+        session.add(Command(run_id=run_id, kind=kind, payload=payload or {}))
+        session.commit()
+
+
+def rows(db: Database, model, run_id: int) -> list:
+    with db.Session() as session:
+        return session.scalars(select(model).where(model.run_id == run_id).order_by(model.id)).all()
+
+
+def status(db: Database, run_id: int) -> str:
+    with db.Session() as session:
+        return session.get(RunRow, run_id).status
+
+
+def test_log_accepts_keywords_a_dict_and_a_step(db):
+    with training.init(name="t", config={"lr": 0.1}, db=db.url) as run:
+        run.log(3, loss=1.0, acc=0.5)
+        run.log({"loss": 2.0}, step=4)
+        run.step = 5
+        run.log(loss=torch.tensor(3.0))
+    points = [(m.key, m.step, m.value) for m in rows(db, Metric, run.id)]
+    assert points == [("loss", 3, 1.0), ("acc", 3, 0.5), ("loss", 4, 2.0), ("loss", 5, 3.0)]
+    assert status(db, run.id) == "completed"
+
+
+def test_lr_command_reaches_param_groups_at_the_recorded_step(db):
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    run = training.init(config={"lr": 0.1, "momentum": 0.9}, live=["lr", "momentum"], db=db.url)
+    run.watch(model, optimizer)
+    used = {}
+    for step in run.steps(400):
+        used[step] = optimizer.param_groups[0]["lr"]
+        if step == 10:
+            send(db, run.id, "hparams", {"lr": 0.02})
+        if step > 10 and rows(db, Event, run.id):
+            break
+        wait_for(lambda: True)
+    run.finish()
+    event = rows(db, Event, run.id)[0]
+    assert event.kind == "hparams" and event.payload == {"changes": {"lr": [0.1, 0.02]}}
+    assert all(lr == (0.02 if s >= event.step else 0.1) for s, lr in used.items())
+    assert run.config["lr"] == 0.02
+
+
+def test_nan_loss_records_diverged_and_pauses_until_resumed(db):
+    run = training.init(config={"lr": 0.1}, db=db.url)
+
+    def loop():
+        for step in run.steps(10_000):
+            run.log(step, loss=float("nan") if step == 3 else 1.0)
+            time.sleep(0.001)  # a step of real work
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    wait_for(lambda: status(db, run.id) == "paused")
+    event = rows(db, Event, run.id)[0]
+    assert (event.kind, event.step, event.payload["key"]) == ("diverged", 3, "loss")
+    assert math.isnan(float(event.payload["value"]))
+    nan_row = [m for m in rows(db, Metric, run.id) if m.step == 3][0]
+    assert nan_row.value is None  # stored as NULL, sent as null
+    held = run.step
+    send(db, run.id, "resume")
+    wait_for(lambda: run.step > held + 10)  # a later NaN-free loss runs on, no second pause
+    send(db, run.id, "stop")
+    thread.join(5)
+    run.finish()
+    assert status(db, run.id) == "stopped"
+
+
+def test_exception_in_a_with_block_marks_the_run_failed(db):
+    with pytest.raises(ZeroDivisionError), training.init(config={}, db=db.url) as run:
+        run.log(0, loss=1.0)
+        1 / 0  # noqa: B018
+    with db.Session() as session:
+        row = session.get(RunRow, run.id)
+    assert row.status == "failed" and row.error.startswith("ZeroDivisionError")
+    error = rows(db, Event, run.id)[-1]
+    assert error.kind == "error" and "1 / 0" in error.payload["traceback"]
+
+
+def test_pause_blocks_between_steps_and_step_runs_exactly_one(db):
+    run = training.init(config={}, db=db.url)
+    done = []
+    thread = threading.Thread(target=lambda: done.extend(run.steps(1_000_000)), daemon=True)
+    send(db, run.id, "pause")
+    thread.start()
+    wait_for(lambda: status(db, run.id) == "paused")
+    held = run.step
+    wait_for(lambda: True, timeout=0.3)
+    assert run.step == held
+    send(db, run.id, "step")
+    wait_for(lambda: run.step == held + 1)
+    send(db, run.id, "stop")
+    thread.join(5)
+    assert run.step == held + 1 and not thread.is_alive()
+    run.finish()
+    assert status(db, run.id) == "stopped"

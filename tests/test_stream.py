@@ -1,0 +1,130 @@
+"""The streamer: subscribed clients get every point live; a reconnect with since_id loses none."""
+
+from __future__ import annotations
+
+from conftest import wait_for
+
+
+def received_points(sc, run_id: int) -> list[list]:
+    points = []
+    for message in sc.get_received():
+        if message["name"] == "metrics" and message["args"][0]["run_id"] == run_id:
+            points.extend(message["args"][0]["points"])
+    return points
+
+
+def all_point_ids(api, app, run_id: int) -> list[int]:
+    from sqlalchemy import select
+
+    from database import Metric
+
+    with app.extensions["lernkurve"].db.Session() as session:
+        query = select(Metric.id).where(Metric.run_id == run_id).order_by(Metric.id)
+        return list(session.scalars(query))
+
+
+def test_subscribed_client_receives_every_point_of_a_run(api, app, socket_client):
+    sc = socket_client()
+    run_id = api.start("spiral", epochs=3, delay_ms=1.0)["id"]
+    assert sc.emit("subscribe", {"run_id": run_id, "since_id": 0}, callback=True) == {"ok": True}
+    api.wait_status(run_id, "completed")
+    expected = all_point_ids(api, app, run_id)
+    got = []
+    wait_for(lambda: got.extend(received_points(sc, run_id)) or len(got) >= len(expected))
+    assert [p[0] for p in got] == expected
+    point_id, key, step, value, wall_time = got[0]
+    assert isinstance(key, str) and isinstance(step, int) and isinstance(wall_time, float)
+
+
+def test_reconnect_with_since_id_loses_no_point(api, app, socket_client):
+    run_id = api.start("spiral", epochs=6, delay_ms=2.0)["id"]
+    first = socket_client()
+    first.emit("subscribe", {"run_id": run_id, "since_id": 0})
+    got = []
+    wait_for(lambda: got.extend(received_points(first, run_id)) or len(got) > 50)
+    first.disconnect()  # the network drops; training goes on meanwhile
+    wait_for(lambda: len(all_point_ids(api, app, run_id)) > len(got) + 100)
+    second = socket_client()
+    second.emit("subscribe", {"run_id": run_id, "since_id": got[-1][0]})
+    api.wait_status(run_id, "completed", timeout=60)
+    expected = all_point_ids(api, app, run_id)
+    wait_for(lambda: got.extend(received_points(second, run_id)) or len(got) >= len(expected))
+    assert [p[0] for p in got] == expected  # every id once, in order
+
+
+def test_rest_history_plus_subscription_from_last_id_is_exact(api, app, socket_client):
+    run_id = api.start("spiral", epochs=4, delay_ms=1.0)["id"]
+    wait_for(lambda: api.run(run_id)["step"] > 20)
+    history = api.get(f"/api/runs/{run_id}/metrics?keys=train_loss").get_json()
+    sc = socket_client()
+    sc.emit("subscribe", {"run_id": run_id, "since_id": history["last_id"]})
+    api.wait_status(run_id, "completed")
+    live = []
+    total = api.run(run_id)["step"]
+    expect_live = total - len(history["series"]["train_loss"])
+    wait_for(
+        lambda: (
+            live.extend(p for p in received_points(sc, run_id) if p[1] == "train_loss")
+            or len(live) >= expect_live
+        )
+    )
+    steps = [s for s, _, _ in history["series"]["train_loss"]] + [p[2] for p in live]
+    assert steps == list(range(total))
+
+
+def test_run_changes_are_broadcast(api, socket_client):
+    sc = socket_client()
+    run_id = api.start("spiral", epochs=1)["id"]
+    api.wait_status(run_id, "completed")
+
+    def statuses():
+        return [
+            m["args"][0]["status"]
+            for m in sc.get_received()
+            if m["name"] == "run" and m["args"][0]["id"] == run_id
+        ]
+
+    seen = []
+    wait_for(lambda: seen.extend(statuses()) or "completed" in seen)
+
+
+def test_events_reach_subscribers(api, socket_client):
+    sc = socket_client()
+    run_id = api.start("spiral", epochs=1000, delay_ms=3.0)["id"]
+    sc.emit("subscribe", {"run_id": run_id})
+    wait_for(lambda: api.run(run_id)["step"] > 2)
+    api.patch(f"/api/runs/{run_id}/hparams", json={"lr": 0.05})
+    events = []
+    wait_for(
+        lambda: (
+            events.extend(m["args"][0] for m in sc.get_received() if m["name"] == "event") or events
+        )
+    )
+    assert events[0]["kind"] == "hparams" and events[0]["payload"]["changes"]["lr"][1] == 0.05
+
+
+def test_subscribe_rejects_a_bad_run_id(socket_client):
+    sc = socket_client()
+    assert sc.emit("subscribe", {"run_id": "one"}, callback=True)["ok"] is False
+
+
+def test_downsampled_history_keeps_extremes_and_bounds_points(api):
+    run_id = api.start("spiral", epochs=20)["id"]
+    api.wait_status(run_id, "completed", timeout=60)
+    full = api.get(f"/api/runs/{run_id}/metrics?keys=train_loss").get_json()["series"]["train_loss"]
+    small = api.get(f"/api/runs/{run_id}/metrics?keys=train_loss&max_points=100").get_json()
+    points = small["series"]["train_loss"]
+    assert len(full) == 20 * 38 and len(points) <= 100
+    values = [v for _, v, _ in full]
+    kept = [v for _, v, _ in points]
+    assert max(kept) == max(values) and min(kept) == min(values)
+    assert [s for s, _, _ in points] == sorted(s for s, _, _ in points)
+
+
+def test_csv_export_has_every_point(api):
+    run_id = api.start("spiral", epochs=2)["id"]
+    api.wait_status(run_id, "completed")
+    text = api.get(f"/api/runs/{run_id}/export.csv").get_data(as_text=True)
+    lines = text.strip().splitlines()
+    assert lines[0] == "step,key,value,wall_time"
+    assert len(lines) - 1 == 2 * 38 * 2 + 2 * 2  # train_loss+lr every step, val_* per epoch

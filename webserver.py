@@ -1,0 +1,173 @@
+"""Lernkurve's server: REST API, Socket.IO stream and the dashboard page.
+
+Run headless with ``python webserver.py [--host 127.0.0.1] [--port N] [--db PATH|URL]
+[--token T]``; desktop.py serves the same app inside a native window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from flask import Flask, redirect, render_template, request
+from flask_socketio import SocketIO
+from werkzeug.exceptions import HTTPException
+
+from database import Database, data_dir
+from lernkurve import __version__
+from lernkurve.api import bp as api_bp
+from lernkurve.api import json_http_error
+from lernkurve.security import COOKIE, host_is_loopback, init_security, presented_token, token_ok
+from lernkurve.server import ServerThread
+from lernkurve.streamer import Streamer
+from lernkurve.worker import Worker
+
+ROOT = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent))
+DEFAULTS = {
+    "DATABASE": None,  # None: LERNKURVE_DB, else the file in the user's data directory
+    "TOKEN": None,  # None: LERNKURVE_TOKEN, else a fresh random token per launch
+    "START_WORKER": True,  # train built-in runs in this process
+    "DATA_DIR": None,  # checkpoints; None: the user's data directory
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "STREAM_INTERVAL": 0.025,
+}
+
+
+class AppState:
+    """What one app instance owns: its database, streamer and (optionally) worker."""
+
+    def __init__(self, app: Flask, socketio: SocketIO) -> None:
+        config = app.config
+        self.db = Database(config["DATABASE"])
+        self.streamer = Streamer(socketio, self.db, config["STREAM_INTERVAL"])
+        self.worker = None
+        if config["START_WORKER"]:
+            folder = Path(config["DATA_DIR"] or data_dir()) / "checkpoints"
+            self.worker = Worker(self.db, folder).start()
+
+    def shutdown(self, timeout: float = 1.5) -> None:
+        """Stop running built-in runs (they end as `stopped`) and the stream."""
+        if self.worker is not None:
+            self.worker.stop(timeout)
+        self.streamer.stop()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; ``config`` overrides DEFAULTS (tests pass a temp database and token)."""
+    app = Flask(
+        __name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static")
+    )
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(config or {})
+    app.config["TOKEN"] = (
+        app.config["TOKEN"] or os.environ.get("LERNKURVE_TOKEN") or secrets.token_urlsafe(24)
+    )
+    app.json.sort_keys = False
+    init_security(app)
+    app.register_blueprint(api_bp)
+    app.register_error_handler(HTTPException, json_http_error)
+    socketio = SocketIO(app, async_mode="threading")
+    app.extensions["lernkurve"] = state = AppState(app, socketio)
+    register_pages(app)
+    register_socket_events(socketio, app, state.streamer)
+    return app
+
+
+def register_pages(app: Flask) -> None:
+    @app.get("/")
+    def index():
+        token = request.args.get("token")
+        if token is not None:
+            if not token_ok(app, token):
+                return render_template("_locked.html"), 401
+            response = redirect("/")
+            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+            return response
+        if not token_ok(app, presented_token(request)):
+            return render_template("_locked.html"), 401
+        return render_template("index.html", version=__version__)
+
+
+def register_socket_events(socketio: SocketIO, app: Flask, streamer: Streamer) -> None:
+    @socketio.on("connect")
+    def connect(auth=None):
+        if not host_is_loopback(request.host) or not token_ok(app, presented_token(request, auth)):
+            return False
+        streamer.start()
+        return True
+
+    @socketio.on("subscribe")
+    def subscribe(data):
+        run_id, since_id = _run_ref(data), (data or {}).get("since_id")
+        if run_id is None or (since_id is not None and not _is_int(since_id)):
+            return {"ok": False, "error": "subscribe needs an integer run_id (and since_id)"}
+        streamer.subscribe(request.sid, run_id, since_id)
+        return {"ok": True}
+
+    @socketio.on("unsubscribe")
+    def unsubscribe(data):
+        run_id = _run_ref(data)
+        if run_id is not None:
+            streamer.unsubscribe(request.sid, run_id)
+        return {"ok": run_id is not None}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _run_ref(data) -> int | None:
+    run_id = data.get("run_id") if isinstance(data, dict) else None
+    return run_id if _is_int(run_id) else None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve Lernkurve headless, for any browser.")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--port", type=int, default=5000, help="port (0 = any free port)")
+    parser.add_argument(
+        "--db",
+        help="database file or SQLAlchemy URL (default: LERNKURVE_DB, "
+        "else lernkurve.db in the user's data directory)",
+    )
+    parser.add_argument("--token", help="access token (default: LERNKURVE_TOKEN, else random)")
+    args = parser.parse_args(argv)
+    if not host_is_loopback(args.host):
+        parser.error("--host must be a loopback address: the app has no other protection")
+    return args
+
+
+def serve(app: Flask, host: str, port: int, announce=print) -> None:
+    """Serve until Ctrl-C or SIGTERM, then stop runs and the server cleanly."""
+    server = ServerThread(app, host, port).start()
+    announce(f"Lernkurve is running at {server.base_url}/?token={app.config['TOKEN']}")
+    announce("Press Ctrl-C to stop.")
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(0.5):
+        pass
+    app.extensions["lernkurve"].shutdown()
+    server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    app = create_app({"DATABASE": args.db, "TOKEN": args.token})
+    try:
+        serve(app, args.host, args.port)
+    except OSError as err:
+        print(
+            f"lernkurve: cannot serve on {args.host}:{args.port}: {err.strerror}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
