@@ -183,7 +183,9 @@ export class MetricChart {
     this.chart.data.datasets = this.chart.data.datasets.filter((d) => d !== s.raw && d !== s.smoothed);
     this.renderLegend();
     this.describe();
-    this.schedule();
+    // Update at once: Chart.js watches each data array's push() through a dataset index that
+    // is stale until the next update, and a live point may arrive before a deferred one.
+    this.draw();
   }
 
   setLabel(id, label) {

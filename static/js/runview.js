@@ -75,29 +75,27 @@ export class RunView {
     this.close();
     const token = ++this.token;
     this.section.hidden = false;
+    document.getElementById("charts-loading").hidden = false;
     this.createCharts();
-    let run;
+    // The run, its history (downsampled to the chart width) and its events, all at once.
+    let run, history, events;
     try {
-      run = await api.run(id);
+      [run, history, events] = await Promise.all([
+        api.run(id),
+        api.metrics(id, { maxPoints: this.chartWidth() }),
+        api.events(id),
+      ]);
     } catch (error) {
       if (token !== this.token) return;
+      document.getElementById("charts-loading").hidden = true;
       this.onError(error.status === 404 ? t("run.notFound", { id }) : error.message);
-      location.hash = "#/";
+      if (error.status === 404) location.hash = "#/";
       return;
     }
     if (token !== this.token) return;
     this.setRun(run);
-    const maxPoints = this.chartWidth();
-    const [history, events] = await Promise.all([
-      api.metrics(id, { maxPoints }),
-      api.events(id),
-      this.loadCheckpoints(id),
-      this.loadBoundary(run),
-    ]).catch((error) => {
-      this.onError(error.message);
-      return [{ series: {}, last_id: 0 }, []];
-    });
-    if (token !== this.token) return;
+    this.loadCheckpoints(id);
+    this.loadBoundary(run);
     for (const [key, rows] of Object.entries(history.series)) {
       this.chartForKey(key).setPoints(key, rows);
     }
@@ -107,7 +105,10 @@ export class RunView {
       onPoints: (points) => this.takePoints(points),
       onEvent: (ev) => this.addEvent(ev),
       onSnapshot: (snap) => snap.kind === "boundary" && this.boundary.show(snap),
+      // Events are not replayed: once subscribed, fetch them again to close the gap.
+      onSubscribed: () => this.mergeEvents(id, token),
     });
+    document.getElementById("charts-loading").hidden = true;
     // For tests and the benchmark: the run's charts are complete on screen from here on.
     performance.mark(`lernkurve:charts-rendered:${id}`);
     document.documentElement.dataset.chartsRendered = String(id);
@@ -124,22 +125,34 @@ export class RunView {
     this.charts = {};
     this.boundary.setVisible(false);
     delete document.documentElement.dataset.chartsRendered;
+    document.getElementById("charts-loading").hidden = true;
     this.section.hidden = true;
   }
 
-  /** After a reconnect: points replay by themselves; refetch what the socket does not replay. */
+  /** After a reconnect: points replay and events are refetched on resubscribe; the rest here. */
   async catchUp() {
     if (!this.run) return;
     const id = this.run.id;
     const token = this.token;
     try {
-      const [run, events] = await Promise.all([api.run(id), api.events(id), this.loadCheckpoints(id)]);
-      if (token !== this.token) return;
-      this.setRun(run);
-      for (const ev of events) if (!this.events.has(ev.id)) this.addEvent(ev);
+      const run = await api.run(id);
+      if (token === this.token) this.setRun(run);
     } catch (error) {
       this.onError(error.message);
     }
+    if (token === this.token) this.loadCheckpoints(id);
+  }
+
+  async mergeEvents(id, token) {
+    let events;
+    try {
+      events = await api.events(id);
+    } catch (error) {
+      this.onError(error.message);
+      return;
+    }
+    if (token !== this.token) return;
+    for (const ev of events) if (!this.events.has(ev.id)) this.addEvent(ev);
   }
 
   chartWidth() {

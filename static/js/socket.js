@@ -44,10 +44,15 @@ export class Live {
     const set = this.subs.get(runId);
     if (!set || !set.size || !this.socket.connected) return;
     const sinceId = Math.min(...[...set].map((s) => s.lastId));
-    this.socket.emit("subscribe", { run_id: runId, since_id: sinceId });
+    this.socket.emit("subscribe", { run_id: runId, since_id: sinceId }, () => {
+      for (const sub of this.subs.get(runId) || []) if (!sub.closed) sub.handlers.onSubscribed?.();
+    });
   }
 
-  /** Receive a run's points after sinceId, live; handlers: onPoints(points), onEvent, onSnapshot. */
+  /**
+   * Receive a run's points after sinceId, live. handlers: onPoints(points), onEvent(event),
+   * onSnapshot(snapshot), onSubscribed() (each time the server confirms, also after reconnects).
+   */
   subscribe(runId, sinceId, handlers) {
     const sub = new Subscription(this, runId, sinceId, handlers);
     if (!this.subs.has(runId)) this.subs.set(runId, new Set());

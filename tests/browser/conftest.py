@@ -180,7 +180,7 @@ def dashboard(browser, server):
     page.set_default_timeout(15000)
     dash = Dashboard(page, server)
     page.on("console", lambda m: m.type == "error" and dash.errors.append(m.text))
-    page.on("pageerror", lambda e: dash.errors.append(f"uncaught: {e}"))
+    page.on("pageerror", lambda e: dash.errors.append(f"uncaught: {e}\n{e.stack}"))
 
     def request(req):
         host = urlsplit(req.url).hostname
