@@ -45,6 +45,7 @@ class AppState:
         config = app.config
         self.db = Database(config["DATABASE"])
         self.streamer = Streamer(socketio, self.db, config["STREAM_INTERVAL"])
+        self.streamer.start()  # also sweeps dead runs to `interrupted`, clients or not
         self.worker = None
         if config["START_WORKER"]:
             folder = Path(config["DATA_DIR"] or data_dir()) / "checkpoints"
@@ -98,7 +99,6 @@ def register_socket_events(socketio: SocketIO, app: Flask, streamer: Streamer) -
     def connect(auth=None):
         if not host_is_loopback(request.host) or not token_ok(app, presented_token(request, auth)):
             return False
-        streamer.start()
         return True
 
     @socketio.on("subscribe")
@@ -147,6 +147,7 @@ def serve(app: Flask, host: str, port: int, announce=print) -> None:
     server = ServerThread(app, host, port).start()
     announce(f"Lernkurve is running at {server.base_url}/?token={app.config['TOKEN']}")
     announce("Press Ctrl-C to stop.")
+    sys.stdout.flush()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

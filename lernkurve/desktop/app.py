@@ -1,0 +1,189 @@
+"""Lernkurve as a desktop app: ``python desktop.py`` (or the one-file executable).
+
+The server runs in a thread on 127.0.0.1 (a free port, bound before anyone is told about it);
+the dashboard shows in a pywebview window on Qt. Closing the window, SIGINT or SIGTERM stop the
+running built-in runs (each ends as `stopped`), the stream and the server, then the process
+exits 0. Without a display the same app is served headless and its URL printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from lernkurve.desktop.backend import Backend
+from lernkurve.desktop.paths import has_display, icon_path, webview_storage_dir
+from lernkurve.desktop.signals import SignalWatcher
+from lernkurve.desktop.window import (
+    BACKGROUND,
+    MIN_SIZE,
+    READY_JS,
+    SIZE,
+    TITLE,
+    configure_qt_environment,
+    error_html,
+    install_link_policy,
+    loading_html,
+)
+
+# When this process began: the launcher of the one-file build passes its own start time on.
+STARTED = float(os.environ.pop("LERNKURVE_LAUNCHED_AT", "") or time.time())
+READY_TIMEOUT = 60.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="lernkurve", description="Watch and steer PyTorch training live, in a native window."
+    )
+    parser.add_argument(
+        "--db", help="database file or SQLAlchemy URL (default: LERNKURVE_DB, else the data dir)"
+    )
+    parser.add_argument("--token", help="access token (default: LERNKURVE_TOKEN, else random)")
+    parser.add_argument(
+        "--headless", action="store_true", help="serve for a browser instead of opening a window"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="port when headless (default 0: any free port)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None, *, on_ready: Callable | None = None) -> int:
+    """Run the app until its window closes (or a signal comes); return the exit code.
+
+    ``on_ready(window, backend)`` runs in a thread once the dashboard is usable (tests drive
+    the window from there).
+    """
+    args = parse_args(argv)
+    config = {"DATABASE": args.db, "TOKEN": args.token}
+    if not args.headless and not has_display():
+        print(
+            "lernkurve: no display (DISPLAY and WAYLAND_DISPLAY are unset), "
+            "so no window: serving headless, open the URL below in a browser.",
+            file=sys.stderr,
+            flush=True,
+        )
+        args.headless = True
+    if args.headless:
+        return serve_headless(config, args.port)
+    return DesktopApp(config, on_ready).run()
+
+
+def serve_headless(config: dict, port: int) -> int:
+    """The same app without a window, exactly as ``python webserver.py`` serves it."""
+    from webserver import create_app, serve
+
+    app = create_app(config)
+    try:
+        serve(app, "127.0.0.1", port)
+    except OSError as err:
+        app.extensions["lernkurve"].shutdown()
+        print(f"lernkurve: cannot serve on 127.0.0.1:{port}: {err.strerror}", file=sys.stderr)
+        return 1
+    finally:
+        app.extensions["lernkurve"].db.dispose()
+    return 0
+
+
+class DesktopApp:
+    """One window over one backend; knows when the dashboard is usable and how to close."""
+
+    def __init__(self, config: dict, on_ready: Callable | None = None) -> None:
+        self.backend = Backend(config)
+        self.on_ready = on_ready
+        self.window = None
+        self.exit_code = 0
+        self._quit = threading.Event()
+
+    def run(self) -> int:
+        configure_qt_environment()
+        self.backend.start()  # builds the app while Qt loads below
+        import webview
+        from webview.platforms import qt
+
+        install_link_policy(self._is_app_url)
+        # The Qt module reads its storage path when imported; point it at our data directory.
+        qt._profile_storage_path = str(webview_storage_dir())
+        webview.settings["ALLOW_DOWNLOADS"] = True  # CSV and PNG exports get a save dialog
+        self.window = webview.create_window(
+            TITLE,
+            html=loading_html(),
+            width=SIZE[0],
+            height=SIZE[1],
+            min_size=MIN_SIZE,
+            background_color=BACKGROUND,
+            text_select=True,
+        )
+        watcher = SignalWatcher(lambda signum: self.close())
+        try:
+            webview.start(
+                self._drive,
+                gui="qt",
+                private_mode=False,
+                storage_path=str(webview_storage_dir()),
+                icon=str(icon_path()),
+            )
+        finally:
+            self.backend.stop()
+            watcher.close()
+        return 1 if self.backend.error is not None else self.exit_code
+
+    def close(self) -> None:
+        """Close the window from any thread (a signal, a test); the exit follows from there."""
+        self._quit.set()
+        if self.window is not None and self.window.events.shown.is_set():
+            self.window.destroy()
+
+    def _is_app_url(self, url: str) -> bool:
+        server = self.backend.server
+        if server is None:
+            return False
+        parts = urlsplit(url)
+        return parts.scheme == "http" and parts.netloc == f"{server.host}:{server.port}"
+
+    def _drive(self) -> None:
+        """In pywebview's thread: load the dashboard once the server listens, note readiness."""
+        window = self.window
+        window.events.shown.wait(READY_TIMEOUT)
+        if self._quit.is_set():
+            window.destroy()
+            return
+        if not self.backend.wait(READY_TIMEOUT):
+            message = f"{type(self.backend.error).__name__}: {self.backend.error}"
+            print(f"lernkurve: cannot start: {message}", file=sys.stderr, flush=True)
+            window.load_html(error_html(message))
+            return
+        print(f"Lernkurve is running at {self.backend.base_url}/", flush=True)
+        window.load_url(self.backend.window_url)
+        if not self._wait_usable():
+            return
+        elapsed = time.time() - STARTED
+        print(f"Lernkurve: dashboard ready after {elapsed:.2f} s", flush=True)
+        threading.Thread(target=_warm_up_torch, name="lernkurve-warm-up", daemon=True).start()
+        if self.on_ready is not None:
+            self.on_ready(self.window, self.backend)
+
+    def _wait_usable(self) -> bool:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not self._quit.is_set() and time.monotonic() < deadline:
+            try:
+                if self.window.evaluate_js(READY_JS) is True:
+                    return True
+            except Exception:  # noqa: BLE001 - the page may be between loads
+                pass
+            time.sleep(0.05)
+        return False
+
+
+def _warm_up_torch() -> None:
+    """Import torch now that the window is up, so the first run starts without the wait."""
+    time.sleep(0.5)
+    try:
+        import lernkurve.tasks  # noqa: F401 - imports torch
+    except Exception:  # noqa: BLE001 - a run that needs it will report the error itself
+        pass

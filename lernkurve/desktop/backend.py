@@ -1,0 +1,65 @@
+"""The app and its server, built and started in a thread while the window comes up."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class Backend:
+    """Build the Flask app, serve it on 127.0.0.1 (a free port), and stop it cleanly."""
+
+    def __init__(self, config: dict) -> None:
+        self.config = config
+        self.app = None
+        self.server = None
+        self.error: BaseException | None = None
+        self.ready_at: float | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._start, name="lernkurve-backend", daemon=True)
+
+    def start(self) -> Backend:
+        self._thread.start()
+        return self
+
+    def _start(self) -> None:
+        try:
+            from lernkurve.server import ServerThread
+            from webserver import create_app
+
+            self.app = create_app(self.config)
+            self.server = ServerThread(self.app, "127.0.0.1", 0).start()
+            self.ready_at = time.monotonic()
+        except BaseException as exc:  # noqa: BLE001 - reported to the window and the exit code
+            self.error = exc
+        finally:
+            self._ready.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server listens or failed; True when it listens."""
+        self._ready.wait(timeout)
+        return self.server is not None
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def token(self) -> str:
+        return self.app.config["TOKEN"]
+
+    @property
+    def window_url(self) -> str:
+        """The first page: it trades the token for an HttpOnly cookie and redirects to /."""
+        return f"{self.base_url}/?token={self.token}"
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """End running built-in runs (as `stopped`), the stream, the server and the database."""
+        self._ready.wait(10)
+        if self.app is not None:
+            state = self.app.extensions["lernkurve"]
+            state.shutdown(timeout=timeout)
+        if self.server is not None:
+            self.server.stop()
+        if self.app is not None:
+            self.app.extensions["lernkurve"].db.dispose()

@@ -1,0 +1,298 @@
+"""A user's own script, in its own process, steered only through a separately running server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import torch
+
+from conftest import ROOT, TOKEN, wait_for
+
+SCRIPT = ROOT / "tests" / "scripts" / "steered.py"
+
+
+class Server:
+    """`python webserver.py` as a separate process, spoken to over HTTP like the app does."""
+
+    def __init__(self, db_path, env) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-u",
+                str(ROOT / "webserver.py"),
+                "--port",
+                "0",
+                "--db",
+                str(db_path),
+                "--token",
+                TOKEN,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        line = self.proc.stdout.readline()
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/\?token=", line)
+        assert found, f"no URL in: {line!r}"
+        self.base = found.group(1)
+
+    def call(self, method: str, path: str, body: dict | None = None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def run(self, run_id: int) -> dict:
+        return self.call("GET", f"/api/runs/{run_id}")[1]
+
+    def wait_status(self, run_id: int, *statuses: str, timeout: float = 20.0) -> dict:
+        return wait_for(lambda: (r := self.run(run_id))["status"] in statuses and r, timeout)
+
+    def control(self, run_id: int, action: str) -> int:
+        return self.call("POST", f"/api/runs/{run_id}/control", {"action": action})[0]
+
+    def events(self, run_id: int, kind: str) -> list[dict]:
+        events = self.call("GET", f"/api/runs/{run_id}/events")[1]["events"]
+        return [e for e in events if e["kind"] == kind]
+
+    def series(self, run_id: int, key: str) -> list[list]:
+        return self.call("GET", f"/api/runs/{run_id}/metrics?keys={key}")[1]["series"].get(key, [])
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        assert self.proc.wait(10) == 0
+        self.proc.stdout.close()
+
+
+@pytest.fixture
+def env(db_path, data_dir):
+    return {**os.environ, "LERNKURVE_DB": str(db_path), "LERNKURVE_DATA_DIR": str(data_dir)}
+
+
+@pytest.fixture
+def server(db_path, env):
+    server = Server(db_path, env)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_script(env):
+    procs = []
+
+    def start(*args: str) -> tuple[subprocess.Popen, int]:
+        proc = subprocess.Popen(
+            [sys.executable, "-u", str(SCRIPT), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        procs.append(proc)
+        line = proc.stdout.readline()
+        assert line.startswith("run "), line + proc.stdout.read()
+        return proc, int(line.split()[1])
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_script_appears_within_a_second_and_its_lr_follows_the_app(server, start_script):
+    proc, run_id = start_script("100000", "0.005")
+    started = time.monotonic()
+    wait_for(lambda: server.run(run_id)["status"] == "running", timeout=5)
+    assert time.monotonic() - started < 1.0
+    wait_for(lambda: server.run(run_id)["step"] > 5)
+    status, body = server.call("PATCH", f"/api/runs/{run_id}/hparams", {"lr": 0.003})
+    assert status == 200
+    event = wait_for(lambda: server.events(run_id, "hparams"))[0]
+    wait_for(lambda: server.run(run_id)["step"] > event["step"] + 3)
+    for step, lr, _ in server.series(run_id, "lr"):
+        assert lr == (0.003 if step >= event["step"] else 0.1), step
+    server.call("PATCH", f"/api/runs/{run_id}/hparams", {"batch_size": 7})
+    wait_for(lambda: server.series(run_id, "batch")[-1][1] == 7)
+    server.control(run_id, "stop")
+    assert proc.wait(10) == 0
+    assert server.run(run_id)["status"] == "stopped"
+
+
+def test_script_pauses_steps_resumes_and_stops(server, start_script):
+    proc, run_id = start_script("100000", "0.005")
+    wait_for(lambda: server.run(run_id)["step"] > 3)
+    server.control(run_id, "pause")
+    held = server.wait_status(run_id, "paused")["step"]
+    time.sleep(0.4)
+    assert server.run(run_id)["step"] == held
+    server.control(run_id, "step")
+    wait_for(lambda: server.run(run_id)["step"] == held + 1)
+    time.sleep(0.4)
+    assert server.run(run_id)["step"] == held + 1
+    server.control(run_id, "resume")
+    wait_for(lambda: server.run(run_id)["step"] > held + 5)
+    server.control(run_id, "stop")
+    assert proc.wait(10) == 0
+    assert server.wait_status(run_id, "stopped")
+    assert [e["step"] for e in server.events(run_id, "step")] == [held]
+
+
+def test_checkpoint_then_resume_continues_with_the_checkpointed_state(
+    server, start_script, tmp_path
+):
+    proc, run_id = start_script("100000", "0.005")
+    wait_for(lambda: server.run(run_id)["step"] > 10)
+    server.control(run_id, "checkpoint")
+    ckpt = wait_for(lambda: server.call("GET", f"/api/runs/{run_id}/checkpoints")[1]["checkpoints"])
+    server.control(run_id, "stop")
+    assert proc.wait(10) == 0
+
+    dump = tmp_path / "after-watch.pt"
+    proc, same_id = start_script("100000", "0.005", "--resume", str(run_id), "--dump", str(dump))
+    assert same_id == run_id
+    wait_for(lambda: server.run(run_id)["status"] == "running")
+    saved = torch.load(ckpt[0]["path"], weights_only=False)
+    loaded = wait_for(lambda: dump.exists() and torch.load(dump, weights_only=False))
+    assert loaded["step"] == saved["step"] == ckpt[0]["step"]
+    for name, tensor in saved["model"].items():
+        assert torch.equal(loaded["model"][name], tensor), name
+    momentum = {k: v["momentum_buffer"] for k, v in saved["optimizer"]["state"].items()}
+    for key, buffer in momentum.items():
+        assert torch.equal(loaded["optimizer"]["state"][key]["momentum_buffer"], buffer)
+    wait_for(lambda: server.run(run_id)["step"] > saved["step"] + 3)
+    server.control(run_id, "stop")
+    assert proc.wait(10) == 0
+    resumed = server.events(run_id, "resume")
+    assert resumed[-1]["step"] == saved["step"]
+    steps = [s for s, _, _ in server.series(run_id, "loss") if s >= saved["step"]]
+    assert steps[0] == saved["step"]
+
+
+def test_killed_script_becomes_interrupted_and_keeps_its_flushed_points(server, start_script):
+    proc, run_id = start_script("100000", "0.005")
+    wait_for(lambda: server.run(run_id)["step"] > 20)
+    time.sleep(0.3)
+    proc.kill()  # SIGKILL: no chance to say goodbye
+    proc.wait()
+    killed_at = time.monotonic()
+    run = server.wait_status(run_id, "interrupted", timeout=10)
+    assert time.monotonic() - killed_at < 5.0
+    points = server.series(run_id, "loss")
+    assert len(points) >= 20 and [p[0] for p in points] == list(range(len(points)))
+    assert run["ended_at"] is not None
+
+
+def test_fork_from_a_checkpoint_makes_a_child_with_parent_and_changed_hparams(server):
+    status, parent = server.call(
+        "POST", "/api/runs", {"task": "spiral", "hparams": {"epochs": 1000, "delay_ms": 3}}
+    )
+    assert status == 201
+    wait_for(lambda: server.run(parent["id"])["step"] > 5, timeout=30)
+    server.control(parent["id"], "checkpoint")
+    ckpt = wait_for(
+        lambda: server.call("GET", f"/api/runs/{parent['id']}/checkpoints")[1]["checkpoints"]
+    )
+    status, child = server.call(
+        "POST",
+        f"/api/runs/{parent['id']}/fork",
+        {"checkpoint_id": ckpt[0]["id"], "hparams": {"lr": 0.03}},
+    )
+    assert status == 201
+    running = server.wait_status(child["id"], "running")
+    assert running["parent_id"] == parent["id"] and running["parent_step"] == ckpt[0]["step"]
+    assert running["hparams"]["lr"] == 0.03
+    first = wait_for(lambda: server.series(child["id"], "lr"))[0]
+    assert first[:2] == [ckpt[0]["step"], 0.03]
+
+
+def test_resume_refuses_a_run_that_is_still_running(server, start_script, env):
+    proc, run_id = start_script("100000", "0.005")
+    wait_for(lambda: server.run(run_id)["step"] > 2)
+    second = subprocess.run(
+        [sys.executable, str(SCRIPT), "10", "0", "--resume", str(run_id)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode != 0
+    assert "no checkpoint" in second.stderr or "only a stopped" in second.stderr
+
+
+def test_training_cli_runs_a_builtin_task_visible_in_the_app(server, env):
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "training.py"),
+            "--task",
+            "spiral",
+            "--epochs",
+            "2",
+            "--lr",
+            "0.05",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    run_id = int(re.search(r"run (\d+)", out.stdout).group(1))
+    run = server.run(run_id)
+    assert (run["status"], run["task"], run["hparams"]["lr"]) == ("completed", "spiral", 0.05)
+    assert len(server.series(run_id, "train_loss")) == run["step"] == 2 * 38
+
+
+def test_training_cli_help_lists_tasks_and_hparams():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "training.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0
+    for word in ("spiral", "digits", "--lr", "--batch-size", "live", "fixed"):
+        assert word in out.stdout
+
+
+def test_training_cli_refuses_an_out_of_range_value(env):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "training.py"), "--task", "spiral", "--lr", "99"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "lr must be between" in out.stderr
+
+
+def test_example_script_trains_to_completion(env, db_path):
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "regression.py"), "--steps", "60"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "completed" in out.stdout
