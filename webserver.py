@@ -97,9 +97,8 @@ def register_pages(app: Flask) -> None:
 def register_socket_events(socketio: SocketIO, app: Flask, streamer: Streamer) -> None:
     @socketio.on("connect")
     def connect(auth=None):
-        if not host_is_loopback(request.host) or not token_ok(app, presented_token(request, auth)):
-            return False
-        return True
+        """Refuse (False) a socket without the token or from a non-loopback Host."""
+        return host_is_loopback(request.host) and token_ok(app, presented_token(request, auth))
 
     @socketio.on("subscribe")
     def subscribe(data):

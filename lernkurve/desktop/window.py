@@ -28,14 +28,14 @@ body { margin: 0; height: 100vh; display: flex; align-items: center; justify-con
 .bar::after { content: ""; display: block; width: 40%; height: 100%; background: #0d6efd;
   animation: slide 1s ease-in-out infinite alternate; }
 @keyframes slide { from { transform: translateX(-100%); } to { transform: translateX(250%); } }
-</style></head><body><div class="box"><h1>Lernkurve</h1><div>%(message)s</div>
+</style></head><body><div class="box"><h1>Lernkurve</h1><div>{message}</div>
 <div class="bar"></div></div></body></html>"""
 
 ERROR_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Lernkurve</title><style>
 body { font: 15px system-ui, sans-serif; margin: 48px; color: #212529; }
 pre { white-space: pre-wrap; background: #f1f3f5; padding: 12px; border-radius: 4px; }
-</style></head><body><h2>Lernkurve could not start</h2><pre>%(message)s</pre>
+</style></head><body><h2>Lernkurve could not start</h2><pre>{message}</pre>
 <p>Close this window to quit.</p></body></html>"""
 
 # The page says it is usable once the run list is in and the live socket is connected.
@@ -46,13 +46,13 @@ READY_JS = (
 
 
 def loading_html(message: str = "Starting…") -> str:
-    return LOADING_HTML % {"message": message}
+    return LOADING_HTML.replace("{message}", message)
 
 
 def error_html(message: str) -> str:
     from html import escape
 
-    return ERROR_HTML % {"message": escape(message)}
+    return ERROR_HTML.replace("{message}", escape(message))
 
 
 def browser_env() -> dict[str, str]:
