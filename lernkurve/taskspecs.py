@@ -71,7 +71,7 @@ def _schema(**overrides: dict) -> dict:
 TASKS: dict[str, dict] = {
     "spiral": {
         "title": "Spiral",
-        "description": "Three interleaved 2-D spirals (600 points) classified by a small MLP.",
+        "description": "Three interleaved 2-D spirals (900 points) classified by a small MLP.",
         "hparams": _schema(epochs={"default": 1000}, batch_size={"default": 16}),
     },
     "digits": {
