@@ -188,8 +188,6 @@ def dashboard(browser, server):
             dash.external.append(req.url)
 
     page.on("request", request)
-    cdp = context.new_cdp_session(page)
-    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
     page.goto(f"{server.base_url}/?token={server.token}")
     page.wait_for_selector("html[data-ready][data-connection='online']")
     yield dash
