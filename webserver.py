@@ -128,7 +128,7 @@ def _run_ref(data) -> int | None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve Lernkurve headless, for any browser.")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
-    parser.add_argument("--port", type=int, default=5000, help="port (0 = any free port)")
+    parser.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
     parser.add_argument(
         "--db",
         help="database file or SQLAlchemy URL (default: LERNKURVE_DB, "

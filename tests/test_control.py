@@ -127,3 +127,9 @@ def test_an_exception_in_a_task_marks_the_run_failed(api):
     assert failed["error"].startswith("FileNotFoundError")
     error = api.events(failed["id"], "error")[0]
     assert "Traceback" in error["payload"]["traceback"]
+
+
+def test_several_runs_train_at_once(api):
+    ids = [api.start(task, delay_ms=3.0, epochs=1000)["id"] for task in ("spiral", "digits")]
+    wait_for(lambda: all(api.run(i)["step"] > 5 for i in ids), timeout=30)
+    assert {api.run(i)["status"] for i in ids} == {"running"}
