@@ -3,7 +3,7 @@
 // number box. Values are sent as typed; anything unparsable is sent as written, so the server
 // answers with its own message.
 import { number, value as formatValue } from "./format.js";
-import { t } from "./i18n.js";
+import { optional, t } from "./i18n.js";
 
 const SLIDER_STEPS = 1000;
 let counter = 0;
@@ -66,7 +66,7 @@ export class Field {
     this.control = element("div", "d-flex align-items-center gap-2");
     this.root.append(this.control);
     this.build();
-    const help = [spec.help, this.rangeText()].filter(Boolean).join(" · ");
+    const help = this.helpText();
     this.helpId = `${this.id}-help`;
     this.help = element("div", "form-text mt-0", { id: this.helpId });
     this.help.textContent = help;
@@ -74,6 +74,11 @@ export class Field {
     this.root.append(this.help, this.feedback);
     this.input.setAttribute("aria-describedby", this.helpId);
     this.set(initial);
+  }
+
+  helpText() {
+    const help = this.spec.help ? optional(`help.${this.key}`) || this.spec.help : "";
+    return [help, this.rangeText()].filter(Boolean).join(" · ");
   }
 
   rangeText() {
@@ -205,8 +210,7 @@ export class Field {
   }
 
   refreshLanguage() {
-    const help = [this.spec.help, this.rangeText()].filter(Boolean).join(" · ");
-    this.help.textContent = help;
+    this.help.textContent = this.helpText();
     if (this.nowValue !== undefined) this.showNow(this.nowValue);
   }
 }

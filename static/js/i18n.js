@@ -79,7 +79,7 @@ const TEXTS = {
     "chart.xStep": "Step",
     "chart.xTime": "Time",
     "chart.resetZoom": "Reset zoom",
-    "chart.zoomHint": "Drag to zoom, Shift+drag to pan, Ctrl+wheel zooms, double-click resets",
+    "chart.zoomHint": "Drag zooms · Shift+drag pans · double-click resets",
     "chart.smoothed": "{label} (smoothed)",
     "chart.toggle": "Show or hide {label}",
     "chart.aria": "{title} chart: {series}",
@@ -211,7 +211,7 @@ const TEXTS = {
     "chart.xStep": "Schritt",
     "chart.xTime": "Zeit",
     "chart.resetZoom": "Zoom zurücksetzen",
-    "chart.zoomHint": "Ziehen zoomt, Umschalt+Ziehen verschiebt, Strg+Mausrad zoomt, Doppelklick setzt zurück",
+    "chart.zoomHint": "Ziehen zoomt · Umschalt+Ziehen verschiebt · Doppelklick setzt zurück",
     "chart.smoothed": "{label} (geglättet)",
     "chart.toggle": "{label} ein- oder ausblenden",
     "chart.aria": "Diagramm {title}: {series}",
@@ -268,6 +268,20 @@ const TEXTS = {
     "err.generic": "Etwas ist schiefgegangen: {message}",
     "err.auth": "Nicht berechtigt. Öffne die Adresse mit dem Token, die Lernkurve beim Start ausgegeben hat.",
     "err.network": "Die App antwortet nicht. Läuft sie noch?",
+    // Texts the server sends for the built-in tasks, by hparam or task name.
+    "help.lr": "Lernrate",
+    "help.momentum": "SGD-Momentum (Adam: beta1)",
+    "help.weight_decay": "L2-Strafterm",
+    "help.batch_size": "Beispiele pro Schritt, ab dem nächsten Batch",
+    "help.delay_ms": "Pause nach jedem Schritt, um einen schnellen Lauf genau zu verfolgen",
+    "help.hidden": "Größen der verdeckten Schichten",
+    "help.optimizer": "Optimierer",
+    "help.epochs": "Durchläufe durch die Trainingsdaten",
+    "help.seed": "Startwert des Zufallsgenerators",
+    "task.spiral.title": "Spirale",
+    "task.spiral.description": "Drei ineinander verschlungene 2-D-Spiralen, klassifiziert von einem kleinen MLP.",
+    "task.digits.title": "Ziffern",
+    "task.digits.description": "Handgeschriebene 8×8-Ziffern (UCI), klassifiziert von einem MLP.",
   },
 };
 
@@ -297,9 +311,9 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 
-/** True when the key exists (used for optional translations such as metric names). */
-export function has(key) {
-  return key in TEXTS.en;
+/** A translation that only some languages have (of texts the server sends), else null. */
+export function optional(key) {
+  return TEXTS[lang][key] ?? null;
 }
 
 /** Fill every data-i18n* attribute below root with the current language. */

@@ -3,7 +3,7 @@
 /* global bootstrap */
 import * as api from "./api.js";
 import { Field } from "./fields.js";
-import { t } from "./i18n.js";
+import { optional, t } from "./i18n.js";
 
 export class NewRunDialog {
   constructor({ onCreated }) {
@@ -46,7 +46,7 @@ export class NewRunDialog {
       for (const task of this.tasks) {
         const option = document.createElement("option");
         option.value = task.name;
-        option.textContent = task.title || task.name;
+        option.textContent = optional(`task.${task.name}.title`) || task.title || task.name;
         this.taskSelect.append(option);
       }
     }
@@ -85,7 +85,9 @@ export class NewRunDialog {
   schema() {
     if (this.forkFrom) return this.forkFrom.run.config?.schema || {};
     const task = this.tasks.find((x) => x.name === this.taskSelect.value);
-    this.taskDesc.textContent = task ? task.description || "" : "";
+    this.taskDesc.textContent = task
+      ? optional(`task.${task.name}.description`) || task.description || ""
+      : "";
     return task ? task.hparams : {};
   }
 
@@ -157,6 +159,11 @@ export class NewRunDialog {
 
   refreshLanguage() {
     if (this.forkFrom) this.setMode();
+    for (const option of this.taskSelect.options) {
+      const task = this.tasks.find((x) => x.name === option.value);
+      if (task) option.textContent = optional(`task.${task.name}.title`) || task.title || task.name;
+    }
+    if (!this.forkFrom) this.schema();
     for (const field of this.fields.values()) field.refreshLanguage();
   }
 }
