@@ -142,6 +142,39 @@ class Checkpoint(Base):
         return {c.name: getattr(self, c.name) for c in self.__table__.columns}
 
 
+class MetricBucket(Base):
+    """Min and max of one key over 2**BUCKET_SHIFT consecutive steps, kept as points arrive.
+
+    A chart of a million-point run reads these few thousand rows instead of every point.
+    """
+
+    __tablename__ = "metric_buckets"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lo_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lo_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hi_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hi_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    wall_time: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+BUCKET_SHIFT = 6  # 64 steps a bucket
+
+# Merge a batch's buckets into the stored ones (SQLite evaluates every SET against the old row).
+_UPSERT_BUCKETS = """
+INSERT INTO metric_buckets (run_id, key, bucket, lo_step, lo_value, hi_step, hi_value, wall_time)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, key, bucket) DO UPDATE SET
+  lo_step = CASE WHEN excluded.lo_value < lo_value THEN excluded.lo_step ELSE lo_step END,
+  lo_value = min(lo_value, excluded.lo_value),
+  hi_step = CASE WHEN excluded.hi_value > hi_value THEN excluded.hi_step ELSE hi_step END,
+  hi_value = max(hi_value, excluded.hi_value),
+  wall_time = max(wall_time, excluded.wall_time)
+"""
+
+
 class Snapshot(Base):
     """A small structured picture of a run at a step (e.g. the spiral's decision boundary)."""
 
@@ -206,6 +239,15 @@ class Database:
             connection.execute(
                 insert(metrics_table), [dict(zip(names, r, strict=True)) for r in rows]
             )
+
+    def upsert_buckets(self, connection, run_id: int, buckets: dict) -> None:
+        """Merge {(key, bucket): [lo_step, lo, hi_step, hi, wall]} into metric_buckets.
+
+        Only on SQLite; elsewhere long histories are downsampled from the points themselves.
+        """
+        if buckets and self.is_sqlite:
+            rows = [(run_id, key, bucket, *agg) for (key, bucket), agg in buckets.items()]
+            connection.exec_driver_sql(_UPSERT_BUCKETS, rows)
 
     def dispose(self) -> None:
         self.engine.dispose()

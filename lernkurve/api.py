@@ -12,6 +12,7 @@ from database import (
     Database,
     Event,
     Metric,
+    MetricBucket,
     Run,
     Snapshot,
     now,
@@ -285,7 +286,7 @@ def delete_run(run_id: int):
         run = load_run(session, run_id)
         if run.status not in FINISHED_STATUSES:
             raise ApiError(409, "run_live", f"run {run_id} is still {run.status}; stop it first")
-        for model in (Metric, Event, Command, Checkpoint, Snapshot):
+        for model in (Metric, MetricBucket, Event, Command, Checkpoint, Snapshot):
             session.execute(delete(model).where(model.run_id == run_id))
         session.delete(run)
         session.commit()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import func, select, text
 
-from database import Database, Metric
+from database import Database, Metric, MetricBucket
 
 CSV_CHUNK = 50_000
 
@@ -17,15 +17,27 @@ def clean(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def last_metric_id(db: Database, run_id: int) -> int:
+def last_metric_id(db: Database) -> int:
+    """The newest metric id of all runs: a cursor a client can subscribe from (PK, O(1))."""
     with db.engine.connect() as conn:
-        found = conn.execute(select(func.max(Metric.id)).where(Metric.run_id == run_id)).scalar()
-    return found or 0
+        return conn.execute(select(func.max(Metric.id))).scalar() or 0
+
+
+# Distinct keys by hopping through the (run_id, key, step) index: one seek per key, where
+# SELECT DISTINCT would walk every point of the run.
+_KEYS_SQL = text("""
+WITH RECURSIVE k(key) AS (
+  SELECT min(key) FROM metrics WHERE run_id = :run_id
+  UNION ALL
+  SELECT (SELECT min(key) FROM metrics WHERE run_id = :run_id AND key > k.key)
+  FROM k WHERE k.key IS NOT NULL
+)
+SELECT key FROM k WHERE key IS NOT NULL
+""")
 
 
 def metric_keys(conn, run_id: int) -> list[str]:
-    query = select(Metric.key).where(Metric.run_id == run_id).distinct()
-    return sorted(conn.execute(query).scalars())
+    return list(conn.execute(_KEYS_SQL, {"run_id": run_id}).scalars())
 
 
 def metric_series(
@@ -40,16 +52,20 @@ def metric_series(
     ``last_id`` is read first and bounds every query, so a client that subscribes with it
     gets each later point exactly once.
     """
-    last_id = last_metric_id(db, run_id)
+    last_id = last_metric_id(db)
     series = {}
     with db.engine.connect() as conn:
         for key in keys or metric_keys(conn, run_id):
             bounds = (run_id, key, since_id, last_id)
-            count = _count(conn, *bounds)
-            if max_points and count > max_points:
-                rows = _downsampled(conn, db.is_sqlite, *bounds, max_points)
-            else:
-                rows = _all_points(conn, *bounds)
+            rows = None
+            if max_points and since_id == 0:
+                rows = _from_buckets(conn, run_id, key, max_points)
+            if rows is None:
+                count = _count(conn, *bounds)
+                if max_points and count > max_points:
+                    rows = _downsampled(conn, db.is_sqlite, *bounds, max_points)
+                else:
+                    rows = _all_points(conn, *bounds)
             series[key] = [[step, clean(value), wall] for step, value, wall in rows]
     return {"series": series, "last_id": last_id}
 
@@ -105,6 +121,48 @@ def _downsampled(conn, is_sqlite, run_id, key, since_id, last_id, max_points) ->
     points = set()
     for agg in ("min", "max"):
         points.update(conn.execute(text(_BUCKETS_SQL.format(agg=agg)), params).all())
+    return sorted(points, key=lambda row: row[0])
+
+
+def _from_buckets(conn, run_id: int, key: str, max_points: int) -> list[tuple] | None:
+    """A long run's whole history from its 64-step buckets; None when the run is short.
+
+    The buckets are kept by the writer as points arrive, so a million-point key costs a read
+    of ~16k rows, not a scan of every point.
+    """
+    query = (
+        select(
+            MetricBucket.bucket,
+            MetricBucket.lo_step,
+            MetricBucket.lo_value,
+            MetricBucket.hi_step,
+            MetricBucket.hi_value,
+            MetricBucket.wall_time,
+        )
+        .where(MetricBucket.run_id == run_id, MetricBucket.key == key)
+        .order_by(MetricBucket.bucket)
+    )
+    buckets = conn.execute(query).all()
+    if len(buckets) * 2 <= max_points:
+        return None
+    groups = max(1, max_points // 2)
+    first, span = buckets[0][0], buckets[-1][0] - buckets[0][0] + 1
+    merged: dict[int, list] = {}
+    for bucket, lo_step, lo_value, hi_step, hi_value, wall in buckets:
+        index = (bucket - first) * groups // span
+        group = merged.get(index)
+        if group is None:
+            merged[index] = [lo_step, lo_value, hi_step, hi_value, wall]
+            continue
+        if lo_value < group[1]:
+            group[0], group[1] = lo_step, lo_value
+        if hi_value > group[3]:
+            group[2], group[3] = hi_step, hi_value
+        group[4] = max(group[4], wall)
+    points = set()
+    for lo_step, lo_value, hi_step, hi_value, wall in merged.values():
+        points.add((lo_step, lo_value, wall))
+        points.add((hi_step, hi_value, wall))
     return sorted(points, key=lambda row: row[0])
 
 

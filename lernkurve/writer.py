@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from database import Checkpoint, Command, Database, Event, Snapshot
+from database import BUCKET_SHIFT, Checkpoint, Command, Database, Event, Snapshot
 from database import Run as RunRow
 
 if TYPE_CHECKING:
@@ -39,17 +39,32 @@ def register(run: Run) -> Writer:
         return writer
 
 
-def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-    """Turn (step, wall_time, {key: value}) entries into metric rows; also list non-finite ones."""
-    rows, bad = [], []
+def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[tuple], dict]:
+    """Turn (step, wall_time, {key: value}) entries into metric rows.
+
+    Also returns the non-finite values (for divergence) and each key's min/max per
+    2**BUCKET_SHIFT steps (for fast history charts), gathered in the same pass.
+    """
+    rows, bad, buckets = [], [], {}
     for step, wall_time, scalars in points:
+        bucket = step >> BUCKET_SHIFT
         for key, value in scalars.items():
             value = float(value)
             if not math.isfinite(value):
                 bad.append((step, key, value))
-                value = None  # SQLite stores NaN as NULL anyway; JSON has no NaN/inf.
+                rows.append((run_id, key, step, None, wall_time))  # JSON has no NaN/inf
+                continue
             rows.append((run_id, key, step, value, wall_time))
-    return rows, bad
+            agg = buckets.get((key, bucket))
+            if agg is None:
+                buckets[key, bucket] = [step, value, step, value, wall_time]
+                continue
+            if value < agg[1]:
+                agg[0], agg[1] = step, value
+            elif value > agg[3]:
+                agg[2], agg[3] = step, value
+            agg[4] = wall_time
+    return rows, bad, buckets
 
 
 class Writer(threading.Thread):
@@ -113,8 +128,9 @@ class Writer(threading.Thread):
     def _write(self, runs: list[Run], batches: list[dict]) -> None:
         with self.db.engine.begin() as conn:
             for run, batch in zip(runs, batches, strict=True):
-                rows, bad = expand_points(run.id, batch["points"])
+                rows, bad, buckets = expand_points(run.id, batch["points"])
                 self.db.insert_metrics(conn, rows)
+                self.db.upsert_buckets(conn, run.id, buckets)
                 for step, key, value in bad:
                     run.on_non_finite(step, key, value)
                 self._write_outbox(conn, run.id, batch["outbox"])

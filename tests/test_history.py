@@ -1,0 +1,46 @@
+"""History for charts: long runs come downsampled from buckets kept as points arrive."""
+
+from __future__ import annotations
+
+import math
+
+import training
+
+
+def log_wave(db_path, steps: int) -> int:
+    run = training.init(config={}, db=str(db_path))
+    for step in range(steps):
+        run.log(step, loss=math.sin(step / 97.0) + step / steps, acc=step / steps)
+    run.log(steps // 3, spike=0.0)
+    run.finish()
+    return run.id
+
+
+def test_a_long_history_keeps_its_extremes_at_their_steps(api, db_path):
+    run_id = log_wave(db_path, 20_000)
+    full = api.get(f"/api/runs/{run_id}/metrics?keys=loss").get_json()["series"]["loss"]
+    small = api.get(f"/api/runs/{run_id}/metrics?keys=loss&max_points=200").get_json()
+    points = small["series"]["loss"]
+    assert len(full) == 20_000 and 50 < len(points) <= 200
+    lowest, highest = min(full, key=lambda p: p[1]), max(full, key=lambda p: p[1])
+    assert lowest[:2] in [p[:2] for p in points] and highest[:2] in [p[:2] for p in points]
+    steps = [p[0] for p in points]
+    assert steps == sorted(steps) and steps[0] < 100 and steps[-1] > 19_900
+    assert set(small["series"]) == {"loss"}
+
+
+def test_keys_default_to_every_key_of_the_run(api, db_path):
+    run_id = log_wave(db_path, 500)
+    series = api.get(f"/api/runs/{run_id}/metrics?max_points=100").get_json()["series"]
+    assert set(series) == {"loss", "acc", "spike"}
+    assert series["spike"] == [[500 // 3, 0.0, series["spike"][0][2]]]
+
+
+def test_since_id_returns_exactly_the_newer_points(api, db_path):
+    first = log_wave(db_path, 300)
+    last_id = api.get(f"/api/runs/{first}/metrics").get_json()["last_id"]
+    second = log_wave(db_path, 50)
+    older = api.get(f"/api/runs/{first}/metrics?since_id={last_id}").get_json()["series"]
+    assert all(points == [] for points in older.values())
+    newer = api.get(f"/api/runs/{second}/metrics?since_id={last_id}").get_json()["series"]
+    assert len(newer["loss"]) == 50
