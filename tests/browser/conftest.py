@@ -177,7 +177,7 @@ def dashboard(browser, server):
         locale="en-US", viewport={"width": 1400, "height": 900}, accept_downloads=True
     )
     page = context.new_page()
-    page.set_default_timeout(15000)
+    page.set_default_timeout(30_000)  # a busy 2-core CI box trains slowly
     dash = Dashboard(page, server)
     page.on("console", lambda m: m.type == "error" and dash.errors.append(m.text))
     page.on("pageerror", lambda e: dash.errors.append(f"uncaught: {e}\n{e.stack}"))

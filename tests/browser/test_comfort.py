@@ -42,7 +42,7 @@ def test_checkpoint_then_fork_from_it(dashboard):
     dashboard.open_run(run["id"])
     page.wait_for_selector("#run-status[data-status='running']")
     page.get_by_role("button", name="Checkpoint").click()
-    fork = page.locator("#ckpt-list").get_by_role("button", name="Fork")
+    fork = page.locator("#ckpt-list").get_by_role("button", name="Fork").first
     fork.wait_for()
     page.locator("#events-list li[data-kind='checkpoint']").wait_for()
     assert any(m["label"] == ["Checkpoint saved"] for m in dashboard.markers("loss"))
