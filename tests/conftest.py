@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-TOKEN = "test-token"
-
-
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Poll until predicate() is truthy; return its value or fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
+from support import TOKEN, Api
 
 
 @pytest.fixture(autouse=True)
@@ -48,39 +29,6 @@ def app(db_path, data_dir):
     app = create_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "DATA_DIR": str(data_dir)})
     yield app
     app.extensions["lernkurve"].shutdown()
-
-
-class Api:
-    """The Flask test client with the token on every call."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {TOKEN}"}
-
-    def __getattr__(self, method):
-        def call(path, **kwargs):
-            headers = {**self.headers, **kwargs.pop("headers", {})}
-            return getattr(self.client, method)(path, headers=headers, **kwargs)
-
-        return call
-
-    def run(self, run_id: int) -> dict:
-        return self.get(f"/api/runs/{run_id}").get_json()
-
-    def start(self, task: str = "spiral", **hparams) -> dict:
-        response = self.post("/api/runs", json={"task": task, "hparams": hparams})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-
-    def control(self, run_id: int, action: str):
-        return self.post(f"/api/runs/{run_id}/control", json={"action": action})
-
-    def wait_status(self, run_id: int, *statuses: str, timeout: float = 20.0) -> dict:
-        return wait_for(lambda: (r := self.run(run_id))["status"] in statuses and r, timeout)
-
-    def events(self, run_id: int, kind: str | None = None) -> list[dict]:
-        events = self.get(f"/api/runs/{run_id}/events").get_json()["events"]
-        return [e for e in events if kind is None or e["kind"] == kind]
 
 
 @pytest.fixture

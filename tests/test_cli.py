@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from conftest import ROOT
+from support import ROOT
 
 
 def run_server(*args: str, env=None) -> subprocess.CompletedProcess:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conftest import wait_for
+from support import wait_for
 
 SLOW = {"delay_ms": 3.0, "epochs": 1000}  # long enough to steer, short steps
 

@@ -11,9 +11,9 @@ import torch
 from sqlalchemy import select
 
 import training
-from conftest import wait_for
 from database import Command, Database, Event, Metric
 from database import Run as RunRow
+from support import wait_for
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 import torch
 
-from conftest import ROOT, TOKEN, wait_for
+from support import ROOT, TOKEN, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "steered.py"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import TOKEN
+from support import TOKEN
 
 
 def test_api_without_token_is_401(client):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import wait_for
+from support import wait_for
 
 
 def received_points(sc, run_id: int) -> list[list]:

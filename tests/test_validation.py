@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from conftest import wait_for
 from database import Command
+from support import wait_for
 
 
 @pytest.fixture
