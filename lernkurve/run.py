@@ -8,6 +8,8 @@ applied command becomes an event carrying that step.
 
 from __future__ import annotations
 
+import atexit
+import sys
 import threading
 import time
 import traceback
@@ -61,6 +63,7 @@ class Run:
         self._diverged = False
         self._cond = threading.Condition()
         self._writer = writer.register(self)
+        atexit.register(self._at_exit)
 
     # -- the training thread ------------------------------------------------------------------
 
@@ -283,7 +286,16 @@ class Run:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    def _at_exit(self) -> None:
+        """A script that ends without finish(): keep its last points and say how it ended."""
+        crash = getattr(sys, "last_value", None)  # set when an uncaught exception ends Python
+        if crash is not None:
+            self.fail(crash)
+        else:
+            self.finish()
+
     def _end(self, status: str, error: str | None = None) -> None:
+        atexit.unregister(self._at_exit)
         self.status = status
         self._ended = {"ended_at": now(), "error": error}
         self._acknowledge_leftovers()

@@ -296,3 +296,25 @@ def test_example_script_trains_to_completion(env, db_path):
     )
     assert out.returncode == 0, out.stderr
     assert "completed" in out.stdout
+
+
+def test_a_script_that_forgets_finish_keeps_every_point_and_says_how_it_ended(env, tmp_path):
+    from database import Database, Metric
+    from database import Run as RunRow
+
+    code = (
+        "import sys; sys.path.insert(0, {root!r}); import training\n"
+        "run = training.init(config={{}})\n"
+        "for step in run.steps(500): run.log(step, loss=1.0)\n"
+        "{tail}\n"
+    )
+    for tail, status in (("", "completed"), ("raise RuntimeError('boom')", "failed")):
+        script = tmp_path / "forgetful.py"
+        script.write_text(code.format(root=str(ROOT), tail=tail))
+        subprocess.run([sys.executable, str(script)], env=env, capture_output=True, timeout=60)
+        db = Database(env["LERNKURVE_DB"])
+        with db.Session() as session:
+            run = session.query(RunRow).order_by(RunRow.id.desc()).first()
+            count = session.query(Metric).filter_by(run_id=run.id).count()
+        assert (run.status, count) == (status, 500)
+        db.dispose()
