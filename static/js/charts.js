@@ -250,17 +250,15 @@ export class MetricChart {
     return this.xMode === "time" ? wall - (s.t0 ?? wall) : step;
   }
 
-  // Points per series: the chart's width in pixels (twice that before we re-downsample).
+  // A series keeps about two points (min and max) per pixel of width; once it holds twice
+  // that, it is downsampled again. Chart.js's own width: reading the DOM's would force a
+  // layout for every live point.
   target() {
-    return Math.max(MIN_POINTS, Math.round(this.width() * 2));
+    return Math.max(MIN_POINTS, Math.round((this.chart.width || 800) * 2));
   }
 
   cap() {
     return this.target() * 2;
-  }
-
-  width() {
-    return this.canvas.parentElement.clientWidth || 800;
   }
 
   isSmoothed(s) {

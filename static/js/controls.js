@@ -48,6 +48,14 @@ export class Controls {
     this.render();
   }
 
+  /** No run: every control off (while the next run loads, Space must not steer the last). */
+  clear() {
+    this.run = null;
+    this.pending = null;
+    this.errorEl.textContent = "";
+    this.render();
+  }
+
   render() {
     const status = this.run ? this.run.status : null;
     for (const [action, button] of this.buttons) {

@@ -75,16 +75,22 @@ export class RunView {
     this.close();
     const token = ++this.token;
     this.section.hidden = false;
+    document.getElementById("run-name").textContent = `#${id}`;
     document.getElementById("charts-loading").hidden = false;
     this.createCharts();
-    // The run, its history (downsampled to the chart width) and its events, all at once.
-    let run, history, events;
+    // Ask for the run, its history (downsampled to the chart width) and its events at once;
+    // show the run as soon as it is here, since a long history takes a while.
+    const runAsked = api.run(id);
+    const restAsked = Promise.all([api.metrics(id, { maxPoints: this.chartWidth() }), api.events(id)]);
+    restAsked.catch(() => {}); // reported below, once
+    let history, events;
     try {
-      [run, history, events] = await Promise.all([
-        api.run(id),
-        api.metrics(id, { maxPoints: this.chartWidth() }),
-        api.events(id),
-      ]);
+      const run = await runAsked;
+      if (token !== this.token) return;
+      this.setRun(run);
+      this.loadCheckpoints(id);
+      this.loadBoundary(run);
+      [history, events] = await restAsked;
     } catch (error) {
       if (token !== this.token) return;
       document.getElementById("charts-loading").hidden = true;
@@ -93,9 +99,6 @@ export class RunView {
       return;
     }
     if (token !== this.token) return;
-    this.setRun(run);
-    this.loadCheckpoints(id);
-    this.loadBoundary(run);
     for (const [key, rows] of Object.entries(history.series)) {
       this.chartForKey(key).setPoints(key, rows);
     }
@@ -124,6 +127,7 @@ export class RunView {
     for (const chart of Object.values(this.charts)) chart.destroy();
     this.charts = {};
     this.boundary.setVisible(false);
+    this.controls.clear();
     delete document.documentElement.dataset.chartsRendered;
     document.getElementById("charts-loading").hidden = true;
     this.section.hidden = true;
