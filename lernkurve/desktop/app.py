@@ -9,6 +9,7 @@ exits 0. Without a display the same app is served headless and its URL printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from lernkurve.desktop.backend import Backend
-from lernkurve.desktop.paths import has_display, icon_path, webview_storage_dir
+from lernkurve.desktop.paths import has_display, icon_path, user_data_dir, webview_storage_dir
 from lernkurve.desktop.signals import SignalWatcher
 from lernkurve.desktop.window import (
     BACKGROUND,
@@ -94,7 +95,7 @@ class DesktopApp:
     """One window over one backend; knows when the dashboard is usable and how to close."""
 
     def __init__(self, config: dict, on_ready: Callable | None = None) -> None:
-        self.backend = Backend(config)
+        self.backend = Backend(config, port_file=user_data_dir() / "desktop-port.json")
         self.on_ready = on_ready
         self.window = None
         self.exit_code = 0
@@ -172,7 +173,8 @@ class DesktopApp:
         deadline = time.monotonic() + READY_TIMEOUT
         while not self._quit.is_set() and time.monotonic() < deadline:
             try:
-                if self.window.evaluate_js(READY_JS) is True:
+                # run_js, not evaluate_js: the page's CSP forbids the eval() the latter wraps.
+                if self.window.run_js(READY_JS) is True:
                     return True
             except Exception:  # noqa: BLE001 - the page may be between loads
                 pass
@@ -180,10 +182,24 @@ class DesktopApp:
         return False
 
 
+def exit_now(code: int) -> None:
+    """Leave at once, skipping Python's teardown of every module.
+
+    Runs, server, database and window are closed by then; unloading torch and Qt module by
+    module would only add a second or more between closing the window and the process ending.
+    """
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()  # a windowed build may have no console streams
+    os._exit(code)
+
+
 def _warm_up_torch() -> None:
     """Import torch now that the window is up, so the first run starts without the wait."""
     time.sleep(0.5)
-    try:
+    # A run that needs torch reports a failing import itself.
+    with contextlib.suppress(Exception):
         import lernkurve.tasks  # noqa: F401 - imports torch
-    except Exception:  # noqa: BLE001 - a run that needs it will report the error itself
-        pass

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 import time
+from pathlib import Path
 
 
 class Backend:
     """Build the Flask app, serve it on 127.0.0.1 (a free port), and stop it cleanly."""
 
-    def __init__(self, config: dict) -> None:
+    def __init__(self, config: dict, port_file: Path | None = None) -> None:
         self.config = config
+        self.port_file = port_file
         self.app = None
         self.server = None
         self.error: BaseException | None = None
@@ -28,12 +32,39 @@ class Backend:
             from webserver import create_app
 
             self.app = create_app(self.config)
-            self.server = ServerThread(self.app, "127.0.0.1", 0).start()
+            self.server = self._bind(ServerThread).start()
             self.ready_at = time.monotonic()
         except BaseException as exc:  # noqa: BLE001 - reported to the window and the exit code
             self.error = exc
         finally:
             self._ready.set()
+
+    def _bind(self, server_thread):
+        """Bind last launch's port again if it is free, else any free port (port 0).
+
+        The page's origin includes the port, and the browser keeps local storage (theme,
+        language) per origin: the same port keeps them. Binding either succeeds or fails at
+        once, so there is no window for a race, as there would be with check-then-bind.
+        """
+        last = self._last_port()
+        if last:
+            try:
+                return server_thread(self.app, "127.0.0.1", last)
+            except OSError:
+                pass
+        server = server_thread(self.app, "127.0.0.1", 0)
+        if self.port_file is not None:
+            # A read-only data directory only costs the remembered port.
+            with contextlib.suppress(OSError):
+                self.port_file.write_text(json.dumps({"port": server.port}))
+        return server
+
+    def _last_port(self) -> int | None:
+        try:
+            port = json.loads(self.port_file.read_text())["port"]
+        except (AttributeError, OSError, ValueError, KeyError, TypeError):
+            return None
+        return port if isinstance(port, int) and 1024 <= port <= 65535 else None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server listens or failed; True when it listens."""

@@ -20,10 +20,17 @@ def icon_path() -> Path:
 
 
 def user_data_dir() -> Path:
-    """The user's data directory (LERNKURVE_DATA_DIR overrides it), created if missing."""
-    from database import data_dir  # the same rule the database and checkpoints follow
+    """The user's data directory (LERNKURVE_DATA_DIR overrides it), created if missing.
 
-    return data_dir()
+    The same rule as ``database.data_dir()`` (a test holds them equal), without importing
+    SQLAlchemy on the main thread while the backend thread imports it for the server.
+    """
+    import platformdirs
+
+    override = os.environ.get("LERNKURVE_DATA_DIR")
+    path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def webview_storage_dir() -> Path:

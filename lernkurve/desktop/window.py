@@ -107,7 +107,6 @@ def install_link_policy(is_app_url: Callable[[str], bool]) -> None:
     pywebview's Qt page lets a link to another site load in the window (only new windows go
     to the browser), and any page in the window could read the app's token, so we decide here.
     """
-    from qtpy.QtWebEngineCore import QWebEnginePage
     from webview.platforms import qt
 
     inside = ("data", "about", "blob")
@@ -119,22 +118,19 @@ def install_link_policy(is_app_url: Callable[[str], bool]) -> None:
             open_external(url)
         return False
 
-    class Page(qt.BrowserView.WebPage):
-        def acceptNavigationRequest(self, url, kind, is_main_frame):  # noqa: N802 - Qt's name
-            return allow(url.toString(), is_main_frame)
+    def accept_in_window(page, url, kind, is_main_frame):
+        return allow(url.toString(), is_main_frame)
 
-    class NewWindow(qt.BrowserView.NavigationHandler):
+    def accept_new_window(handler, url, kind, is_main_frame):
         """target=_blank and window.open: never a second app window, always the browser."""
+        target = url.toString()
+        if not is_app_url(target):
+            open_external(target)
+        return False
 
-        def acceptNavigationRequest(self, url, kind, is_main_frame):  # noqa: N802
-            target = url.toString()
-            if not is_app_url(target):
-                open_external(target)
-            return False
-
-    qt.BrowserView.WebPage = Page
-    qt.BrowserView.NavigationHandler = NewWindow
-    del QWebEnginePage  # imported first so a missing QtWebEngine fails here, clearly
+    # Patched on pywebview's classes (its code calls super() on them by name, so no subclass).
+    qt.BrowserView.WebPage.acceptNavigationRequest = accept_in_window
+    qt.BrowserView.NavigationHandler.acceptNavigationRequest = accept_new_window
 
 
 def configure_qt_environment() -> None:
@@ -146,4 +142,4 @@ def configure_qt_environment() -> None:
         flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
         if "--log-level" not in flags:
             os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = f"{flags} --log-level=3".strip()
-        os.environ.setdefault("QT_LOGGING_RULES", "qt.webenginecontext.debug=false;js.*=false")
+        os.environ.setdefault("QT_LOGGING_RULES", "qt.webenginecontext.debug=false;js=false")
