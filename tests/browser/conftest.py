@@ -11,6 +11,7 @@ import secrets
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -101,6 +102,7 @@ class Server:
     base_url: str
     token: str
     api: Api
+    db_path: Path
 
 
 @pytest.fixture
@@ -109,11 +111,10 @@ def server(tmp_path, data_dir):
     from webserver import create_app
 
     token = secrets.token_urlsafe(16)
-    app = create_app(
-        {"DATABASE": str(tmp_path / "browser.db"), "TOKEN": token, "DATA_DIR": str(data_dir)}
-    )
+    db_path = tmp_path / "browser.db"
+    app = create_app({"DATABASE": str(db_path), "TOKEN": token, "DATA_DIR": str(data_dir)})
     thread = ServerThread(app, "127.0.0.1", 0).start()
-    yield Server(app, thread.base_url, token, Api(app, token))
+    yield Server(app, thread.base_url, token, Api(app, token), db_path)
     app.extensions["lernkurve"].shutdown()  # live runs end as `stopped`
     thread.stop()
 
