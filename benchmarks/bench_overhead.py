@@ -13,8 +13,9 @@ boundary snapshot every 0.25 s, and the process's writer thread flushing to SQLi
 validation, without Run.log, between_steps or snapshots. Diagnostics: `lernkurve -snap`
 (spiral) is the Trainer without boundary snapshots; `lernkurve -writer` keeps the writer
 thread asleep during the loop, which splits the Run's cost into the loop's own share and the
-writer thread's. Variants run in alternating order (ABBA...) in one process; each trial
-times the training loop only.
+writer thread's; `lernkurve +stream` also has the app (create_app) in the process, its
+streamer polling the database, as when the app itself trains a built-in run. Variants run
+in alternating order (ABBA...) in one process; each trial times the training loop only.
 """
 
 from __future__ import annotations
@@ -101,12 +102,14 @@ def _plain_epochs(hp, x, y, x_val, y_val, model, optimizer, loss_fn, gen) -> int
 
 
 def lernkurve_loop(
-    task: str, hp: dict, db, snapshots: bool = True, writer: bool = True
+    task: str, hp: dict, db, snapshots: bool = True, writer: bool = True, app: bool = False
 ) -> tuple[int, Clock]:
     """Trainer under a Run, as worker.train_builtin runs it: (steps, times of the loop).
 
     Diagnostics: ``snapshots=False`` skips the spiral's boundary snapshots; ``writer=False``
-    keeps the writer thread asleep while the loop runs (it writes everything at the end).
+    keeps the writer thread asleep while the loop runs (it writes everything at the end);
+    ``app=True`` creates the app (create_app) in this process, so its streamer polls the
+    database meanwhile, as when the app trains a built-in run (no client is connected).
     """
     from lernkurve import tasks
     from lernkurve import writer as writer_module
@@ -121,6 +124,14 @@ def lernkurve_loop(
     if not writer:
         run._writer.interval = 3600.0  # takes effect after the flush it is waiting for
         time.sleep(2 * writer_module.FLUSH_INTERVAL)
+    state = None
+    if app:  # a fresh app per trial: its streamer polls only while this loop runs
+        from webserver import create_app
+
+        folder = os.environ["LERNKURVE_DATA_DIR"]
+        config = {"DATABASE": db.url, "TOKEN": "t", "START_WORKER": False, "DATA_DIR": folder}
+        state = create_app(config).extensions["lernkurve"]
+        state.streamer.start()  # (once only; some versions start it with the app)
     try:
         trainer = tasks.Trainer(run, task)
         with Clock() as clock:
@@ -128,6 +139,8 @@ def lernkurve_loop(
     finally:
         tasks.SNAPSHOT_SECONDS = saved
         run._writer.interval = writer_module.FLUSH_INTERVAL
+        if state is not None:
+            state.shutdown()
     run.finish()
     return run.step, clock
 
@@ -140,13 +153,13 @@ def best(base: list[Clock], mine: list[Clock], attr: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default="spiral,digits")
-    parser.add_argument("--trials", type=int, default=9, help="trials of each variant")
+    parser.add_argument("--trials", type=int, default=7, help="trials of each variant")
     parser.add_argument("--spiral-epochs", type=int, default=30, help="(default hparams: 1000)")
     parser.add_argument("--digits-epochs", type=int, default=20, help="(default hparams: 200)")
     parser.add_argument(
         "--no-diagnostics",
         action="store_true",
-        help="skip the variants `lernkurve -snap` and `lernkurve -writer`",
+        help="skip the variants `lernkurve -snap`, `-writer` and `+stream`",
     )
     args = parser.parse_args(argv)
 
@@ -182,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_diagnostics:
                 variants["lernkurve -writer"] = lambda hp=hp, task=task: lernkurve_loop(
                     task, hp, db, writer=False
+                )
+                variants["lernkurve +stream"] = lambda hp=hp, task=task: lernkurve_loop(
+                    task, hp, db, app=True
                 )
             warm = hparams_for(task, 2)
             plain_loop(task, warm)
@@ -229,7 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             "bg/loop CPU = CPU\n"
             "   time of the other threads (the writer) / the training thread's. -snap: no "
             "boundary snapshots;\n"
-            "   -writer: the writer thread idle during the loop. Load average at the end: "
+            "   -writer: the writer thread idle during the loop; +stream: the app in this process "
+            "too, its\n"
+            "   streamer polling the database (as when the app trains a built-in run). Load "
+            "average at the end: "
             f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
     return 0 if ok else 1
