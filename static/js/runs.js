@@ -123,7 +123,7 @@ export class RunList {
 
   /** Tick exactly these runs for comparison; notify when the user changed it. */
   setCompare(ids, notify = false) {
-    this.compare = [...new Set(ids)].filter((id) => this.runs.has(id) || !this.runs.size);
+    this.compare = [...new Set(ids)].filter((id) => this.runs.has(id));
     for (const [id, li] of this.items) li.children[0].checked = this.compare.includes(id);
     const n = this.compare.length;
     this.compareLabel.dataset.i18nN = String(n);

@@ -12,7 +12,11 @@ export class Live {
     this.everConnected = false;
     this.socket = io({ transports: ["websocket"], reconnectionDelayMax: 2000 });
     this.socket.on("connect", () => this.onConnect());
-    this.socket.on("disconnect", () => this.setState(false));
+    this.socket.on("disconnect", (reason) => {
+      this.setState(false);
+      // Socket.IO retries by itself except when the server closed the connection on purpose.
+      if (reason === "io server disconnect") setTimeout(() => this.socket.connect(), 1000);
+    });
     this.socket.on("connect_error", () => this.setState(false));
     this.socket.on("metrics", (msg) => this.each(msg.run_id, (sub) => sub.takePoints(msg.points)));
     this.socket.on("event", (ev) => this.each(ev.run_id, (sub) => sub.handlers.onEvent?.(ev)));
