@@ -290,6 +290,7 @@ def delete_run(run_id: int):
             session.execute(delete(model).where(model.run_id == run_id))
         session.delete(run)
         session.commit()
+    current_app.extensions["socketio"].emit("run_deleted", {"id": run_id})
     return "", 204
 
 

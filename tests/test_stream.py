@@ -128,3 +128,12 @@ def test_csv_export_has_every_point(api):
     lines = text.strip().splitlines()
     assert lines[0] == "step,key,value,wall_time"
     assert len(lines) - 1 == 2 * 38 * 2 + 2 * 2  # train_loss+lr every step, val_* per epoch
+
+
+def test_deleting_a_run_tells_every_client(api, socket_client):
+    sc = socket_client()
+    run_id = api.start("spiral", epochs=1)["id"]
+    api.wait_status(run_id, "completed")
+    assert api.delete(f"/api/runs/{run_id}").status_code == 204
+    deleted = [m["args"][0] for m in sc.get_received() if m["name"] == "run_deleted"]
+    assert deleted == [{"id": run_id}]

@@ -128,6 +128,10 @@ async function start() {
     if (runView.run && runView.run.id === run.id) runView.setRun(run);
     compare.onRun(run);
   });
+  live.onRunDeleted((id) => {
+    runs.remove(id);
+    if (runView.run && runView.run.id === id) location.hash = "#/";
+  });
   live.onState(async (connected, reconnected) => {
     setConnection(connected);
     if (connected && reconnected) {

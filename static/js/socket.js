@@ -7,6 +7,7 @@ export class Live {
   constructor() {
     this.subs = new Map(); // run id -> Set<Subscription>
     this.runListeners = new Set();
+    this.deletedListeners = new Set();
     this.stateListeners = new Set();
     this.connected = false;
     this.everConnected = false;
@@ -23,6 +24,9 @@ export class Live {
     this.socket.on("snapshot", (s) => this.each(s.run_id, (sub) => sub.handlers.onSnapshot?.(s)));
     this.socket.on("run", (run) => {
       for (const fn of this.runListeners) fn(run);
+    });
+    this.socket.on("run_deleted", (msg) => {
+      for (const fn of this.deletedListeners) fn(msg.id);
     });
   }
 
@@ -78,6 +82,11 @@ export class Live {
   /** fn(run) on every run object the server broadcasts (status, step or hparams changed). */
   onRun(fn) {
     this.runListeners.add(fn);
+  }
+
+  /** fn(runId) when a run is deleted (here or in another window). */
+  onRunDeleted(fn) {
+    this.deletedListeners.add(fn);
   }
 
   /** fn(connected, reconnected) when the connection drops or comes back. */

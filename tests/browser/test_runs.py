@@ -142,3 +142,14 @@ def test_sidebar_lists_runs_newest_first_with_live_badges_and_filter(dashboard):
     assert items.nth(0).is_visible() and items.nth(1).is_hidden()
     page.fill("#runs-filter", "nothing like it")
     assert page.locator("#runs-nomatch").is_visible()
+
+
+def test_a_run_deleted_elsewhere_leaves_the_open_page(dashboard):
+    run = dashboard.api.start(name="short", epochs=1)
+    dashboard.open_run(run["id"])
+    dashboard.api.wait_status(run["id"], "completed")
+    item = dashboard.page.locator(f"#runs-list [data-run-id='{run['id']}']")
+    assert item.is_visible()
+    assert dashboard.api.call("delete", f"/api/runs/{run['id']}").status_code == 204
+    item.wait_for(state="detached", timeout=10_000)
+    dashboard.page.wait_for_function("() => !location.hash.startsWith('#/run/')")
