@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import socket
 import sys
 import threading
 import time
@@ -29,12 +30,26 @@ from lernkurve.desktop.window import (
     configure_qt_environment,
     error_html,
     install_link_policy,
+    keep_profile_in,
     loading_html,
 )
 
 # When this process began: the launcher of the one-file build passes its own start time on.
 STARTED = float(os.environ.pop("LERNKURVE_LAUNCHED_AT", "") or time.time())
 READY_TIMEOUT = 60.0
+# The one-file launcher's splash screen, left up for us to close once the window shows.
+_SPLASH_FD = os.environ.pop("LERNKURVE_SPLASH_FD", None)
+
+
+def close_launch_splash() -> None:
+    """Close the launcher's splash (it goes when its socket says goodbye or closes)."""
+    global _SPLASH_FD
+    fd, _SPLASH_FD = _SPLASH_FD, None
+    if fd and fd.isdigit():
+        with contextlib.suppress(OSError):
+            sock = socket.socket(fileno=int(fd))
+            sock.sendall(b"\x04")  # pyi_splash's end of transmission
+            sock.close()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -80,6 +95,7 @@ def serve_headless(config: dict, port: int) -> int:
     from webserver import create_app, serve
 
     app = create_app(config)
+    close_launch_splash()
     try:
         serve(app, "127.0.0.1", port)
     except OSError as err:
@@ -105,11 +121,10 @@ class DesktopApp:
         configure_qt_environment()
         self.backend.start()  # builds the app while Qt loads below
         import webview
-        from webview.platforms import qt
 
         install_link_policy(self._is_app_url)
-        # The Qt module reads its storage path when imported; point it at our data directory.
-        qt._profile_storage_path = str(webview_storage_dir())
+        storage = webview_storage_dir()
+        keep_profile_in(storage)
         webview.settings["ALLOW_DOWNLOADS"] = True  # CSV and PNG exports get a save dialog
         self.window = webview.create_window(
             TITLE,
@@ -120,13 +135,14 @@ class DesktopApp:
             background_color=BACKGROUND,
             text_select=True,
         )
+        self.window.events.shown += close_launch_splash
         watcher = SignalWatcher(lambda signum: self.close())
         try:
             webview.start(
                 self._drive,
                 gui="qt",
                 private_mode=False,
-                storage_path=str(webview_storage_dir()),
+                storage_path=str(storage),
                 icon=str(icon_path()),
             )
         finally:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import webbrowser
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 TITLE = "Lernkurve"
@@ -131,6 +132,31 @@ def install_link_policy(is_app_url: Callable[[str], bool]) -> None:
     # Patched on pywebview's classes (its code calls super() on them by name, so no subclass).
     qt.BrowserView.WebPage.acceptNavigationRequest = accept_in_window
     qt.BrowserView.NavigationHandler.acceptNavigationRequest = accept_new_window
+
+
+def keep_profile_in(storage: Path) -> None:
+    """Cookies, local storage and caches of the window all under ``storage`` (the data dir).
+
+    pywebview sets the profile's storage path; Chromium's HTTP cache would still go to the
+    user's cache folder under the executable's name, so it is pointed here too, before use.
+    """
+    from qtpy.QtCore import QCoreApplication
+    from qtpy.QtGui import QGuiApplication
+    from webview.platforms import qt
+
+    # Qt's own caches (shader pipelines) go to the user's cache folder under this name,
+    # not under the script's or the executable's file name; Wayland matches the .desktop id.
+    QCoreApplication.setApplicationName(TITLE)
+    QGuiApplication.setDesktopFileName("lernkurve")
+    qt._profile_storage_path = str(storage)  # read by pywebview when it builds the profile
+    original_init = qt.BrowserView.WebPage.__init__
+
+    def init(page, parent=None, profile=None):
+        if profile is not None and not profile.isOffTheRecord():
+            profile.setCachePath(str(storage / "cache"))
+        original_init(page, parent, profile)
+
+    qt.BrowserView.WebPage.__init__ = init
 
 
 def configure_qt_environment() -> None:
