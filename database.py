@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -165,7 +166,7 @@ BUCKET_SHIFT = 6  # 64 steps a bucket
 # Merge a batch's buckets into the stored ones (SQLite evaluates every SET against the old row).
 _UPSERT_BUCKETS = """
 INSERT INTO metric_buckets (run_id, key, bucket, lo_step, lo_value, hi_step, hi_value, wall_time)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+VALUES {values}
 ON CONFLICT (run_id, key, bucket) DO UPDATE SET
   lo_step = CASE WHEN excluded.lo_value < lo_value THEN excluded.lo_step ELSE lo_step END,
   lo_value = min(lo_value, excluded.lo_value),
@@ -203,6 +204,32 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+INSERT_CHUNK = 2000  # rows a statement: 10,000 parameters, well under SQLite's limit
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(rows: int) -> str:
+    values = ",".join(["(?,?,?,?,?)"] * rows)
+    return f"INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES {values}"
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(rows: int) -> str:
+    return _UPSERT_BUCKETS.format(values=",".join(["(?,?,?,?,?,?,?,?)"] * rows))
+
+
+def _execute_in_chunks(connection, sql_for, rows: list[tuple], chunk: int) -> None:
+    """Run one multi-row statement per chunk of rows, not one sqlite3 step per row.
+
+    executemany releases and retakes the GIL around every row; with a busy training thread
+    each retake can wait a whole switch interval (5 ms).
+    """
+    cursor = connection.connection.driver_connection.cursor()
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        cursor.execute(sql_for(len(part)), [value for row in part for value in row])
+
+
 class Database:
     """An engine plus a session factory for one database URL; creates the tables on open."""
 
@@ -230,10 +257,7 @@ class Database:
         if not rows:
             return
         if self.is_sqlite:
-            connection.exec_driver_sql(
-                "INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            _execute_in_chunks(connection, _insert_sql, rows, INSERT_CHUNK)
         else:
             names = ("run_id", "key", "step", "value", "wall_time")
             connection.execute(
@@ -247,7 +271,7 @@ class Database:
         """
         if buckets and self.is_sqlite:
             rows = [(run_id, key, bucket, *agg) for (key, bucket), agg in buckets.items()]
-            connection.exec_driver_sql(_UPSERT_BUCKETS, rows)
+            _execute_in_chunks(connection, _upsert_sql, rows, INSERT_CHUNK)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -23,8 +23,12 @@ from lernkurve import writer
 OPTIMIZER_KEYS = ("lr", "momentum", "weight_decay")
 
 
-def _drain(queue: deque) -> list:
-    return [queue.popleft() for _ in range(len(queue))]
+BACKLOG_WAKE = 8192  # log calls waiting before the writer is woken early
+
+
+def _drain(queue: deque, limit: int | None = None) -> list:
+    count = len(queue) if limit is None else min(limit, len(queue))
+    return [queue.popleft() for _ in range(count)]
 
 
 class Run:
@@ -74,7 +78,10 @@ class Run:
                 scalars = {**data, **scalars} if scalars else data
             else:
                 step = data
-        self._points.append((self.step if step is None else step, time.time(), scalars))
+        points = self._points
+        points.append((self.step if step is None else step, time.time(), scalars))
+        if len(points) == BACKLOG_WAKE:  # once per crossing: waking costs a lock
+            self._writer.wake()
 
     @property
     def config(self) -> dict:
@@ -153,7 +160,9 @@ class Run:
             "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
             "extra": dict(self.extra_state),
         }
-        torch.save(state, path)
+        partial = path.with_suffix(".part")
+        torch.save(state, partial)
+        partial.replace(path)  # a crash mid-save never leaves a torn checkpoint behind
         self._outbox.append(("checkpoint", {"step": step, "path": str(path), "created_at": now()}))
         self.event("checkpoint", {"path": str(path), "step": step}, step)
         return path
@@ -173,7 +182,8 @@ class Run:
 
     # -- the writer thread --------------------------------------------------------------------
 
-    def take_pending(self) -> dict:
+    def take_pending(self, limit: int | None = None) -> dict:
+        """What the writer should write now: up to ``limit`` log calls, events, the row."""
         row = {
             "status": self.status,
             "step": self.step,
@@ -182,7 +192,9 @@ class Run:
             "heartbeat_at": now(),
             **self._ended,
         }
-        return {"points": _drain(self._points), "outbox": _drain(self._outbox), "row": row}
+        points = _drain(self._points, limit)
+        more = bool(self._points)
+        return {"points": points, "outbox": _drain(self._outbox), "row": row, "more": more}
 
     def give_back(self, batch: dict) -> None:
         """Put a batch whose write failed back in front, so nothing is lost."""

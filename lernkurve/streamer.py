@@ -29,6 +29,13 @@ LIVENESS_EVERY = 0.5
 HEARTBEAT_TIMEOUT = 3.0
 
 
+_NEWEST_IDS = select(
+    select(func.max(Metric.id)).scalar_subquery(),
+    select(func.max(Event.id)).scalar_subquery(),
+    select(func.max(Snapshot.id)).scalar_subquery(),
+)
+
+
 def room(run_id: int) -> str:
     return f"run:{run_id}"
 
@@ -47,7 +54,8 @@ class Streamer:
         self._stop = threading.Event()
         self._runs_seen: dict[int, tuple] = {}
         self._next_runs = self._next_liveness = 0.0
-        self.cursor = self.event_cursor = self.snapshot_cursor = 0
+        self.cursor = 0  # newest metric id streamed (or skipped: nobody watched its run)
+        self._cursors = {"event": 0, "snapshot": 0}
 
     def start(self) -> None:
         """Start the background loop (once; later calls do nothing)."""
@@ -62,10 +70,14 @@ class Streamer:
         self._stop.set()
 
     def _init_cursors(self) -> None:
+        self.cursor, events, snapshots = self._newest_ids()
+        self._cursors = {"event": events, "snapshot": snapshots}
+
+    def _newest_ids(self) -> tuple[int, int, int]:
+        """The newest metric, event and snapshot ids in one cheap query (three PK lookups)."""
         with self.db.engine.connect() as conn:
-            self.cursor = conn.execute(select(func.max(Metric.id))).scalar() or 0
-            self.event_cursor = conn.execute(select(func.max(Event.id))).scalar() or 0
-            self.snapshot_cursor = conn.execute(select(func.max(Snapshot.id))).scalar() or 0
+            row = conn.execute(_NEWEST_IDS).one()
+        return tuple(value or 0 for value in row)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -76,11 +88,15 @@ class Streamer:
             self._stop.wait(self.interval)
 
     def tick(self) -> None:
+        newest = self._newest_ids()
         with self.lock:
-            while self._emit_metrics() >= BATCH_ROWS:
-                pass
-            self._emit_rows(Event, "event")
-            self._emit_rows(Snapshot, "snapshot")
+            watched = self.watched_runs()
+            if newest[0] > self.cursor:
+                while self._emit_metrics(watched, newest[0]) >= BATCH_ROWS:
+                    pass
+            for model, message, index in ((Event, "event", 1), (Snapshot, "snapshot", 2)):
+                if newest[index] > self._cursors[message]:
+                    self._emit_rows(model, message, watched, newest[index])
         clock = time.monotonic()
         if clock >= self._next_liveness:
             self._next_liveness = clock + LIVENESS_EVERY
@@ -89,40 +105,63 @@ class Streamer:
             self._next_runs = clock + RUNS_EVERY
             self._emit_changed_runs()
 
-    def _emit_metrics(self) -> int:
-        query = metrics_table.select().where(Metric.id > self.cursor).order_by(Metric.id)
-        query = query.limit(BATCH_ROWS)
+    def watched_runs(self) -> list[int]:
+        """Runs at least one client subscribed to (their rooms have members)."""
+        rooms = self.socketio.server.manager.rooms.get("/", {})
+        return [
+            int(name[4:])
+            for name, members in rooms.items()
+            if isinstance(name, str) and name.startswith("run:") and members
+        ]
+
+    def _emit_metrics(self, watched: list[int], newest: int) -> int:
+        """Emit new points of watched runs; points nobody watches are skipped, not read."""
+        query = (
+            metrics_table.select()
+            .where(Metric.id > self.cursor, Metric.id <= newest, Metric.run_id.in_(watched))
+            .order_by(Metric.id)
+            .limit(BATCH_ROWS)
+        )
         with self.db.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        if not rows:
-            return 0
+            rows = conn.execute(query).all() if watched else []
         by_run = defaultdict(list)
         for row in rows:
             by_run[row.run_id].append(point(row))
         for run_id, points in by_run.items():
             self.socketio.emit("metrics", {"run_id": run_id, "points": points}, to=room(run_id))
-        self.cursor = rows[-1].id
+        self.cursor = rows[-1].id if len(rows) >= BATCH_ROWS else newest
         return len(rows)
 
-    def _emit_rows(self, model, message: str) -> None:
-        attr = "event_cursor" if model is Event else "snapshot_cursor"
-        query = select(model).where(model.id > getattr(self, attr)).order_by(model.id)
+    def _emit_rows(self, model, message: str, watched: list[int], newest: int) -> None:
+        query = (
+            select(model)
+            .where(model.id > self._cursors[message], model.id <= newest, model.run_id.in_(watched))
+            .order_by(model.id)
+        )
         with self.db.Session() as session:
-            rows = session.scalars(query.limit(1000)).all()
+            rows = session.scalars(query).all() if watched else []
         for row in rows:
             self.socketio.emit(message, row.to_dict(), to=room(row.run_id))
-            setattr(self, attr, row.id)
+        self._cursors[message] = newest
 
     def _emit_changed_runs(self) -> None:
         since = now() - 2 * RUNS_EVERY - LIVENESS_EVERY
-        query = select(Run).where(or_(Run.status.in_(LIVE_STATUSES), Run.ended_at >= since))
-        with self.db.Session() as session:
-            runs = session.scalars(query).all()
+        query = select(Run.__table__).where(
+            or_(Run.status.in_(LIVE_STATUSES), Run.ended_at >= since)
+        )
+        with self.db.engine.connect() as conn:
+            runs = [dict(row) for row in conn.execute(query).mappings()]
         for run in runs:
-            state = (run.status, run.step, run.total_steps, repr(run.hparams), run.error)
-            if self._runs_seen.get(run.id) != state:
-                self._runs_seen[run.id] = state
-                self.socketio.emit("run", run.to_dict())
+            state = (
+                run["status"],
+                run["step"],
+                run["total_steps"],
+                repr(run["hparams"]),
+                run["error"],
+            )
+            if self._runs_seen.get(run["id"]) != state:
+                self._runs_seen[run["id"]] = state
+                self.socketio.emit("run", run)
 
     def subscribe(self, sid: str, run_id: int, since_id: int | None) -> None:
         """Join a run's room; replay its points with since_id < id <= cursor first."""
@@ -156,10 +195,12 @@ class Streamer:
 def mark_interrupted(db: Database, timeout: float = HEARTBEAT_TIMEOUT) -> int:
     """Runs whose process stopped beating its heartbeat become `interrupted`."""
     stamp = now()
+    stale = (Run.status.in_(("running", "paused")), Run.heartbeat_at < stamp - timeout)
+    with db.engine.connect() as conn:  # look first: an UPDATE would take the write lock
+        if conn.execute(select(Run.id).where(*stale).limit(1)).first() is None:
+            return 0
     with db.engine.begin() as conn:
         result = conn.execute(
-            update(Run)
-            .where(Run.status.in_(("running", "paused")), Run.heartbeat_at < stamp - timeout)
-            .values(status="interrupted", ended_at=stamp)
+            update(Run).where(*stale).values(status="interrupted", ended_at=stamp)
         )
     return result.rowcount

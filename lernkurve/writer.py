@@ -7,16 +7,16 @@ heartbeat), then reads the commands the UI left for those runs and hands them to
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
 import time
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, text, update
 
 from database import BUCKET_SHIFT, Checkpoint, Command, Database, Event, Snapshot
-from database import Run as RunRow
 
 if TYPE_CHECKING:
     from lernkurve.run import Run
@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.05
+BATCH_ENTRIES = 20_000  # log calls a run hands over per flush: bounds one transaction
+HEARTBEAT_EVERY = 1.0  # a run's row is rewritten at least this often, changed or not
+
+_UPDATE_RUN = text(
+    "UPDATE runs SET status = :status, step = :step, total_steps = :total_steps, "
+    "hparams = :hparams, heartbeat_at = :heartbeat_at, ended_at = :ended_at, error = :error "
+    "WHERE id = :id"
+)
+_PENDING_COMMANDS = text(
+    "SELECT id, run_id, kind, payload FROM commands "
+    "WHERE applied_at IS NULL AND run_id IN :ids ORDER BY id"
+).bindparams(bindparam("ids", expanding=True))
 _writers: dict[str, Writer] = {}
 _writers_lock = threading.Lock()
 
@@ -75,7 +87,12 @@ class Writer(threading.Thread):
         self._runs: dict[int, Run] = {}
         self._lock = threading.Lock()  # one flush at a time: the process's single writer
         self._wake = threading.Event()
+        self._rows_written: dict[int, tuple] = {}  # run id -> (row state, time written)
         self.last_error: BaseException | None = None
+
+    def wake(self) -> None:
+        """Flush now rather than at the next tick (a run has a large backlog)."""
+        self._wake.set()
 
     def register(self, run: Run) -> None:
         with self._lock:
@@ -83,17 +100,21 @@ class Writer(threading.Thread):
         self._wake.set()
 
     def unregister(self, run: Run) -> None:
-        """Flush the run one last time and forget it."""
-        self.flush(only=run)
+        """Flush everything the run still holds and forget it."""
+        while self.flush(only=run):
+            pass
         with self._lock:
             self._runs.pop(run.id, None)
+            self._rows_written.pop(run.id, None)
 
     def run(self) -> None:
+        backlog = False
         while not self._retire_if_idle():
-            self._wake.wait(self.interval)
+            if not backlog:
+                self._wake.wait(self.interval)
             self._wake.clear()
             try:
-                self.flush()
+                backlog = self.flush()
                 self.last_error = None
             except Exception as exc:  # noqa: BLE001 - keep writing; the data is kept for retry
                 if self.last_error is None:
@@ -110,13 +131,16 @@ class Writer(threading.Thread):
                 del _writers[self.db.url]
             return True
 
-    def flush(self, only: Run | None = None) -> None:
-        """Write what the runs have gathered and deliver their new commands."""
+    def flush(self, only: Run | None = None) -> bool:
+        """Write what the runs have gathered and deliver their new commands.
+
+        Returns True when a run has more waiting than one flush takes.
+        """
         with self._lock:
             runs = [only] if only is not None else list(self._runs.values())
             if not runs:
-                return
-            batches = [run.take_pending() for run in runs]
+                return False
+            batches = [run.take_pending(BATCH_ENTRIES) for run in runs]
             try:
                 self._write(runs, batches)
             except Exception:
@@ -124,17 +148,35 @@ class Writer(threading.Thread):
                     run.give_back(batch)
                 raise
             self._deliver_commands(runs)
+            return any(batch["more"] for batch in batches)
+
+    def _needs_write(self, run_id: int, batch: dict, state: tuple) -> bool:
+        """Points, events, a changed row or a due heartbeat; otherwise the flush skips the run."""
+        last = self._rows_written.get(run_id)
+        beat_due = last is None or batch["row"]["heartbeat_at"] - last[1] >= HEARTBEAT_EVERY
+        return bool(batch["points"] or batch["outbox"] or beat_due or last[0] != state)
 
     def _write(self, runs: list[Run], batches: list[dict]) -> None:
+        work = []
+        for run, batch in zip(runs, batches, strict=True):
+            row = batch["row"]
+            state = (row["status"], row["step"], row["total_steps"], repr(row["hparams"]))
+            if self._needs_write(run.id, batch, state):
+                work.append((run, batch, state))
+        if not work:
+            return
         with self.db.engine.begin() as conn:
-            for run, batch in zip(runs, batches, strict=True):
+            for run, batch, _ in work:
                 rows, bad, buckets = expand_points(run.id, batch["points"])
                 self.db.insert_metrics(conn, rows)
                 self.db.upsert_buckets(conn, run.id, buckets)
                 for step, key, value in bad:
                     run.on_non_finite(step, key, value)
                 self._write_outbox(conn, run.id, batch["outbox"])
-                conn.execute(update(RunRow).where(RunRow.id == run.id).values(**batch["row"]))
+                row = {**batch["row"], "hparams": json.dumps(batch["row"]["hparams"]), "id": run.id}
+                conn.execute(_UPDATE_RUN, row)
+        for run, batch, state in work:
+            self._rows_written[run.id] = (state, batch["row"]["heartbeat_at"])
 
     def _write_outbox(self, conn, run_id: int, outbox: list[tuple]) -> None:
         for kind, item in outbox:
@@ -150,14 +192,10 @@ class Writer(threading.Thread):
                 )
 
     def _deliver_commands(self, runs: list[Run]) -> None:
-        ids = [run.id for run in runs]
-        query = (
-            select(Command)
-            .where(Command.run_id.in_(ids), Command.applied_at.is_(None))
-            .order_by(Command.id)
-        )
-        with self.db.Session() as session:
-            commands = session.scalars(query).all()
         by_id = {run.id: run for run in runs}
-        for command in commands:
-            by_id[command.run_id].receive_command(command.id, command.kind, command.payload)
+        with self.db.engine.connect() as conn:
+            commands = conn.execute(_PENDING_COMMANDS, {"ids": list(by_id)}).all()
+        for command_id, run_id, kind, payload in commands:
+            if isinstance(payload, str):  # SQLite hands JSON back as text through text()
+                payload = json.loads(payload)
+            by_id[run_id].receive_command(command_id, kind, payload or {})
