@@ -44,8 +44,15 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-dist: setup
-	$(PY) -m PyInstaller --noconfirm --clean build.spec
+# The one-file executable (build.spec); rebuilt only when something that goes into it changed.
+DIST_EXE := dist/lernkurve$(if $(filter Windows_NT,$(OS)),.exe)
+DIST_INPUTS := build.spec $(wildcard *.py) $(shell find lernkurve templates static/css static/js \
+	static/img assets -type f -not -name '*.pyc' 2>/dev/null)
+
+dist: $(DIST_EXE)
+
+$(DIST_EXE): $(STAMP) $(NODE_STAMP) $(DIST_INPUTS)
+	$(PY) -m PyInstaller --noconfirm build.spec
 
 bench: setup
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
