@@ -22,7 +22,14 @@ from database import Database, data_dir
 from lernkurve import __version__
 from lernkurve.api import bp as api_bp
 from lernkurve.api import json_http_error
-from lernkurve.security import COOKIE, host_is_loopback, init_security, presented_token, token_ok
+from lernkurve.security import (
+    cookie_name,
+    host_is_loopback,
+    init_security,
+    presented_token,
+    same_origin,
+    token_ok,
+)
 from lernkurve.server import ServerThread
 from lernkurve.streamer import Streamer
 from lernkurve.worker import Worker
@@ -56,6 +63,7 @@ class AppState:
         if self.worker is not None:
             self.worker.stop(timeout)
         self.streamer.stop()
+        self.db.dispose()
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -87,7 +95,7 @@ def register_pages(app: Flask) -> None:
             if not token_ok(app, token):
                 return render_template("_locked.html"), 401
             response = redirect("/")
-            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+            response.set_cookie(cookie_name(request), token, httponly=True, samesite="Strict")
             return response
         if not token_ok(app, presented_token(request)):
             return render_template("_locked.html"), 401
@@ -97,8 +105,12 @@ def register_pages(app: Flask) -> None:
 def register_socket_events(socketio: SocketIO, app: Flask, streamer: Streamer) -> None:
     @socketio.on("connect")
     def connect(auth=None):
-        """Refuse (False) a socket without the token or from a non-loopback Host."""
-        return host_is_loopback(request.host) and token_ok(app, presented_token(request, auth))
+        """Refuse (False) a socket without the token, from a foreign page or Host."""
+        return (
+            host_is_loopback(request.host)
+            and same_origin(request)
+            and token_ok(app, presented_token(request, auth))
+        )
 
     @socketio.on("subscribe")
     def subscribe(data):

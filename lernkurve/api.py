@@ -56,7 +56,7 @@ def json_body() -> dict:
 
 
 def load_run(session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
+    run = session.get(Run, run_id) if run_id < 2**63 else None  # SQLite ids are 64-bit
     if run is None:
         raise ApiError(404, "not_found", f"no run with id {run_id}")
     return run
@@ -65,6 +65,12 @@ def load_run(session, run_id: int) -> Run:
 def require_live(run: Run) -> None:
     if run.status in FINISHED_STATUSES:
         raise ApiError(409, "run_finished", f"run {run.id} has ended ({run.status})")
+
+
+def checked_name(name) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ApiError(400, "invalid_name", "name must be a text of 1 to 200 characters")
+    return name
 
 
 def checked(schema: dict, values, *, live_only: bool) -> dict:
@@ -111,11 +117,9 @@ def create_run():
     if unknown:
         raise ApiError(400, "invalid_field", f"unknown field {sorted(unknown)[0]!r}")
     task = body.get("task")
-    if task not in TASKS:
+    if not isinstance(task, str) or task not in TASKS:
         raise ApiError(400, "invalid_task", f"task must be one of {', '.join(TASKS)}")
-    name = body.get("name") or f"{task}"
-    if not isinstance(name, str) or len(name) > 200:
-        raise ApiError(400, "invalid_name", "name must be a text of at most 200 characters")
+    name = checked_name(body.get("name") or task)
     schema = task_schema(task)
     try:
         hparams = resolve(schema, body.get("hparams") or {})
@@ -240,12 +244,15 @@ def fork(run_id: int):
         parent = load_run(session, run_id)
         if parent.task not in TASKS:
             raise ApiError(409, "not_forkable", "only built-in tasks can be forked from the app")
-        ckpt = session.get(Checkpoint, body.get("checkpoint_id") or 0)
+        ckpt_id = body.get("checkpoint_id")
+        if not isinstance(ckpt_id, int) or isinstance(ckpt_id, bool) or not 0 < ckpt_id < 2**63:
+            raise ApiError(400, "invalid_argument", "checkpoint_id must be a checkpoint's id")
+        ckpt = session.get(Checkpoint, ckpt_id)
         if ckpt is None or ckpt.run_id != run_id:
             raise ApiError(404, "not_found", f"run {run_id} has no such checkpoint")
         schema = parent.config.get("schema") or task_schema(parent.task)
         changes = checked(schema, body.get("hparams") or {}, live_only=False)
-        name = body.get("name") or f"{parent.name} (fork @ {ckpt.step})"
+        name = checked_name(body.get("name") or f"{parent.name} (fork @ {ckpt.step})"[:200])
         config = {"schema": schema, "resume_from": ckpt.path}
         hparams = {**parent.hparams, **changes}
         child = _insert_run(

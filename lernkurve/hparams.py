@@ -11,6 +11,7 @@ from typing import Any
 
 TYPES = ("float", "int", "choice", "int_list", "str")
 MAX_LIST = 16
+MAX_INT = 2**53  # beyond this a JSON number is not a sane hyperparameter (and overflows floats)
 
 
 class HParamError(ValueError):
@@ -30,7 +31,7 @@ def _check_number(key: str, spec: dict, value: Any) -> float | int:
         if not float(value).is_integer():
             raise HParamError(key, f"{key} must be a whole number, got {value}")
         value = int(value)
-    if not math.isfinite(value):
+    if isinstance(value, int) and abs(value) > MAX_INT or not math.isfinite(value):
         raise HParamError(key, f"{key} must be finite")
     low, high = spec.get("min"), spec.get("max")
     if (low is not None and value < low) or (high is not None and value > high):
@@ -43,7 +44,8 @@ def _check_value(key: str, spec: dict, value: Any) -> Any:
     if kind in ("float", "int"):
         return _check_number(key, spec, value)
     if kind == "choice":
-        if value not in spec["choices"]:
+        # Exact type too: 1 == True in Python, but "1" is no answer to a yes/no choice.
+        if not any(type(value) is type(c) and value == c for c in spec["choices"]):
             raise HParamError(key, f"{key} must be one of {', '.join(map(str, spec['choices']))}")
         return value
     if kind == "int_list":

@@ -308,15 +308,6 @@ class Run:
 
     def _end(self, status: str, error: str | None = None) -> None:
         atexit.unregister(self._at_exit)
+        self._ended = {"ended_at": now(), "error": error}  # before status: flushed together
         self.status = status
-        self._ended = {"ended_at": now(), "error": error}
-        self._acknowledge_leftovers()
-        self._writer.unregister(self)
-
-    def _acknowledge_leftovers(self) -> None:
-        """Commands that arrived after the last step can no longer apply; mark them handled."""
-        with self._cond:
-            while self._inbox:
-                command_id, kind, _ = self._inbox.popleft()
-                if command_id is not None:
-                    self._outbox.append(("ack", {"id": command_id, "at": now()}))
+        self._writer.unregister(self)  # also closes commands that came after the last step

@@ -7,7 +7,7 @@ import sys
 
 from sqlalchemy import select, update
 
-from database import Checkpoint, Database, Event, now
+from database import Checkpoint, Command, Database, Event, now
 from database import Run as RunRow
 from lernkurve.run import Run
 
@@ -61,6 +61,11 @@ def resume_script_run(db: Database, run_id: int) -> Run:
                 f"run {run_id} is {row.status}; only a stopped, interrupted or "
                 "failed run can be resumed"
             )
+        session.execute(  # what was asked of the dead process does not carry over
+            update(Command)
+            .where(Command.run_id == run_id, Command.applied_at.is_(None))
+            .values(applied_at=stamp)
+        )
         session.add(
             Event(
                 run_id=run_id,

@@ -25,6 +25,15 @@ def host_is_loopback(host: str) -> bool:
     return name in LOOPBACK_HOSTS
 
 
+def cookie_name(req: Request) -> str:
+    """Cookies are not kept apart by port: each instance (port) gets its own name."""
+    try:
+        port = urlsplit("//" + req.host).port
+    except ValueError:
+        port = None
+    return f"{COOKIE}_{port or 80}"
+
+
 def presented_token(req: Request, auth: dict | None = None) -> str | None:
     """The token a request carries: socket auth, Bearer header or the page's cookie."""
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
@@ -32,7 +41,7 @@ def presented_token(req: Request, auth: dict | None = None) -> str | None:
     header = req.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return header[len("Bearer ") :].strip()
-    return req.cookies.get(COOKIE)
+    return req.cookies.get(cookie_name(req))
 
 
 def token_ok(app: Flask, token: str | None) -> bool:
@@ -64,11 +73,16 @@ def init_security(app: Flask) -> None:
         return response
 
 
+def same_origin(req: Request) -> bool:
+    """No Origin (not a browser page) or exactly this app's own origin: nothing else."""
+    origin = req.headers.get("Origin")
+    return not origin or origin == req.host_url.rstrip("/")
+
+
 def _refuse_cross_site() -> None:
     """Mutations from another site's page are refused even if a cookie rides along."""
     site = request.headers.get("Sec-Fetch-Site")
     if site and site not in ("same-origin", "none"):
         abort(403, "cross-site request refused")
-    origin = request.headers.get("Origin")
-    if origin and origin != request.host_url.rstrip("/"):
+    if not same_origin(request):
         abort(403, "cross-origin request refused")

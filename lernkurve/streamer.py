@@ -166,6 +166,12 @@ class Streamer:
     def subscribe(self, sid: str, run_id: int, since_id: int | None) -> None:
         """Join a run's room; replay its points with since_id < id <= cursor first."""
         with self.lock:
+            if since_id is not None and since_id > self.cursor:
+                # The client is ahead of the stream (its history came from REST): bring the
+                # stream up to since_id for everyone else first, so nothing reaches it twice.
+                upto = min(since_id, self._newest_ids()[0])
+                while self._emit_metrics(self.watched_runs(), upto) >= BATCH_ROWS:
+                    pass
             join_room(room(run_id), sid=sid)
             if since_id is None:
                 return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -94,6 +95,7 @@ class Worker:
     def stop(self, timeout: float = 1.5) -> None:
         """Stop claiming, ask every running run to stop, wait for them to end as `stopped`."""
         self._stop.set()
+        self._thread.join(timeout)  # no claim can start a run after this
         stamp = now()
         with self.db.engine.begin() as conn:
             for run_id in self.active():
@@ -105,6 +107,6 @@ class Worker:
                         created_at=stamp,
                     )
                 )
+        deadline = time.monotonic() + timeout
         for thread in list(self._threads.values()):
-            thread.join(timeout)
-        self._thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))

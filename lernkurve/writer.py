@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.05
+MAX_KEY = 100  # metrics.key is VARCHAR(100)
 BATCH_ENTRIES = 20_000  # log calls a run hands over per flush: bounds one transaction
 HEARTBEAT_EVERY = 1.0  # a run's row is rewritten at least this often, changed or not
 
@@ -31,6 +32,9 @@ _UPDATE_RUN = text(
     "UPDATE runs SET status = :status, step = :step, total_steps = :total_steps, "
     "hparams = :hparams, heartbeat_at = :heartbeat_at, ended_at = :ended_at, error = :error "
     "WHERE id = :id"
+)
+_CLOSE_COMMANDS = text(
+    "UPDATE commands SET applied_at = :at WHERE run_id = :run_id AND applied_at IS NULL"
 )
 _PENDING_COMMANDS = text(
     "SELECT id, run_id, kind, payload FROM commands "
@@ -61,7 +65,15 @@ def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[t
     for step, wall_time, scalars in points:
         bucket = step >> BUCKET_SHIFT
         for key, value in scalars.items():
-            value = float(value)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                # One bad value must not block the batch (and every run's points with it).
+                log.warning(
+                    "lernkurve: %s=%r at step %s is not a number; dropped", key, value, step
+                )
+                continue
+            key = str(key)[:MAX_KEY]
             if not math.isfinite(value):
                 bad.append((step, key, value))
                 rows.append((run_id, key, step, None, wall_time))  # JSON has no NaN/inf
@@ -103,6 +115,8 @@ class Writer(threading.Thread):
         """Flush everything the run still holds and forget it."""
         while self.flush(only=run):
             pass
+        with self.db.engine.begin() as conn:  # requests that came after the last step
+            conn.execute(_CLOSE_COMMANDS, {"run_id": run.id, "at": time.time()})
         with self._lock:
             self._runs.pop(run.id, None)
             self._rows_written.pop(run.id, None)
@@ -160,12 +174,22 @@ class Writer(threading.Thread):
         work = []
         for run, batch in zip(runs, batches, strict=True):
             row = batch["row"]
-            state = (row["status"], row["step"], row["total_steps"], repr(row["hparams"]))
+            state = (
+                row["status"],
+                row["step"],
+                row["total_steps"],
+                repr(row["hparams"]),
+                row["ended_at"],
+            )
             if self._needs_write(run.id, batch, state):
                 work.append((run, batch, state))
         if not work:
             return
         with self.db.engine.begin() as conn:
+            if not self.db.is_sqlite:
+                # Other processes write too: make ids become visible in id order, or the
+                # streamer's cursor would pass a lower id that commits later.
+                conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
             for run, batch, _ in work:
                 rows, bad, buckets = expand_points(run.id, batch["points"])
                 self.db.insert_metrics(conn, rows)

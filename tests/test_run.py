@@ -59,6 +59,7 @@ def test_lr_command_reaches_param_groups_at_the_recorded_step(db):
         used[step] = optimizer.param_groups[0]["lr"]
         if step == 10:
             send(db, run.id, "hparams", {"lr": 0.02})
+            wait_for(lambda: run._signal)  # delivered; it applies before the next step
         if step > 10 and rows(db, Event, run.id):
             break
         wait_for(lambda: True)
@@ -122,3 +123,25 @@ def test_pause_blocks_between_steps_and_step_runs_exactly_one(db):
     assert run.step == held + 1 and not thread.is_alive()
     run.finish()
     assert status(db, run.id) == "stopped"
+
+
+def test_a_value_that_is_not_a_number_is_dropped_without_blocking_anything(db):
+    other = training.init(config={}, db=db.url)
+    with training.init(config={}, db=db.url) as run:
+        run.log(0, loss=None, acc=0.5)
+        run.log(1, loss=2.0, **{"k" * 150: 1.0})
+        other.log(0, loss=3.0)
+        other.finish()
+    points = [(m.key, m.step, m.value) for m in rows(db, Metric, run.id)]
+    assert points == [("acc", 0, 0.5), ("loss", 1, 2.0), ("k" * 100, 1, 1.0)]
+    assert [(m.key, m.value) for m in rows(db, Metric, other.id)] == [("loss", 3.0)]
+    assert status(db, run.id) == status(db, other.id) == "completed"
+
+
+def test_commands_that_come_after_the_last_step_are_closed(db):
+    run = training.init(config={}, db=db.url)
+    for _ in run.steps(3):
+        pass
+    send(db, run.id, "pause")
+    run.finish()
+    assert all(c.applied_at is not None for c in rows(db, Command, run.id))

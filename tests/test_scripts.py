@@ -318,3 +318,20 @@ def test_a_script_that_forgets_finish_keeps_every_point_and_says_how_it_ended(en
             count = session.query(Metric).filter_by(run_id=run.id).count()
         assert (run.status, count) == (status, 500)
         db.dispose()
+
+
+def test_a_stop_sent_to_a_hung_script_does_not_stop_its_resumed_run(server, start_script):
+    proc, run_id = start_script("100000", "0.005")
+    wait_for(lambda: server.run(run_id)["step"] > 5)
+    server.control(run_id, "checkpoint")
+    ckpt = wait_for(lambda: server.call("GET", f"/api/runs/{run_id}/checkpoints")[1]["checkpoints"])
+    proc.send_signal(signal.SIGSTOP)  # hung: the stop below is never read
+    assert server.control(run_id, "stop") == 202
+    proc.kill()
+    proc.wait()
+    server.wait_status(run_id, "interrupted")
+    proc, _ = start_script("100000", "0.005", "--resume", str(run_id))
+    wait_for(lambda: server.run(run_id)["step"] > ckpt[0]["step"] + 5)
+    assert server.run(run_id)["status"] == "running"
+    server.control(run_id, "stop")
+    assert proc.wait(10) == 0

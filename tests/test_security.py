@@ -32,10 +32,18 @@ def test_page_link_with_token_sets_cookie_that_authenticates(client):
     assert client.get("/").status_code == 401
     response = client.get(f"/?token={TOKEN}")
     assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert response.headers["Set-Cookie"].startswith("lernkurve_token_80=")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert client.get("/api/runs").status_code == 200  # the test client keeps the cookie
     assert client.get("/").status_code == 200
+
+
+def test_each_instance_port_has_its_own_cookie(client):
+    response = client.get(f"/?token={TOKEN}", headers={"Host": "127.0.0.1:5001"})
+    assert response.headers["Set-Cookie"].startswith("lernkurve_token_5001=")
+    assert client.get("/api/runs", headers={"Host": "127.0.0.1:5001"}).status_code == 200
+    assert client.get("/api/runs", headers={"Host": "127.0.0.1:5002"}).status_code == 401
 
 
 def test_wrong_page_token_sets_no_cookie(client):
@@ -60,3 +68,7 @@ def test_socket_needs_the_token(socket_client):
     assert not socket_client(auth={"token": "nope"}).is_connected()
     assert not socket_client(auth=None).is_connected()
     assert socket_client().is_connected()
+
+
+def test_socket_from_a_foreign_origin_is_refused(socket_client):
+    assert not socket_client(headers={"Origin": "http://evil.example"}).is_connected()

@@ -29,6 +29,8 @@ def command_count(app) -> int:
         ({"lr": -0.1}, 400, "invalid_hparams"),
         ({"batch_size": 3.5}, 400, "invalid_hparams"),
         ({"lr": True}, 400, "invalid_hparams"),
+        ({"lr": 10**400}, 400, "invalid_hparams"),
+        ({"batch_size": 10**30}, 400, "invalid_hparams"),
         ({"bogus": 1}, 400, "invalid_hparams"),
         ({"epochs": 5}, 400, "invalid_hparams"),  # fixed at start
         ({"lr": 0.01, "bogus": 1}, 400, "invalid_hparams"),  # nothing applied, not even lr
@@ -101,6 +103,10 @@ def test_unknown_run_is_a_404(api):
         {"task": "spiral", "hparams": {"optimizer": "lbfgs"}},
         {"task": "spiral", "colour": "red"},
         {"task": "spiral", "name": 7},
+        {"task": []},
+        {"task": {"a": 1}},
+        {"task": "spiral", "hparams": {"epochs": 10**400}},
+        {"task": "spiral", "hparams": {"optimizer": 1}},
     ],
 )
 def test_bad_new_run_is_refused_and_nothing_is_created(api, body):
@@ -127,3 +133,25 @@ def test_a_finished_run_cannot_be_deleted_while_live_but_can_after(api, live_run
     api.wait_status(live_run["id"], "stopped")
     assert api.delete(f"/api/runs/{live_run['id']}").status_code == 204
     assert api.get(f"/api/runs/{live_run['id']}").status_code == 404
+
+
+def test_a_huge_run_id_is_a_404(api):
+    assert api.get(f"/api/runs/{10**30}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"checkpoint_id": {"a": 1}},
+        {"checkpoint_id": 10**21},
+        {"checkpoint_id": True},
+        {"checkpoint_id": 1, "name": ["x"]},
+        {"checkpoint_id": 1, "name": "y" * 5000},
+    ],
+)
+def test_bad_fork_requests_are_400(api, live_run, body):
+    api.control(live_run["id"], "checkpoint")
+    wait_for(lambda: api.get(f"/api/runs/{live_run['id']}/checkpoints").get_json()["checkpoints"])
+    response = api.post(f"/api/runs/{live_run['id']}/fork", json=body)
+    assert response.status_code == 400, response.get_json()
+    assert len(api.get("/api/runs").get_json()["runs"]) == 1

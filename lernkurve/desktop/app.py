@@ -37,8 +37,15 @@ from lernkurve.desktop.window import (
 # When this process began: the launcher of the one-file build passes its own start time on.
 STARTED = float(os.environ.pop("LERNKURVE_LAUNCHED_AT", "") or time.time())
 READY_TIMEOUT = 60.0
+STARTUP_LOG = bool(os.environ.get("LERNKURVE_STARTUP_LOG"))  # benchmarks/bench_startup.py
 # The one-file launcher's splash screen, left up for us to close once the window shows.
 _SPLASH_FD = os.environ.pop("LERNKURVE_SPLASH_FD", None)
+
+
+def note(event: str, at: float | None = None) -> None:
+    """With LERNKURVE_STARTUP_LOG set, print when (``at``, else now) a start-up step was done."""
+    if STARTUP_LOG:
+        print(f"Lernkurve: {event} after {(at or time.time()) - STARTED:.2f} s", flush=True)
 
 
 def close_launch_splash() -> None:
@@ -136,6 +143,7 @@ class DesktopApp:
             text_select=True,
         )
         self.window.events.shown += close_launch_splash
+        self.window.events.shown += lambda: note("window shown")
         watcher = SignalWatcher(lambda signum: self.close())
         try:
             webview.start(
@@ -176,6 +184,7 @@ class DesktopApp:
             window.load_html(error_html(message))
             return
         print(f"Lernkurve is running at {self.backend.base_url}/", flush=True)
+        note("server listening", self.backend.ready_at)
         window.load_url(self.backend.window_url)
         if not self._wait_usable():
             return

@@ -33,7 +33,7 @@ class Backend:
 
             self.app = create_app(self.config)
             self.server = self._bind(ServerThread).start()
-            self.ready_at = time.monotonic()
+            self.ready_at = time.time()
         except BaseException as exc:  # noqa: BLE001 - reported to the window and the exit code
             self.error = exc
         finally:

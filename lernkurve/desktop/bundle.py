@@ -128,12 +128,17 @@ def trimmed(toc: list, log=print) -> list:
     return kept
 
 
+def template_refs(text: str) -> set[str]:
+    """The paths below static/ that a template loads from node_modules."""
+    return set(re.findall(r"""node_modules/[^'"?#\s)]+""", text))
+
+
 def page_assets(root: Path) -> list[str]:
     """The files below static/node_modules that the templates load, and what their CSS loads."""
-    refs = set()
+    todo = set()
     for template in sorted((root / "templates").glob("*.html")):
-        refs.update(re.findall(r"""node_modules/[^'"?#\s)]+""", template.read_text()))
-    found, todo = set(), sorted(refs)
+        todo |= template_refs(template.read_text())
+    found, todo = set(), sorted(todo)
     while todo:
         rel = todo.pop()
         path = root / "static" / rel
