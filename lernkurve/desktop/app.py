@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None, *, on_ready: Callable | None = None) -> 
     the window from there).
     """
     args = parse_args(argv)
+    if getattr(sys, "frozen", False):
+        # The executable leaves numpy out (bundle.EXCLUDES); torch only warns, nothing needs it.
+        warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
     config = {"DATABASE": args.db, "TOKEN": args.token}
     if not args.headless and not has_display():
         print(

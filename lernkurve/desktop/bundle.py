@@ -20,7 +20,8 @@ from lernkurve.desktop.payload import PYI_COOKIE, PYI_COOKIE_MAGIC
 
 # Files of the collected packages the app never uses (matched against paths in the bundle).
 TRIM = [
-    # torch: C++ test programs and libraries, protobuf compiler, headers and CMake files.
+    # torch: C++ test programs and libraries, protobuf compiler, headers and CMake files
+    # (torch_shm_manager stays: torch looks for it when it loads).
     "torch/bin/*",
     "torch/test/*",
     "torch/include/*",
@@ -67,7 +68,18 @@ TRIM = [
     "PyQt6/Qt6/plugins/texttospeech/*",
     "libgtk-3.so*",
     "libgdk-3.so*",
+    "libgdk_pixbuf-2.0.so*",
+    "libcairo*.so*",
+    "libpango*.so*",
+    "libatk*.so*",
+    "libepoxy.so*",
+    "libpixman-1.so*",
+    "libfribidi.so*",
+    "libthai.so*",
+    "libdatrie.so*",
     "libcups.so*",
+    "libavahi-*.so*",
+    "libgnutls.so*",
     # Qt and Chromium translations: Chromium's English (and German, the app's other
     # language) are kept, Qt's own .qm files are not used by the app.
     "PyQt6/Qt6/translations/*.qm",
@@ -76,6 +88,7 @@ TRIM = [
     "PyQt6/Qt6/resources/qtwebengine_devtools_resources.pak",
 ]
 KEEP = [
+    "torch/bin/torch_shm_manager",
     "PyQt6/Qt6/translations/qtwebengine_locales/en-US.pak",
     "PyQt6/Qt6/translations/qtwebengine_locales/de.pak",
 ]
@@ -83,6 +96,9 @@ KEEP = [
 # Python modules the app never imports, though something in its tree mentions them.
 EXCLUDES = [
     "tkinter",
+    # torch runs without numpy (it only warns, which the app silences); the app's own code
+    # never uses it, and it is 40 MB with its OpenBLAS.
+    "numpy",
     "PyQt6.QtQuick",
     "PyQt6.QtQml",
     "PyQt6.QtQuickWidgets",
