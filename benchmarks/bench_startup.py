@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {EXE.relative_to(ROOT)} | {size / 1e6:.0f} MB ({size / 2**20:.0f} MiB) | "
             f"<= {SIZE_GOAL_MB} MB | {'MET' if met else 'MISSED'} |"
         )
-        unpacked = sum(f.stat().st_size for f in (work / "cache").rglob("*") if f.is_file())
+        unpacked = sum(f.lstat().st_size for f in (work / "cache").rglob("*") if not f.is_symlink())
         print(f"\nunpacked once into the user's cache: {unpacked / 1e6:.0f} MB")
     else:
         print(f"\n{EXE.relative_to(ROOT)} is not built (make dist): executable not measured")

@@ -96,10 +96,10 @@ def ensure_unpacked(payload, root: Path, splash: Splash) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         started = time.monotonic()
         mib = payload.unpacked_size / 2**20
-        splash.text(f"Preparing Lernkurve for its first start ({mib:.0f} MB)…")
+        splash.text(f"First start: unpacking {mib:.0f} MB…")
 
         def progress(done_bytes: int, total: int) -> None:
-            splash.text(f"Preparing Lernkurve for its first start… {100 * done_bytes // total}%")
+            splash.text(f"First start: unpacking… {100 * done_bytes // total}%")
 
         payload.unpack(partial, progress)
         (partial / ".complete").write_text(payload.build_id)
