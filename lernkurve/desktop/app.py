@@ -1,7 +1,8 @@
 """Lernkurve as a desktop app: ``python desktop.py`` (or the one-file executable).
 
-The server runs in a thread on 127.0.0.1 (a free port, bound before anyone is told about it);
-the dashboard shows in a pywebview window on Qt. Closing the window, SIGINT or SIGTERM stop the
+The server runs in a thread on 127.0.0.1 (last launch's port if it is free, else any free
+port: bound, then read back, before anyone is told); the dashboard shows in a pywebview window
+on Qt. Closing the window, SIGINT or SIGTERM stop the
 running built-in runs (each ends as `stopped`), the stream and the server, then the process
 exits 0. Without a display the same app is served headless and its URL printed.
 """
