@@ -18,7 +18,10 @@ class ServerThread:
         self.host = host
         self.port = self.server.server_port
         self._thread = threading.Thread(
-            target=self.server.serve_forever, name="lernkurve-http", daemon=True
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # shutdown() waits up to one poll interval
+            name="lernkurve-http",
+            daemon=True,
         )
 
     @property
