@@ -19,11 +19,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from database import Database, now
-from database import Run as RunRow
+from database import Database
 from lernkurve.hparams import HParamError, check_schema, resolve, schema_from_config
 from lernkurve.run import Run
-from lernkurve.script import create_script_run, resume_script_run
+from lernkurve.script import create_script_run, insert_running, resume_script_run
 from lernkurve.taskspecs import TASKS, task_schema, total_steps_for
 from lernkurve.worker import Worker, train_builtin
 
@@ -120,23 +119,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def create_builtin_row(database: Database, task: str, name: str, hparams: dict):
-    """Insert a built-in run already `running`, so no app's worker claims it from us."""
-    stamp = now()
-    row = RunRow(
-        name=name,
-        task=task,
-        status="running",
-        hparams=hparams,
-        config={"schema": task_schema(task)},
-        total_steps=total_steps_for(task, hparams),
-        created_at=stamp,
-        started_at=stamp,
-        heartbeat_at=stamp,
-    )
-    with database.Session() as session:
-        session.add(row)
-        session.commit()
-    return row
+    """A built-in run this terminal trains itself."""
+    config = {"schema": task_schema(task)}
+    return insert_running(database, name, task, hparams, config, total_steps_for(task, hparams))
 
 
 if __name__ == "__main__":

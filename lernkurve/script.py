@@ -18,16 +18,17 @@ def _script_name() -> str:
     return os.path.basename(sys.argv[0] or "") or "script"
 
 
-def create_script_run(
-    db: Database, name: str | None, hparams: dict, schema: dict, total_steps: int | None
-) -> Run:
+def insert_running(
+    db: Database, name: str, task: str, hparams: dict, config: dict, total_steps: int | None
+) -> RunRow:
+    """Insert a run already `running`: this process drives it, so no app worker claims it."""
     stamp = now()
     row = RunRow(
-        name=name or _script_name(),
-        task="script",
+        name=name,
+        task=task,
         status="running",
         hparams=hparams,
-        config={"schema": schema, "script": _script_name(), "pid": os.getpid()},
+        config=config,
         total_steps=total_steps,
         created_at=stamp,
         started_at=stamp,
@@ -36,6 +37,14 @@ def create_script_run(
     with db.Session() as session:
         session.add(row)
         session.commit()
+    return row
+
+
+def create_script_run(
+    db: Database, name: str | None, hparams: dict, schema: dict, total_steps: int | None
+) -> Run:
+    config = {"schema": schema, "script": _script_name(), "pid": os.getpid()}
+    row = insert_running(db, name or _script_name(), "script", hparams, config, total_steps)
     return Run(db, row.id, hparams, total_steps=total_steps)
 
 
