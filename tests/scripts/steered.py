@@ -31,11 +31,10 @@ with training.init(
 ) as run:
     print(f"run {run.id}", flush=True)
     run.watch(model, optimizer)
-    if args.dump:
-        torch.save(
-            {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": run.step},
-            args.dump,
-        )
+    if args.dump:  # written aside, then renamed: the test never reads half a file
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": run.step}
+        torch.save(state, args.dump + ".part")
+        Path(args.dump + ".part").replace(args.dump)
     for step in run.steps(args.steps):
         batch = torch.randint(0, 256, (run.config["batch_size"],))
         loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
