@@ -75,7 +75,7 @@ class Run:
         """Record scalars at a step (default: the current step); only appends to memory."""
         if data is not None:
             if isinstance(data, dict):
-                scalars = {**data, **scalars} if scalars else data
+                scalars = {**data, **scalars}  # a copy: callers often reuse one dict
             else:
                 step = data
         points = self._points

@@ -44,8 +44,19 @@ def test_log_accepts_keywords_a_dict_and_a_step(db):
         run.log({"loss": 2.0}, step=4)
         run.step = 5
         run.log(loss=torch.tensor(3.0))
+        reused = {"acc": 0.1}
+        run.log(reused, step=6)
+        reused["acc"] = 0.2  # a loop that refills the same dict each step
+        run.log(reused, step=7)
     points = [(m.key, m.step, m.value) for m in rows(db, Metric, run.id)]
-    assert points == [("loss", 3, 1.0), ("acc", 3, 0.5), ("loss", 4, 2.0), ("loss", 5, 3.0)]
+    assert points == [
+        ("loss", 3, 1.0),
+        ("acc", 3, 0.5),
+        ("loss", 4, 2.0),
+        ("loss", 5, 3.0),
+        ("acc", 6, 0.1),
+        ("acc", 7, 0.2),
+    ]
     assert status(db, run.id) == "completed"
 
 
