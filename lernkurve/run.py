@@ -286,7 +286,10 @@ class Run:
         self.event("stop", {}, step)
 
     def _on_checkpoint(self, step: int, payload: dict) -> None:
-        self.save_checkpoint(step)
+        try:
+            self.save_checkpoint(step)
+        except OSError as err:  # a full disk costs the checkpoint, not the run
+            self.event("note", {"message": f"checkpoint failed: {err}"}, step)
 
     # -- ending -------------------------------------------------------------------------------
 
