@@ -156,3 +156,19 @@ def test_commands_that_come_after_the_last_step_are_closed(db):
     send(db, run.id, "pause")
     run.finish()
     assert all(c.applied_at is not None for c in rows(db, Command, run.id))
+
+
+def test_a_checkpoint_that_cannot_be_written_is_noted_and_training_goes_on(db, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    run = training.init(config={}, db=db.url)
+    run.checkpoint_dir = blocker  # checkpoints/run-N cannot be made inside a file
+    send(db, run.id, "checkpoint")
+    for step in run.steps(100_000):
+        if step > 5 and rows(db, Event, run.id):
+            break
+        time.sleep(0.002)
+    run.finish()
+    note = rows(db, Event, run.id)[0]
+    assert note.kind == "note" and note.payload["message"].startswith("checkpoint failed")
+    assert status(db, run.id) == "completed"
