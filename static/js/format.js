@@ -76,3 +76,15 @@ export function metricLabel(key) {
   const text = t(`metric.${key}`);
   return text === `metric.${key}` ? key : text;
 }
+
+/**
+ * True when `incoming` is an older picture of the same run than `known`: a REST answer or a
+ * broadcast can overtake another. The trainer rewrites heartbeat_at with every change it makes,
+ * and within one heartbeat the step only grows.
+ */
+export function isStale(incoming, known) {
+  if (!known || known.id !== incoming.id) return false;
+  const beat = (run) => run.heartbeat_at ?? -Infinity;
+  if (beat(incoming) !== beat(known)) return beat(incoming) < beat(known);
+  return incoming.status === known.status && (incoming.step ?? 0) < (known.step ?? 0);
+}

@@ -1,5 +1,5 @@
 // The sidebar: every run, newest first, with a live status badge, a filter and compare boxes.
-import { integer, status, statusBadge } from "./format.js";
+import { integer, isStale, status, statusBadge } from "./format.js";
 import { t } from "./i18n.js";
 
 export class RunList {
@@ -42,8 +42,7 @@ export class RunList {
   /** Add a run or update its row in place (keeps focus and scroll position). */
   upsert(run) {
     const known = this.runs.get(run.id);
-    // Broadcasts can overtake each other; never let an older step win.
-    if (known && known.status === run.status && (run.step ?? 0) < (known.step ?? 0)) return;
+    if (isStale(run, known)) return;
     this.runs.set(run.id, run);
     let item = this.items.get(run.id);
     if (!item) {

@@ -5,7 +5,7 @@ import { BoundaryView } from "./boundary.js";
 import { MetricChart } from "./charts.js";
 import { Controls } from "./controls.js";
 import { describeEvent, eventStyle } from "./events.js";
-import { duration, integer, isLive, metricLabel, statusBadge } from "./format.js";
+import { duration, integer, isLive, isStale, metricLabel, statusBadge } from "./format.js";
 import { HparamPanel } from "./hparams.js";
 import { t } from "./i18n.js";
 
@@ -212,10 +212,7 @@ export class RunView {
 
   /** A run object arrived (fetched or broadcast). */
   setRun(run) {
-    if (this.run && this.run.id === run.id) {
-      // Broadcasts may overtake each other: keep the newest step of the same status.
-      if (run.status === this.run.status && (run.step ?? 0) < (this.run.step ?? 0)) return;
-    }
+    if (isStale(run, this.run)) return;
     const startedNow = this.run && this.run.started_at === null && run.started_at !== null;
     this.run = run;
     this.renderHeader();

@@ -153,3 +153,5 @@ def test_a_run_deleted_elsewhere_leaves_the_open_page(dashboard):
     assert dashboard.api.call("delete", f"/api/runs/{run['id']}").status_code == 204
     item.wait_for(state="detached", timeout=10_000)
     dashboard.page.wait_for_function("() => !location.hash.startsWith('#/run/')")
+    # A request of the open view that was under way when the run went may meet a 404.
+    dashboard.forget_errors("status of 404")
