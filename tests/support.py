@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 TOKEN = "test-token"
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.02):
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.02):
     """Poll until predicate() is truthy; return its value or fail after timeout seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from support import wait_for
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -27,17 +28,6 @@ CHROMIUM_ARGS = [
 
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
-    """Poll until predicate() is truthy; return its value or fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture(scope="session")
