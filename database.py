@@ -264,6 +264,14 @@ class Database:
                 insert(metrics_table), [dict(zip(names, r, strict=True)) for r in rows]
             )
 
+    def insert_run(self, **fields: Any) -> Run:
+        """Add one runs row (created now unless given) and return it, committed."""
+        row = Run(**{"created_at": now(), **fields})
+        with self.Session() as session:
+            session.add(row)
+            session.commit()
+        return row
+
     def upsert_buckets(self, connection, run_id: int, buckets: dict) -> None:
         """Merge {(key, bucket): [lo_step, lo, hi_step, hi, wall]} into metric_buckets.
 

@@ -129,20 +129,21 @@ def create_run():
 
 
 def _insert_run(name: str, task: str, hparams: dict, config: dict, **fields) -> dict:
-    row = Run(
-        name=name,
-        task=task,
-        status="queued",
-        hparams=hparams,
-        config=config,
-        total_steps=total_steps_for(task, hparams),
-        created_at=now(),
-        **fields,
+    """A queued run: the training side's worker claims it from the database."""
+    total = total_steps_for(task, hparams)
+    return (
+        db()
+        .insert_run(
+            name=name,
+            task=task,
+            status="queued",
+            hparams=hparams,
+            config=config,
+            total_steps=total,
+            **fields,
+        )
+        .to_dict()
     )
-    with db().Session() as session:
-        session.add(row)
-        session.commit()
-        return row.to_dict()
 
 
 @bp.get("/runs/<int:run_id>")

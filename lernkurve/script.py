@@ -23,21 +23,16 @@ def insert_running(
 ) -> RunRow:
     """Insert a run already `running`: this process drives it, so no app worker claims it."""
     stamp = now()
-    row = RunRow(
+    return db.insert_run(
         name=name,
         task=task,
         status="running",
         hparams=hparams,
         config=config,
         total_steps=total_steps,
-        created_at=stamp,
         started_at=stamp,
         heartbeat_at=stamp,
     )
-    with db.Session() as session:
-        session.add(row)
-        session.commit()
-    return row
 
 
 def create_script_run(
