@@ -14,8 +14,9 @@ import sys
 import threading
 from pathlib import Path
 
-from flask import Flask, redirect, render_template, request
+from flask import Flask, make_response, render_template, request
 from flask_socketio import SocketIO
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from database import Database, data_dir
@@ -23,14 +24,14 @@ from lernkurve import __version__
 from lernkurve.api import bp as api_bp
 from lernkurve.api import json_http_error
 from lernkurve.security import (
-    cookie_name,
-    host_is_loopback,
+    OLD_COOKIE_PREFIX,
+    SecurityMiddleware,
     init_security,
-    presented_token,
-    same_origin,
+    is_loopback_name,
     token_ok,
 )
 from lernkurve.server import ServerThread
+from lernkurve.sockets import register_socket_events
 from lernkurve.streamer import Streamer
 from lernkurve.worker import Worker
 
@@ -42,6 +43,9 @@ DEFAULTS = {
     "DATA_DIR": None,  # checkpoints; None: the user's data directory
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "STREAM_INTERVAL": 0.025,
+    # A connection that sends nothing for this long is closed (half-open connections would
+    # hold a thread each forever). Above Socket.IO's ping interval + timeout (25 + 20 s).
+    "REQUEST_TIMEOUT": 60.0,
 }
 
 
@@ -51,6 +55,7 @@ class AppState:
     def __init__(self, app: Flask, socketio: SocketIO) -> None:
         config = app.config
         self.db = Database(config["DATABASE"])
+        check_writable(self.db)
         self.streamer = Streamer(socketio, self.db, config["STREAM_INTERVAL"])
         self.streamer.start()  # also sweeps dead runs to `interrupted`, clients or not
         self.worker = None
@@ -64,6 +69,15 @@ class AppState:
             self.worker.stop(timeout)
         self.streamer.stop()
         self.db.dispose()
+
+
+def check_writable(db: Database) -> None:
+    """Fail at start, not at the first click, on a file that cannot be written."""
+    if not db.is_sqlite:
+        return
+    with db.engine.begin() as conn:  # rewrites the header's value unchanged: a real write
+        version = int(conn.exec_driver_sql("PRAGMA user_version").scalar())
+        conn.exec_driver_sql(f"PRAGMA user_version = {version}")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -81,6 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_error_handler(HTTPException, json_http_error)
     socketio = SocketIO(app, async_mode="threading")
+    app.wsgi_app = SecurityMiddleware(app.wsgi_app)  # outside Socket.IO's own middleware
     app.extensions["lernkurve"] = state = AppState(app, socketio)
     register_pages(app)
     register_socket_events(socketio, app, state.streamer)
@@ -90,51 +105,16 @@ def create_app(config: dict | None = None) -> Flask:
 def register_pages(app: Flask) -> None:
     @app.get("/")
     def index():
+        """The page holds no secret: it takes ``?token=`` into sessionStorage by itself."""
         token = request.args.get("token")
-        if token is not None:
-            if not token_ok(app, token):
-                return render_template("_locked.html"), 401
-            response = redirect("/")
-            response.set_cookie(cookie_name(request), token, httponly=True, samesite="Strict")
-            return response
-        if not token_ok(app, presented_token(request)):
+        if token is not None and not token_ok(app, token):
             return render_template("_locked.html"), 401
-        return render_template("index.html", version=__version__)
-
-
-def register_socket_events(socketio: SocketIO, app: Flask, streamer: Streamer) -> None:
-    @socketio.on("connect")
-    def connect(auth=None):
-        """Refuse (False) a socket without the token, from a foreign page or Host."""
-        return (
-            host_is_loopback(request.host)
-            and same_origin(request)
-            and token_ok(app, presented_token(request, auth))
-        )
-
-    @socketio.on("subscribe")
-    def subscribe(data):
-        run_id, since_id = _run_ref(data), (data or {}).get("since_id")
-        if run_id is None or (since_id is not None and not _is_int(since_id)):
-            return {"ok": False, "error": "subscribe needs an integer run_id (and since_id)"}
-        streamer.subscribe(request.sid, run_id, since_id)
-        return {"ok": True}
-
-    @socketio.on("unsubscribe")
-    def unsubscribe(data):
-        run_id = _run_ref(data)
-        if run_id is not None:
-            streamer.unsubscribe(request.sid, run_id)
-        return {"ok": run_id is not None}
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _run_ref(data) -> int | None:
-    run_id = data.get("run_id") if isinstance(data, dict) else None
-    return run_id if _is_int(run_id) else None
+        response = make_response(render_template("index.html", version=__version__))
+        response.headers["Cache-Control"] = "no-store"  # its address may carry the token
+        for name in request.cookies:
+            if name.startswith(OLD_COOKIE_PREFIX):  # sent to every port: gone for good
+                response.delete_cookie(name)
+        return response
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -148,8 +128,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--token", help="access token (default: LERNKURVE_TOKEN, else random)")
     args = parser.parse_args(argv)
-    if not host_is_loopback(args.host):
+    if not is_loopback_name(args.host):
         parser.error("--host must be a loopback address: the app has no other protection")
+    args.host = args.host.strip("[]")
     return args
 
 
@@ -162,15 +143,30 @@ def serve(app: Flask, host: str, port: int, announce=print) -> None:
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
-    while not done.wait(0.5):
+    while not done.wait(0.05):
         pass
     app.extensions["lernkurve"].shutdown()
     server.stop()
 
 
+def database_problem(err: Exception) -> str:
+    """One line for a database that cannot be opened: the driver's words, not a traceback."""
+    reason = getattr(err, "orig", None) or err
+    if isinstance(reason, FileExistsError):  # mkdir of the folders on the way met a file
+        return f"not a folder: {reason.filename}"
+    text = getattr(reason, "strerror", None) or str(reason)
+    filename = getattr(reason, "filename", None)
+    return f"{text}: {filename}" if filename else text.splitlines()[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    app = create_app({"DATABASE": args.db, "TOKEN": args.token})
+    try:
+        app = create_app({"DATABASE": args.db, "TOKEN": args.token})
+    except (SQLAlchemyError, OSError) as err:
+        where = args.db or "the default database"
+        print(f"lernkurve: cannot open {where}: {database_problem(err)}", file=sys.stderr)
+        return 1
     try:
         serve(app, args.host, args.port)
     except OSError as err:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from sqlalchemy import delete, select, update
 
 from database import (
     FINISHED_STATUSES,
+    LIVE_STATUSES,
     Checkpoint,
     Command,
     Database,
@@ -25,6 +28,12 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 ACTIONS = ("pause", "resume", "step", "stop", "checkpoint")
 MAX_POINTS_CAP = 100_000
+MAX_ID = 2**63 - 1  # SQLite integers are 64-bit signed
+MAX_KEYS = 64  # metric keys one history request may name (the page names none)
+MAX_KEY_LENGTH = 100  # metrics.key is VARCHAR(100)
+# An `interrupted` run whose heartbeat is younger than this may belong to a process that is
+# only stopped (SIGSTOP, a debugger, a long evaluation): deleting it would lose its points.
+RECENT_HEARTBEAT = 60.0
 
 
 class ApiError(Exception):
@@ -47,7 +56,10 @@ def db() -> Database:
 
 def json_body() -> dict:
     """The request's JSON object, or a 400 that says what is wrong with it."""
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: not a body any client of ours sends
+        data = None
     if data is None:
         raise ApiError(400, "invalid_json", "the body must be valid JSON")
     if not isinstance(data, dict):
@@ -56,7 +68,7 @@ def json_body() -> dict:
 
 
 def load_run(session, run_id: int) -> Run:
-    run = session.get(Run, run_id) if run_id < 2**63 else None  # SQLite ids are 64-bit
+    run = session.get(Run, run_id) if run_id <= MAX_ID else None
     if run is None:
         raise ApiError(404, "not_found", f"no run with id {run_id}")
     return run
@@ -202,18 +214,29 @@ def _stop_if_queued(session, run_id: int) -> bool:
 def metrics(run_id: int):
     with db().Session() as session:
         load_run(session, run_id)
-    raw_keys = request.args.get("keys", "")
-    keys = [k for k in raw_keys.split(",") if k] or None
-    since_id = int_arg("since_id", 0)
+    keys = metric_keys_arg()
+    since_id = int_arg("since_id", 0, high=MAX_ID)
     max_points = int_arg("max_points", None, low=2, high=MAX_POINTS_CAP)
     return queries.metric_series(db(), run_id, keys, since_id, max_points)
 
 
-def _rows_of(model, run_id: int, **filters) -> list[dict]:
+def metric_keys_arg() -> list[str] | None:
+    """``keys=a,b``: at most MAX_KEYS distinct names of at most MAX_KEY_LENGTH characters."""
+    keys = list(dict.fromkeys(k for k in request.args.get("keys", "").split(",") if k))
+    if len(keys) > MAX_KEYS:
+        raise ApiError(400, "invalid_argument", f"keys may name at most {MAX_KEYS} metrics")
+    if any(len(key) > MAX_KEY_LENGTH for key in keys):
+        raise ApiError(400, "invalid_argument", f"a key has at most {MAX_KEY_LENGTH} characters")
+    return keys or None
+
+
+def _rows_of(model, run_id: int, latest: bool = False, **filters) -> list[dict]:
+    """The run's rows in id order; ``latest``: only the newest (one index seek, not a scan)."""
     with db().Session() as session:
         load_run(session, run_id)
         query = select(model).where(model.run_id == run_id).filter_by(**filters)
-        return [row.to_dict() for row in session.scalars(query.order_by(model.id))]
+        query = query.order_by(model.id.desc()).limit(1) if latest else query.order_by(model.id)
+        return [row.to_dict() for row in session.scalars(query)]
 
 
 @bp.get("/runs/<int:run_id>/events")
@@ -229,10 +252,8 @@ def checkpoints(run_id: int):
 @bp.get("/runs/<int:run_id>/snapshots")
 def snapshots(run_id: int):
     kind = request.args.get("kind")
-    rows = _rows_of(Snapshot, run_id, **({"kind": kind} if kind else {}))
-    if request.args.get("latest"):
-        rows = rows[-1:]
-    return {"snapshots": rows}
+    latest = bool(request.args.get("latest"))
+    return {"snapshots": _rows_of(Snapshot, run_id, latest, **({"kind": kind} if kind else {}))}
 
 
 @bp.post("/runs/<int:run_id>/fork")
@@ -251,6 +272,8 @@ def fork(run_id: int):
         ckpt = session.get(Checkpoint, ckpt_id)
         if ckpt is None or ckpt.run_id != run_id:
             raise ApiError(404, "not_found", f"run {run_id} has no such checkpoint")
+        if not Path(ckpt.path).is_file():
+            raise ApiError(410, "checkpoint_gone", f"checkpoint {ckpt.id}'s file is gone")
         schema = parent.config.get("schema") or task_schema(parent.task)
         changes = checked(schema, body.get("hparams") or {}, live_only=False)
         name = checked_name(body.get("name") or f"{parent.name} (fork @ {ckpt.step})"[:200])
@@ -290,16 +313,59 @@ def export_csv(run_id: int):
 
 @bp.delete("/runs/<int:run_id>")
 def delete_run(run_id: int):
+    """Remove a run, its rows and its checkpoint files; ``?force=1`` even if it may live."""
+    force = flag_arg("force")
     with db().Session() as session:
         run = load_run(session, run_id)
-        if run.status not in FINISHED_STATUSES:
-            raise ApiError(409, "run_live", f"run {run_id} is still {run.status}; stop it first")
+        reason = why_process_may_live(run)
+        if reason and not force:
+            raise ApiError(409, "run_may_live", reason, run_status=run.status)
+        paths = session.scalars(select(Checkpoint.path).where(Checkpoint.run_id == run_id)).all()
         for model in (Metric, MetricBucket, Event, Command, Checkpoint, Snapshot):
             session.execute(delete(model).where(model.run_id == run_id))
         session.delete(run)
         session.commit()
+        still_needed = _checkpoints_other_runs_resume_from(session)
+    remove_checkpoint_files(run_id, set(paths) - still_needed)
     current_app.extensions["socketio"].emit("run_deleted", {"id": run_id})
     return "", 204
+
+
+def flag_arg(name: str) -> bool:
+    raw = request.args.get(name)
+    if raw not in (None, "", "0", "1"):
+        raise ApiError(400, "invalid_argument", f"{name} must be 0 or 1")
+    return raw == "1"
+
+
+def why_process_may_live(run: Run) -> str | None:
+    """Why deleting the run could pull the rows from under a process still writing them."""
+    if run.status in LIVE_STATUSES:
+        return f"run {run.id} is still {run.status}; stop it first"
+    age = now() - run.heartbeat_at if run.heartbeat_at else None
+    if run.status == "interrupted" and age is not None and age < RECENT_HEARTBEAT:
+        return (
+            f"run {run.id} last signalled {age:.0f} s ago; its process may only be paused "
+            "(a debugger, a long evaluation) and would lose every point it logs"
+        )
+    return None
+
+
+def _checkpoints_other_runs_resume_from(session) -> set[str]:
+    """Files a fork still starts from (its config names the parent's checkpoint)."""
+    configs = session.scalars(select(Run.config)).all()
+    return {c["resume_from"] for c in configs if isinstance(c, dict) and c.get("resume_from")}
+
+
+def remove_checkpoint_files(run_id: int, paths: set[str]) -> None:
+    """Delete the files and the run's own folder once empty; a file already gone is fine."""
+    for path in map(Path, paths):
+        try:
+            path.unlink(missing_ok=True)
+            if path.parent.name == f"run-{run_id}":
+                path.parent.rmdir()
+        except OSError:  # not empty, or not ours to remove: the rows are gone either way
+            pass
 
 
 def json_http_error(err):

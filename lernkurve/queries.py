@@ -50,23 +50,27 @@ def metric_series(
     """``{"series": {key: [[step, value, wall_time], ...]}, "last_id": n}`` for one run.
 
     ``last_id`` is read first and bounds every query, so a client that subscribes with it
-    gets each later point exactly once.
+    gets each later point exactly once. A handful of queries for all keys together, not a few
+    per key: a request naming many keys stays fast.
     """
     last_id = last_metric_id(db)
-    series = {}
     with db.engine.connect() as conn:
-        for key in keys or metric_keys(conn, run_id):
-            bounds = (run_id, key, since_id, last_id)
-            rows = None
-            if max_points and since_id == 0:
-                rows = _from_buckets(conn, run_id, key, max_points)
-            if rows is None:
-                count = _count(conn, *bounds)
-                if max_points and count > max_points:
-                    rows = _downsampled(conn, db.is_sqlite, *bounds, max_points)
-                else:
-                    rows = _all_points(conn, *bounds)
-            series[key] = [[step, clean(value), wall] for step, value, wall in rows]
+        keys = keys or metric_keys(conn, run_id)
+        found: dict[str, list[tuple]] = {}
+        if max_points and since_id == 0:
+            found = _from_buckets(conn, run_id, keys, max_points)
+        rest = [key for key in keys if key not in found]
+        counts = _counts(conn, run_id, rest, since_id, last_id)
+        whole = [key for key in rest if not max_points or counts.get(key, 0) <= max_points]
+        found.update(_all_points(conn, run_id, whole, since_id, last_id))
+        for key in rest:
+            if key not in whole:
+                bounds = (run_id, key, since_id, last_id)
+                found[key] = _downsampled(conn, db.is_sqlite, *bounds, max_points)
+    series = {
+        key: [[step, clean(value), wall] for step, value, wall in found.get(key, [])]
+        for key in keys
+    }
     return {"series": series, "last_id": last_id}
 
 
@@ -79,18 +83,38 @@ def _window(run_id: int, key: str, since_id: int, last_id: int):
     )
 
 
-def _count(conn, run_id, key, since_id, last_id) -> int:
-    query = select(func.count()).select_from(Metric).where(*_window(run_id, key, since_id, last_id))
-    return conn.execute(query).scalar()
-
-
-def _all_points(conn, run_id, key, since_id, last_id) -> list[tuple]:
-    query = (
-        select(Metric.step, Metric.value, Metric.wall_time)
-        .where(*_window(run_id, key, since_id, last_id))
-        .order_by(Metric.step, Metric.id)
+def _in_window(run_id: int, keys: list[str], since_id: int, last_id: int):
+    return (
+        Metric.run_id == run_id,
+        Metric.key.in_(keys),
+        Metric.id > since_id,
+        Metric.id <= last_id,
     )
-    return conn.execute(query).all()
+
+
+def _counts(conn, run_id, keys, since_id, last_id) -> dict[str, int]:
+    if not keys:
+        return {}
+    query = (
+        select(Metric.key, func.count())
+        .where(*_in_window(run_id, keys, since_id, last_id))
+        .group_by(Metric.key)
+    )
+    return dict(conn.execute(query).all())
+
+
+def _all_points(conn, run_id, keys, since_id, last_id) -> dict[str, list[tuple]]:
+    if not keys:
+        return {}
+    query = (
+        select(Metric.key, Metric.step, Metric.value, Metric.wall_time)
+        .where(*_in_window(run_id, keys, since_id, last_id))
+        .order_by(Metric.key, Metric.step, Metric.id)
+    )
+    points: dict[str, list[tuple]] = {}
+    for key, step, value, wall in conn.execute(query).all():  # one fetchall, not a fetch a row
+        points.setdefault(key, []).append((step, value, wall))
+    return points
 
 
 _BUCKETS_SQL = """
@@ -116,7 +140,8 @@ def _downsampled(conn, is_sqlite, run_id, key, since_id, last_id, max_points) ->
         "span": high - low + 1,
     }
     if not is_sqlite:
-        return _downsample_in_python(_all_points(conn, run_id, key, since_id, last_id), params)
+        rows = _all_points(conn, run_id, [key], since_id, last_id).get(key, [])
+        return _downsample_in_python(rows, params)
     # SQLite returns the bare columns (step, wall_time) of the row holding the min / max.
     points = set()
     for agg in ("min", "max"):
@@ -124,14 +149,15 @@ def _downsampled(conn, is_sqlite, run_id, key, since_id, last_id, max_points) ->
     return sorted(points, key=lambda row: row[0])
 
 
-def _from_buckets(conn, run_id: int, key: str, max_points: int) -> list[tuple] | None:
-    """A long run's whole history from its 64-step buckets; None when the run is short.
+def _from_buckets(conn, run_id: int, keys: list[str], max_points: int) -> dict[str, list]:
+    """Long keys' whole history from their 64-step buckets (keys of short runs are left out).
 
     The buckets are kept by the writer as points arrive, so a million-point key costs a read
     of ~16k rows, not a scan of every point.
     """
     query = (
         select(
+            MetricBucket.key,
             MetricBucket.bucket,
             MetricBucket.lo_step,
             MetricBucket.lo_value,
@@ -139,12 +165,20 @@ def _from_buckets(conn, run_id: int, key: str, max_points: int) -> list[tuple] |
             MetricBucket.hi_value,
             MetricBucket.wall_time,
         )
-        .where(MetricBucket.run_id == run_id, MetricBucket.key == key)
-        .order_by(MetricBucket.bucket)
+        .where(MetricBucket.run_id == run_id, MetricBucket.key.in_(keys))
+        .order_by(MetricBucket.key, MetricBucket.bucket)
     )
-    buckets = conn.execute(query).all()
-    if len(buckets) * 2 <= max_points:
-        return None
+    by_key: dict[str, list[tuple]] = {}
+    for key, *bucket in conn.execute(query).all():
+        by_key.setdefault(key, []).append(tuple(bucket))
+    return {
+        key: _merge_buckets(buckets, max_points)
+        for key, buckets in by_key.items()
+        if len(buckets) * 2 > max_points
+    }
+
+
+def _merge_buckets(buckets: list[tuple], max_points: int) -> list[tuple]:
     groups = max(1, max_points // 2)
     first, span = buckets[0][0], buckets[-1][0] - buckets[0][0] + 1
     merged: dict[int, list] = {}

@@ -1,19 +1,50 @@
-"""Security of a local server: token, loopback Host, size cap, headers (see DESIGN.md)."""
+"""Security of a local server: token, loopback Host, size cap, headers (see DESIGN.md).
+
+The token travels only as ``Authorization: Bearer`` (REST) and in the socket's auth, never
+as a cookie: browsers send a 127.0.0.1 cookie to every port on 127.0.0.1, so any other local
+server would receive it. The page keeps the token in sessionStorage, which is per origin
+(scheme, host and port).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
+import json
 import secrets
 from urllib.parse import urlsplit
 
 from flask import Flask, Request, abort, request
 
-COOKIE = "lernkurve_token"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
-PUBLIC_PREFIXES = ("/static/",)
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", CSP),
+)
+# Older versions kept the token in this cookie; the page deletes any it still finds.
+OLD_COOKIE_PREFIX = "lernkurve_token"
+# A download link cannot carry a header: CSV export accepts this key, derived from the token.
+DOWNLOAD_KEY_LABEL = b"lernkurve-download"
+DOWNLOAD_PATH_SUFFIX = "/export.csv"
+
+
+def is_loopback_name(name: str | None) -> bool:
+    """True for localhost and any loopback address (127.0.0.0/8, ::1), bracketed or not."""
+    if not name:
+        return False
+    name = name.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def host_is_loopback(host: str) -> bool:
@@ -22,55 +53,86 @@ def host_is_loopback(host: str) -> bool:
         name = urlsplit("//" + host).hostname
     except ValueError:
         return False
-    return name in LOOPBACK_HOSTS
-
-
-def cookie_name(req: Request) -> str:
-    """Cookies are not kept apart by port: each instance (port) gets its own name."""
-    try:
-        port = urlsplit("//" + req.host).port
-    except ValueError:
-        port = None
-    return f"{COOKIE}_{port or 80}"
+    return is_loopback_name(name)
 
 
 def presented_token(req: Request, auth: dict | None = None) -> str | None:
-    """The token a request carries: socket auth, Bearer header or the page's cookie."""
+    """The token a request carries: the socket's auth or the Bearer header."""
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
         return auth["token"]
     header = req.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return header[len("Bearer ") :].strip()
-    return req.cookies.get(cookie_name(req))
+    return None
 
 
 def token_ok(app: Flask, token: str | None) -> bool:
     return bool(token) and secrets.compare_digest(token.encode(), app.config["TOKEN"].encode())
 
 
+def download_key(token: str) -> str:
+    """HMAC-SHA256(token, label) in hex: the page computes the same with SubtleCrypto."""
+    return hmac.new(token.encode(), DOWNLOAD_KEY_LABEL, hashlib.sha256).hexdigest()
+
+
+def _download_key_ok(app: Flask, req: Request) -> bool:
+    key = req.args.get("key")
+    if req.method != "GET" or not key or not req.path.endswith(DOWNLOAD_PATH_SUFFIX):
+        return False
+    return secrets.compare_digest(key.encode(), download_key(app.config["TOKEN"]).encode())
+
+
+def authorized(app: Flask, req: Request) -> bool:
+    return token_ok(app, presented_token(req)) or _download_key_ok(app, req)
+
+
 def init_security(app: Flask) -> None:
-    """Register the checks every request passes and the headers every response carries."""
+    """Register the checks every API request passes (see also SecurityMiddleware)."""
 
     @app.before_request
     def guard():
-        if not host_is_loopback(request.host):
-            abort(403, "this server only answers to a loopback host name")
-        if request.path.startswith("/api/"):
-            cap = app.config["MAX_CONTENT_LENGTH"]
-            if request.content_length is not None and request.content_length > cap:
-                abort(413, f"request body over {cap} bytes")
-            if not token_ok(app, presented_token(request)):
-                abort(401, "missing or wrong token")
-            if request.method not in ("GET", "HEAD", "OPTIONS"):
-                _refuse_cross_site()
+        if not request.path.startswith("/api/"):
+            return
+        cap = app.config["MAX_CONTENT_LENGTH"]
+        if request.content_length is not None and request.content_length > cap:
+            abort(413, f"request body over {cap} bytes")
+        if not authorized(app, request):
+            abort(401, "missing or wrong token")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            _refuse_cross_site()
+            _refuse_long_stream(cap)
 
-    @app.after_request
-    def headers(response):
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["Content-Security-Policy"] = CSP
-        return response
+
+def _refuse_long_stream(cap: int) -> None:
+    """A chunked body has no Content-Length: werkzeug stops reading at the cap, silently."""
+    if request.content_length is None and len(request.get_data(cache=True)) >= cap:
+        abort(413, f"request body over {cap - 1} bytes")
+
+
+class SecurityMiddleware:
+    """Around the whole WSGI app, Socket.IO included: loopback Host only, headers on all."""
+
+    def __init__(self, wsgi_app) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        if not host_is_loopback(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")):
+            return self._forbidden(start_response)
+
+        def with_headers(status, headers, exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            extra = [(n, v) for n, v in SECURITY_HEADERS if n.lower() not in present]
+            return start_response(status, [*headers, *extra], exc_info)
+
+        return self.wsgi_app(environ, with_headers)
+
+    @staticmethod
+    def _forbidden(start_response):
+        message = "this server only answers to a loopback host name"
+        body = json.dumps({"error": {"code": "forbidden", "message": message}}).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        start_response("403 FORBIDDEN", [*headers, *SECURITY_HEADERS])
+        return [body]
 
 
 def same_origin(req: Request) -> bool:
@@ -80,7 +142,7 @@ def same_origin(req: Request) -> bool:
 
 
 def _refuse_cross_site() -> None:
-    """Mutations from another site's page are refused even if a cookie rides along."""
+    """Mutations from another site's page are refused."""
     site = request.headers.get("Sec-Fetch-Site")
     if site and site not in ("same-origin", "none"):
         abort(403, "cross-site request refused")

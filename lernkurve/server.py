@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+def handler_with_timeout(seconds: float | None) -> type[WSGIRequestHandler]:
+    """A request handler whose connection closes after ``seconds`` without data.
+
+    Without it a half-open connection (a client that connects and sends nothing) holds one
+    thread forever.
+    """
+    return type("TimedRequestHandler", (WSGIRequestHandler,), {"timeout": seconds})
 
 
 class ServerThread:
@@ -14,7 +23,10 @@ class ServerThread:
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0) -> None:
         # Werkzeug logs every request at INFO; a desktop app has no use for that noise.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        handler = handler_with_timeout(app.config.get("REQUEST_TIMEOUT"))
+        self.server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, request_handler=handler
+        )
         self.host = host
         self.port = self.server.server_port
         self._thread = threading.Thread(
@@ -26,7 +38,8 @@ class ServerThread:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6
+        return f"http://{host}:{self.port}"
 
     def start(self) -> ServerThread:
         self._thread.start()

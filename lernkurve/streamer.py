@@ -4,6 +4,9 @@ Every tick it reads metrics, events and snapshots with ``id > cursor`` and emits
 to the room ``run:<id>``; every few ticks it emits changed runs to everyone and marks runs
 whose process vanished (stale heartbeat) as ``interrupted``. Subscribing replays what a
 client missed under the same lock, so every point reaches a client exactly once.
+
+Nothing one room or client does can stop the stream: each phase of a tick and each emit is
+guarded on its own, and failures are logged at most once per kind every few seconds.
 """
 
 from __future__ import annotations
@@ -15,18 +18,34 @@ from collections import defaultdict
 
 from flask_socketio import SocketIO, join_room, leave_room
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import OperationalError
 
-from database import LIVE_STATUSES, Database, Event, Metric, Run, Snapshot, metrics_table, now
+from database import (
+    LIVE_STATUSES,
+    Database,
+    Event,
+    Metric,
+    Run,
+    Snapshot,
+    is_locked,
+    metrics_table,
+    now,
+    process_alive,
+)
 from lernkurve.queries import clean
 
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 20_000
 RUNS_EVERY = 0.2  # seconds between looks at the runs table
+MAX_ID = 2**63 - 1  # a room name outside SQLite's integers would make every query raise
+LOG_EVERY = 10.0  # seconds between two logs of the same failure
 LIVENESS_EVERY = 0.5
-# A live run whose heartbeat (beaten every ~50 ms) is older than this is `interrupted`:
-# with the sweep every 0.5 s a dead process is marked within 3.5 s of its last beat.
+# A live run whose heartbeat (beaten every 0.5 s, apart from metric writes) is older than this
+# is `interrupted` unless its process is known to live: with the sweep every 0.5 s a dead
+# process is marked within 3.5 s of its last beat.
 HEARTBEAT_TIMEOUT = 3.0
+SWEEP_LOCK_WAIT = 0.25  # the sweep waits this long for the write lock, else looks again later
 
 
 _NEWEST_IDS = select(
@@ -44,6 +63,32 @@ def point(row) -> list:
     return [row.id, row.key, row.step, clean(row.value), row.wall_time]
 
 
+class ThrottledLog:
+    """log.exception at most once per message every ``every`` seconds, counting the rest."""
+
+    def __init__(self, logger: logging.Logger, every: float = LOG_EVERY) -> None:
+        self.logger, self.every = logger, every
+        self._last: dict[str, float] = {}
+        self._skipped: dict[str, int] = defaultdict(int)
+
+    def exception(self, message: str) -> None:
+        clock = time.monotonic()
+        if clock - self._last.get(message, -self.every) < self.every:
+            self._skipped[message] += 1
+            return
+        self._last[message] = clock
+        skipped = self._skipped.pop(message, 0)
+        self.logger.exception("%s%s", message, f" ({skipped} more since)" if skipped else "")
+
+
+def run_of_room(name) -> int | None:
+    """The run id of a room named ``run:<id>``, or None for any other room."""
+    if not isinstance(name, str) or not name.startswith("run:") or not name[4:].isdigit():
+        return None
+    run_id = int(name[4:])
+    return run_id if 0 < run_id <= MAX_ID else None
+
+
 class Streamer:
     def __init__(self, socketio: SocketIO, db: Database, interval: float = 0.025) -> None:
         self.socketio = socketio
@@ -56,6 +101,7 @@ class Streamer:
         self._next_runs = self._next_liveness = 0.0
         self.cursor = 0  # newest metric id streamed (or skipped: nobody watched its run)
         self._cursors = {"event": 0, "snapshot": 0}
+        self.failures = ThrottledLog(log)
 
     def start(self) -> None:
         """Start the background loop (once; later calls do nothing)."""
@@ -81,13 +127,27 @@ class Streamer:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - a locked database must not end the stream
-                log.exception("lernkurve streamer: tick failed")
+            self.tick()
             self._stop.wait(self.interval)
 
     def tick(self) -> None:
+        """One round; a failing phase (a locked database, say) is logged, the others still run."""
+        self._guarded("rows", self._stream_rows)
+        clock = time.monotonic()
+        if clock >= self._next_liveness:
+            self._next_liveness = clock + LIVENESS_EVERY
+            self._guarded("liveness", mark_interrupted, self.db)
+        if clock >= self._next_runs:
+            self._next_runs = clock + RUNS_EVERY
+            self._guarded("runs", self._emit_changed_runs)
+
+    def _guarded(self, phase: str, work, *args) -> None:
+        try:
+            work(*args)
+        except Exception:  # noqa: BLE001 - one failing phase must not end the stream
+            self.failures.exception(f"lernkurve streamer: {phase} failed")
+
+    def _stream_rows(self) -> None:
         newest = self._newest_ids()
         with self.lock:
             watched = self.watched_runs()
@@ -97,22 +157,19 @@ class Streamer:
             for model, message, index in ((Event, "event", 1), (Snapshot, "snapshot", 2)):
                 if newest[index] > self._cursors[message]:
                     self._emit_rows(model, message, watched, newest[index])
-        clock = time.monotonic()
-        if clock >= self._next_liveness:
-            self._next_liveness = clock + LIVENESS_EVERY
-            mark_interrupted(self.db)
-        if clock >= self._next_runs:
-            self._next_runs = clock + RUNS_EVERY
-            self._emit_changed_runs()
+
+    def emit(self, message: str, payload: dict, to: str | None = None) -> None:
+        """Emit to one room or client (or all); a failure there is logged, never raised."""
+        try:
+            self.socketio.emit(message, payload, to=to)
+        except Exception:  # noqa: BLE001 - one broken room must not stop the others
+            self.failures.exception(f"lernkurve streamer: emitting {message} failed")
 
     def watched_runs(self) -> list[int]:
         """Runs at least one client subscribed to (their rooms have members)."""
         rooms = self.socketio.server.manager.rooms.get("/", {})
-        return [
-            int(name[4:])
-            for name, members in rooms.items()
-            if isinstance(name, str) and name.startswith("run:") and members
-        ]
+        watched = (run_of_room(name) for name, members in list(rooms.items()) if members)
+        return [run_id for run_id in watched if run_id is not None]
 
     def _emit_metrics(self, watched: list[int], newest: int) -> int:
         """Emit new points of watched runs; points nobody watches are skipped, not read."""
@@ -128,7 +185,7 @@ class Streamer:
         for row in rows:
             by_run[row.run_id].append(point(row))
         for run_id, points in by_run.items():
-            self.socketio.emit("metrics", {"run_id": run_id, "points": points}, to=room(run_id))
+            self.emit("metrics", {"run_id": run_id, "points": points}, to=room(run_id))
         self.cursor = rows[-1].id if len(rows) >= BATCH_ROWS else newest
         return len(rows)
 
@@ -141,7 +198,7 @@ class Streamer:
         with self.db.Session() as session:
             rows = session.scalars(query).all() if watched else []
         for row in rows:
-            self.socketio.emit(message, row.to_dict(), to=room(row.run_id))
+            self.emit(message, row.to_dict(), to=room(row.run_id))
         self._cursors[message] = newest
 
     def _emit_changed_runs(self) -> None:
@@ -161,7 +218,7 @@ class Streamer:
             )
             if self._runs_seen.get(run["id"]) != state:
                 self._runs_seen[run["id"]] = state
-                self.socketio.emit("run", run)
+                self.emit("run", run)
 
     def subscribe(self, sid: str, run_id: int, since_id: int | None) -> None:
         """Join a run's room; replay its points with since_id < id <= cursor first."""
@@ -181,7 +238,7 @@ class Streamer:
                 if not rows:
                     break
                 points = [point(row) for row in rows]
-                self.socketio.emit("metrics", {"run_id": run_id, "points": points}, to=sid)
+                self.emit("metrics", {"run_id": run_id, "points": points}, to=sid)
                 after = rows[-1].id
 
     def _points_between(self, run_id: int, after: int, upto: int) -> list:
@@ -199,14 +256,27 @@ class Streamer:
 
 
 def mark_interrupted(db: Database, timeout: float = HEARTBEAT_TIMEOUT) -> int:
-    """Runs whose process stopped beating its heartbeat become `interrupted`."""
+    """Runs whose process is gone become `interrupted`.
+
+    Gone: no heartbeat for ``timeout`` seconds and, where the run's config names a process on
+    this machine, that process has ended (a stopped or starved process keeps its run).
+    """
     stamp = now()
     stale = (Run.status.in_(("running", "paused")), Run.heartbeat_at < stamp - timeout)
     with db.engine.connect() as conn:  # look first: an UPDATE would take the write lock
-        if conn.execute(select(Run.id).where(*stale).limit(1)).first() is None:
-            return 0
-    with db.engine.begin() as conn:
-        result = conn.execute(
-            update(Run).where(*stale).values(status="interrupted", ended_at=stamp)
-        )
+        rows = conn.execute(select(Run.id, Run.config).where(*stale)).all()
+    dead = [run_id for run_id, config in rows if process_alive(config) is not True]
+    if not dead:
+        return 0
+    try:
+        with db.write(timeout=SWEEP_LOCK_WAIT) as conn:
+            result = conn.execute(
+                update(Run)
+                .where(Run.id.in_(dead), *stale)
+                .values(status="interrupted", ended_at=stamp)
+            )
+    except OperationalError as exc:
+        if not is_locked(exc):
+            raise
+        return 0  # writers are busy: the next sweep looks again, the stream goes on
     return result.rowcount

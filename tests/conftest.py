@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from support import TOKEN, Api
+from support import TOKEN, Api, LiveServer
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +34,13 @@ def app(db_path, data_dir):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def live_server(app):
+    server = LiveServer(app)
+    yield server
+    server.stop()
 
 
 @pytest.fixture

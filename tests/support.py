@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import sys
 import time
 from pathlib import Path
@@ -55,3 +57,31 @@ class Api:
     def events(self, run_id: int, kind: str | None = None) -> list[dict]:
         events = self.get(f"/api/runs/{run_id}/events").get_json()["events"]
         return [e for e in events if kind is None or e["kind"] == kind]
+
+
+class LiveServer:
+    """The app served by the real threaded server on a free port, for raw HTTP (chunked bodies,
+    half-open connections) that the test client cannot send."""
+
+    def __init__(self, app) -> None:
+        from lernkurve.server import ServerThread
+
+        self.thread = ServerThread(app, "127.0.0.1", 0).start()
+        self.port = self.thread.port
+
+    def post_chunked(self, path: str, chunks: list[bytes]) -> tuple[int, dict]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        connection.putrequest("POST", path)
+        connection.putheader("Authorization", f"Bearer {TOKEN}")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        for chunk in [*chunks, b""]:
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        connection.close()
+        return response.status, answer
+
+    def stop(self) -> None:
+        self.thread.stop()

@@ -116,14 +116,20 @@ def test_fork_from_a_checkpoint_starts_a_child_with_changed_hparams(api):
     assert api.events(parent_id, "fork")[0]["payload"]["child_id"] == child["id"]
 
 
-def test_an_exception_in_a_task_marks_the_run_failed(api):
+def test_an_exception_in_a_task_marks_the_run_failed(api, app):
     parent_id = api.start("spiral", **SLOW)["id"]
     wait_for(lambda: api.run(parent_id)["step"] > 2)
     api.control(parent_id, "checkpoint")
     ckpt = wait_for(lambda: api.get(f"/api/runs/{parent_id}/checkpoints").get_json()["checkpoints"])
     Path(ckpt[0]["path"]).unlink()  # the person deleted the file the fork starts from
-    child = api.post(f"/api/runs/{parent_id}/fork", json={"checkpoint_id": ckpt[0]["id"]})
-    failed = api.wait_status(child.get_json()["id"], "failed")
+    refused = api.post(f"/api/runs/{parent_id}/fork", json={"checkpoint_id": ckpt[0]["id"]})
+    assert refused.status_code == 410  # at once, rather than a child that fails
+    parent = api.run(parent_id)  # a fork queued before the file went: its start fails
+    config = {**parent["config"], "resume_from": ckpt[0]["path"]}
+    child = app.extensions["lernkurve"].db.insert_run(
+        name="child", task="spiral", status="queued", hparams=parent["hparams"], config=config
+    )
+    failed = api.wait_status(child.id, "failed")
     assert failed["error"].startswith("FileNotFoundError")
     error = api.events(failed["id"], "error")[0]
     assert "Traceback" in error["payload"]["traceback"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from lernkurve.security import download_key
 from support import TOKEN
 
 
@@ -28,27 +31,35 @@ def test_loopback_hosts_are_accepted(client):
         assert client.get("/api/health", headers=headers).status_code == 200, host
 
 
-def test_page_link_with_token_sets_cookie_that_authenticates(client):
-    assert client.get("/").status_code == 401
-    response = client.get(f"/?token={TOKEN}")
-    assert response.status_code == 302 and response.headers["Location"] == "/"
-    assert response.headers["Set-Cookie"].startswith("lernkurve_token_80=")
-    cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert client.get("/api/runs").status_code == 200  # the test client keeps the cookie
-    assert client.get("/").status_code == 200
+def test_the_page_loads_without_a_cookie_and_never_sets_one(client):
+    """The token lives in the page's sessionStorage: a cookie would reach every local port."""
+    for path in ("/", f"/?token={TOKEN}"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers
+        assert response.headers["Cache-Control"] == "no-store"
+    assert client.get("/api/runs").status_code == 401  # the page alone grants nothing
 
 
-def test_each_instance_port_has_its_own_cookie(client):
-    response = client.get(f"/?token={TOKEN}", headers={"Host": "127.0.0.1:5001"})
-    assert response.headers["Set-Cookie"].startswith("lernkurve_token_5001=")
-    assert client.get("/api/runs", headers={"Host": "127.0.0.1:5001"}).status_code == 200
-    assert client.get("/api/runs", headers={"Host": "127.0.0.1:5002"}).status_code == 401
-
-
-def test_wrong_page_token_sets_no_cookie(client):
+def test_a_wrong_token_in_the_address_shows_the_locked_page(client):
     response = client.get("/?token=guess")
     assert response.status_code == 401 and "Set-Cookie" not in response.headers
+
+
+def test_an_old_token_cookie_is_deleted_and_no_longer_authenticates(client):
+    client.set_cookie("lernkurve_token_80", TOKEN)
+    assert client.get("/api/runs").status_code == 401
+    response = client.get("/")
+    assert response.headers["Set-Cookie"].startswith("lernkurve_token_80=;")
+
+
+def test_the_download_key_opens_only_the_csv_export(api, client, app):
+    run_id = app.extensions["lernkurve"].db.insert_run(name="r", task="spiral", status="stopped").id
+    key = download_key(TOKEN)
+    assert client.get(f"/api/runs/{run_id}/export.csv?key={key}").status_code == 200
+    assert client.get(f"/api/runs/{run_id}/export.csv?key=nope").status_code == 401
+    assert client.get(f"/api/runs/{run_id}?key={key}").status_code == 401
+    assert client.delete(f"/api/runs/{run_id}/export.csv?key={key}").status_code == 401
 
 
 def test_cross_origin_mutation_is_refused(client):
@@ -57,11 +68,22 @@ def test_cross_origin_mutation_is_refused(client):
     assert response.status_code == 403
 
 
-def test_security_headers(client):
-    response = client.get("/api/health", headers={"Authorization": f"Bearer {TOKEN}"})
+@pytest.mark.parametrize(
+    "path", ["/api/health", "/", "/static/js/main.js", "/socket.io/?EIO=4&transport=polling"]
+)
+def test_security_headers_on_every_response(client, path):
+    response = client.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+    response.close()  # a static file is streamed from an open file
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_socket_io_refuses_a_foreign_host(client):
+    response = client.get("/socket.io/?EIO=4&transport=polling", headers={"Host": "evil.example"})
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "forbidden"
 
 
 def test_socket_needs_the_token(socket_client):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from support import wait_for
 
 
@@ -137,3 +139,81 @@ def test_deleting_a_run_tells_every_client(api, socket_client):
     assert api.delete(f"/api/runs/{run_id}").status_code == 204
     deleted = [m["args"][0] for m in sc.get_received() if m["name"] == "run_deleted"]
     assert deleted == [{"id": run_id}]
+
+
+ODD_SUBSCRIBES = [
+    {"run_id": 2**64},
+    {"run_id": 2**63},
+    {"run_id": 1, "since_id": 2**63},
+    {"run_id": 1, "since_id": -1},
+    {"run_id": 1.0},
+    {"run_id": "1"},
+    {"run_id": -1},
+    {"run_id": 0},
+    {"run_id": True},
+    {"run_id": None},
+    {"run_id": {"run_id": 1}},
+    {"run_id": [1]},
+    {"run_id": 1, "since_id": 1.5},
+    {"run_id": 1, "since_id": "0"},
+    {"run_id": 1, "extra": 1},
+    {"run_id": 999},  # no such run
+    {},
+    [1],
+    "run:1",
+    7,
+    None,
+]
+
+
+def error_of(answer) -> dict:
+    assert answer["ok"] is False
+    error = answer["error"]
+    assert isinstance(error["code"], str) and isinstance(error["message"], str)
+    return error
+
+
+@pytest.mark.parametrize("message", ODD_SUBSCRIBES)
+def test_every_odd_subscribe_and_unsubscribe_gets_an_error_answer(app, socket_client, message):
+    app.extensions["lernkurve"].db.insert_run(name="r", task="spiral", status="stopped")
+    sc = socket_client()
+    error_of(sc.emit("subscribe", message, callback=True))
+    if message != {"run_id": 999}:  # leaving a run's room needs no such run
+        error_of(sc.emit("unsubscribe", message, callback=True))
+    rooms = app.extensions["socketio"].server.manager.rooms["/"]
+    assert not [name for name in rooms if str(name).startswith("run:")]
+
+
+def test_odd_socket_calls_are_answered_too(socket_client):
+    sc = socket_client()
+    assert error_of(sc.emit("subscribe", callback=True))["code"] == "invalid_argument"
+    assert error_of(sc.emit("subscribe", {"run_id": 1}, 2, callback=True))
+    assert error_of(sc.emit("no-such-event", {"x": 1}, callback=True))["code"] == "unknown_event"
+
+
+def test_a_huge_subscribe_does_not_stop_another_clients_stream(api, app, socket_client):
+    watcher, attacker = socket_client(), socket_client()
+    run_id = api.start("spiral", epochs=1000, delay_ms=2.0)["id"]
+    assert watcher.emit("subscribe", {"run_id": run_id, "since_id": 0}, callback=True)["ok"]
+    for message in ({"run_id": 2**64}, {"run_id": run_id, "since_id": 2**63}):
+        assert attacker.emit("subscribe", message, callback=True)["ok"] is False
+    api.wait_status(run_id, "running")
+    watcher.get_received()
+    got = []
+    wait_for(lambda: got.extend(received_points(watcher, run_id)) or len(got) > 20)
+    api.control(run_id, "stop")
+
+
+def test_a_broken_room_does_not_stop_the_others(api, app, socket_client):
+    """A room name no run can have (it got there around the checks) is skipped."""
+    watcher = socket_client()
+    run_id = api.start("spiral", epochs=1000, delay_ms=2.0)["id"]
+    watcher.emit("subscribe", {"run_id": run_id, "since_id": 0})
+    server = app.extensions["socketio"].server
+    sid = next(iter(server.manager.rooms["/"][None]))
+    server.enter_room(sid, f"run:{2**64}", namespace="/")
+    api.wait_status(run_id, "running")
+    watcher.get_received()
+    got = []
+    wait_for(lambda: got.extend(received_points(watcher, run_id)) or len(got) > 20)
+    api.control(run_id, "stop")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
-from database import Command
+from database import Checkpoint, Command, now
 from support import wait_for
 
 
@@ -155,3 +157,142 @@ def test_bad_fork_requests_are_400(api, live_run, body):
     response = api.post(f"/api/runs/{live_run['id']}/fork", json=body)
     assert response.status_code == 400, response.get_json()
     assert len(api.get("/api/runs").get_json()["runs"]) == 1
+
+
+def test_deeply_nested_json_is_a_400(api):
+    body = "[" * 100_00 + "]" * 100_00
+    response = api.post("/api/runs", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["since_id=9223372036854775808", "since_id=-1", "since_id=1e3", "max_points=" + "9" * 5000],
+)
+def test_out_of_range_query_numbers_are_400(api, query):
+    run_id = api.start("spiral", epochs=1)["id"]
+    response = api.get(f"/api/runs/{run_id}/metrics?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_argument"
+
+
+@pytest.mark.parametrize(
+    "keys", [",".join(f"k{i}" for i in range(65)), "x" * 101, ",".join(["k"] * 32_000)]
+)
+def test_key_lists_are_bounded(api, keys):
+    run_id = api.start("spiral", epochs=1)["id"]
+    url = f"/api/runs/{run_id}/metrics?keys={keys}"
+    assert fastest_of_three(lambda: api.get(url)) < 0.1
+    response = api.get(url)
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert response.get_json()["error"]["code"] == "invalid_argument"
+
+
+def fastest_of_three(call) -> float:
+    """Seconds of the fastest of three calls: the machine's other load spikes, the code not."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def test_the_most_keys_allowed_answer_fast(api, app):
+    db = app.extensions["lernkurve"].db
+    run_id = db.insert_run(name="r", task="spiral", status="stopped").id
+    with db.engine.begin() as conn:
+        rows = [(run_id, f"k{i}", step, 1.0, 0.0) for i in range(64) for step in range(20)]
+        db.insert_metrics(conn, rows)
+    keys = ",".join(f"k{i}" for i in range(64))
+    url = f"/api/runs/{run_id}/metrics?keys={keys}&max_points=1000"
+    assert fastest_of_three(lambda: api.get(url)) < 0.1
+    assert len(api.get(url).get_json()["series"]) == 64
+
+
+def test_a_chunked_body_over_the_cap_is_a_413(live_server):
+    body = b'{"task": "spiral", "name": "' + b"x" * 70_000 + b'"}'
+    status, answer = live_server.post_chunked(
+        "/api/runs", [body[i : i + 4096] for i in range(0, len(body), 4096)]
+    )
+    assert status == 413 and answer["error"]["code"] == "request_entity_too_large"
+    status, answer = live_server.post_chunked("/api/runs", [b'{"task": "spiral"}'])
+    assert status == 201
+
+
+def make_run(app, status: str, heartbeat_age: float | None = None, **fields) -> int:
+    beat = None if heartbeat_age is None else now() - heartbeat_age
+    db = app.extensions["lernkurve"].db
+    return db.insert_run(name="r", task="spiral", status=status, heartbeat_at=beat, **fields).id
+
+
+@pytest.mark.parametrize(
+    ("status", "heartbeat_age"),
+    [("queued", None), ("running", 1.0), ("paused", 1.0), ("interrupted", 5.0)],
+)
+def test_a_run_whose_process_may_live_is_not_deleted_without_force(api, app, status, heartbeat_age):
+    run_id = make_run(app, status, heartbeat_age)
+    response = api.delete(f"/api/runs/{run_id}")
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "run_may_live" and error["run_status"] == status
+    assert api.get(f"/api/runs/{run_id}").status_code == 200
+    assert api.delete(f"/api/runs/{run_id}?force=1").status_code == 204
+    assert api.get(f"/api/runs/{run_id}").status_code == 404
+
+
+def test_a_run_interrupted_long_ago_is_deleted(api, app):
+    run_id = make_run(app, "interrupted", heartbeat_age=120.0)
+    assert api.delete(f"/api/runs/{run_id}").status_code == 204
+
+
+def test_force_must_be_0_or_1(api, app):
+    run_id = make_run(app, "running", 1.0)
+    assert api.delete(f"/api/runs/{run_id}?force=yes").status_code == 400
+    assert api.get(f"/api/runs/{run_id}").status_code == 200
+
+
+def add_checkpoint(app, run_id: int, path, step: int = 5) -> int:
+    with app.extensions["lernkurve"].db.Session() as session:
+        row = Checkpoint(run_id=run_id, step=step, path=str(path), created_at=now())
+        session.add(row)
+        session.commit()
+        return row.id
+
+
+def test_deleting_a_run_deletes_its_checkpoint_files(api, app, tmp_path):
+    run_id = make_run(app, "stopped")
+    folder = tmp_path / "ckpt" / f"run-{run_id}"
+    folder.mkdir(parents=True)
+    files = [folder / "step-5.pt", folder / "step-9.pt"]
+    for step, path in zip((5, 9), files, strict=True):
+        path.write_bytes(b"model")
+        add_checkpoint(app, run_id, path, step)
+    forked = tmp_path / "ckpt" / "forked-from.pt"  # a fork of another run starts from it
+    forked.write_bytes(b"model")
+    add_checkpoint(app, run_id, forked, 12)
+    make_run(app, "queued", config={"resume_from": str(forked)})
+    assert api.delete(f"/api/runs/{run_id}").status_code == 204
+    assert not folder.exists() and forked.exists()
+
+
+def test_forking_a_checkpoint_whose_file_is_gone_is_a_410(api, app, tmp_path):
+    run_id = make_run(app, "stopped", config={})
+    ckpt_id = add_checkpoint(app, run_id, tmp_path / "gone.pt")
+    response = api.post(f"/api/runs/{run_id}/fork", json={"checkpoint_id": ckpt_id})
+    assert response.status_code == 410
+    assert response.get_json()["error"]["code"] == "checkpoint_gone"
+    assert len(api.get("/api/runs").get_json()["runs"]) == 1
+
+
+def test_two_checkpoints_at_one_step_keep_one_row(api, live_run):
+    run_id = live_run["id"]
+    api.control(run_id, "pause")
+    api.wait_status(run_id, "paused")
+    api.control(run_id, "checkpoint")
+    api.control(run_id, "checkpoint")
+    wait_for(lambda: len(api.events(run_id, "checkpoint")) == 2)
+    rows = api.get(f"/api/runs/{run_id}/checkpoints").get_json()["checkpoints"]
+    assert len(rows) == 1

@@ -1,5 +1,34 @@
 // The REST API: one small function per call. Errors become ApiError with the server's message.
-// Same-origin fetch sends the lernkurve_token cookie, which is how the page authenticates.
+// The page authenticates with `Authorization: Bearer <token>`. The token arrives once in the
+// address (?token=), moves to sessionStorage (kept apart per origin, so per port, unlike
+// cookies, which every port on 127.0.0.1 would receive) and leaves the address bar.
+
+const TOKEN_KEY = "lernkurve.token";
+
+function takeToken() {
+  const url = new URL(location.href);
+  const given = url.searchParams.get("token");
+  if (given) {
+    sessionStorage.setItem(TOKEN_KEY, given);
+    url.searchParams.delete("token");
+    history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** The access token, or null when the page was opened without one. */
+export const token = takeToken();
+let downloadKey = "";
+
+/** Derive the key a download link carries (a link cannot send a header): HMAC(token, label). */
+export async function ready() {
+  if (!token) return;
+  const encode = (text) => new TextEncoder().encode(text);
+  const hmac = { name: "HMAC", hash: "SHA-256" };
+  const key = await crypto.subtle.importKey("raw", encode(token), hmac, false, ["sign"]);
+  const mac = await crypto.subtle.sign("HMAC", key, encode("lernkurve-download"));
+  downloadKey = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 export class ApiError extends Error {
   constructor(status, code, message, key = null) {
@@ -12,7 +41,8 @@ export class ApiError extends Error {
 }
 
 async function request(method, path, body) {
-  const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
+  const options = { method, headers, credentials: "omit" };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
@@ -50,14 +80,25 @@ export const tasks = () => request("GET", "/api/tasks").then((d) => d.tasks);
 export const runs = () => request("GET", "/api/runs").then((d) => d.runs);
 export const run = (id) => request("GET", `/api/runs/${id}`);
 export const createRun = (body) => request("POST", "/api/runs", body);
-export const deleteRun = (id) => request("DELETE", `/api/runs/${id}`);
+/**
+ * Delete a run. When the server answers that its process may still live, askForce(reason)
+ * decides (a second confirmation) whether to delete it anyway.
+ */
+export async function deleteRun(id, { askForce } = {}) {
+  try {
+    return await request("DELETE", `/api/runs/${id}`);
+  } catch (error) {
+    if (error.code !== "run_may_live" || !askForce || !askForce(error.message)) throw error;
+    return request("DELETE", `/api/runs/${id}?force=1`);
+  }
+}
 export const patchHparams = (id, values) => request("PATCH", `/api/runs/${id}/hparams`, values);
 export const control = (id, action) => request("POST", `/api/runs/${id}/control`, { action });
 export const events = (id) => request("GET", `/api/runs/${id}/events`).then((d) => d.events);
 export const checkpoints = (id) =>
   request("GET", `/api/runs/${id}/checkpoints`).then((d) => d.checkpoints);
 export const fork = (id, body) => request("POST", `/api/runs/${id}/fork`, body);
-export const exportUrl = (id) => `/api/runs/${id}/export.csv`;
+export const exportUrl = (id) => `/api/runs/${id}/export.csv?key=${downloadKey}`;
 
 /** {series: {key: [[step, value, wall_time], ...]}, last_id}; downsampled when maxPoints is set. */
 export const metrics = (id, { keys, sinceId, maxPoints } = {}) =>

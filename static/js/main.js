@@ -76,6 +76,13 @@ async function start() {
   document.getElementById("error-close").addEventListener("click", () => {
     document.getElementById("error-banner").hidden = true;
   });
+  if (!api.token) {
+    // Opened without ?token= in this tab: nothing to connect with. Say how to get in.
+    showError(t("err.auth"));
+    document.documentElement.dataset.locked = "true";
+    return;
+  }
+  await api.ready();
 
   const live = new Live();
   const runs = new RunList({

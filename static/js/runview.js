@@ -386,7 +386,8 @@ export class RunView {
     if (!run || isLive(run)) return;
     if (!window.confirm(t("run.deleteConfirm", { name: run.name }))) return;
     try {
-      await api.deleteRun(run.id);
+      const askForce = (reason) => window.confirm(t("run.deleteForce", { reason }));
+      await api.deleteRun(run.id, { askForce });
       this.runs.remove(run.id);
       location.hash = "#/";
     } catch (error) {

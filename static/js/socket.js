@@ -2,6 +2,7 @@
 // Every subscriber keeps the id of the last point it has; on (re)subscribe the server replays
 // every point after the smallest of those, and each subscriber drops what it already has.
 /* global io */
+import { token } from "./api.js";
 
 export class Live {
   constructor() {
@@ -11,7 +12,7 @@ export class Live {
     this.stateListeners = new Set();
     this.connected = false;
     this.everConnected = false;
-    this.socket = io({ transports: ["websocket"], reconnectionDelayMax: 2000 });
+    this.socket = io({ transports: ["websocket"], reconnectionDelayMax: 2000, auth: { token } });
     this.socket.on("connect", () => this.onConnect());
     this.socket.on("disconnect", (reason) => {
       this.setState(false);
