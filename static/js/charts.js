@@ -176,9 +176,10 @@ export class MetricChart {
     return s;
   }
 
+  /** Remove a series; returns it (its points, colour, visibility) for adoptSeries elsewhere. */
   removeSeries(id) {
     const s = this.series.get(id);
-    if (!s) return;
+    if (!s) return null;
     this.series.delete(id);
     this.chart.data.datasets = this.chart.data.datasets.filter((d) => d !== s.raw && d !== s.smoothed);
     this.renderLegend();
@@ -186,6 +187,17 @@ export class MetricChart {
     // Update at once: Chart.js watches each data array's push() through a dataset index that
     // is stale until the next update, and a live point may arrive before a deferred one.
     this.draw();
+    return s;
+  }
+
+  /** Take over the points and visibility of a series removed from another chart. */
+  adoptSeries(id, from) {
+    const s = this.series.get(id);
+    s.points = from.points;
+    s.t0 = from.t0 ?? s.t0;
+    s.hidden = from.hidden;
+    this.rebuild(s);
+    this.renderLegend();
   }
 
   setLabel(id, label) {

@@ -19,14 +19,32 @@ export function eventStyle(kind) {
   return STYLE[kind] || STYLE.note;
 }
 
-/** One line per change for an hparams event ("lr 0.1 → 0.01"), else one line. */
+/** How an lr change applied to the schedule: "×0.5", "pinned", "released", or "". */
+function lrModeText(payload) {
+  switch (payload.mode) {
+    case "scale":
+      return typeof payload.factor === "number" ? `×${number(payload.factor, 3)}` : "";
+    case "override":
+      return t("ev.lrPinned");
+    case "release":
+      return t("ev.lrReleased");
+    default:
+      return "";
+  }
+}
+
+function describeChange(key, [from, to], payload) {
+  const text = `${key}: ${value(from)} → ${value(to)}`;
+  const mode = key === "lr" ? lrModeText(payload) : "";
+  return mode ? `${text} (${mode})` : text;
+}
+
+/** One line per change for an hparams event ("lr: 0.1 → 0.01 (×0.1)"), else one line. */
 export function describeEvent(ev) {
   const payload = ev.payload || {};
   switch (ev.kind) {
     case "hparams":
-      return Object.entries(payload.changes || {}).map(
-        ([key, [from, to]]) => `${key}: ${value(from)} → ${value(to)}`,
-      );
+      return Object.entries(payload.changes || {}).map(([key, change]) => describeChange(key, change, payload));
     case "error":
       return [t("ev.error", { message: payload.message || "" })];
     case "diverged":

@@ -1,9 +1,11 @@
 // The run's hparam panel, built from run.config.schema: live values, edits and "Apply".
-// A refused value shows the server's message at its field and changes nothing.
+// A refused value shows the server's message at its field and changes nothing. Below the lr
+// field: how an lr change applies to a schedule, and the optimizer's param groups.
 import * as api from "./api.js";
 import { isLive, value as formatValue } from "./format.js";
 import { Field } from "./fields.js";
 import { t } from "./i18n.js";
+import { OptimizerView } from "./optimizer.js";
 
 export class HparamPanel {
   constructor() {
@@ -22,6 +24,7 @@ export class HparamPanel {
       this.apply();
     });
     this.resetButton.addEventListener("click", () => this.reset());
+    this.optimizer = new OptimizerView((text, className, alert) => this.say(text, className, alert));
   }
 
   /** Show a run: rebuilds the fields when the run or its schema changed, else refreshes values. */
@@ -33,6 +36,7 @@ export class HparamPanel {
       this.build(schema, run);
       this.say("", "");
     }
+    this.optimizer.setRun(run);
     this.update(run);
   }
 
@@ -56,6 +60,7 @@ export class HparamPanel {
       }
     }
     this.fixedDetails.hidden = !this.fixedBox.children.length;
+    this.optimizer.attach(this.fields.get("lr") ?? null);
     if (!this.fields.size) {
       const p = document.createElement("p");
       p.className = "small text-body-secondary mb-0";
@@ -98,7 +103,7 @@ export class HparamPanel {
     }
     this.applyButton.disabled = true;
     try {
-      await api.patchHparams(run.id, changes);
+      await api.patchHparams(run.id, this.withLrMode(changes));
       for (const key of Object.keys(changes)) this.fields.get(key).dirty = false;
       this.say(t("hp.applied"), "text-success");
     } catch (error) {
@@ -113,6 +118,17 @@ export class HparamPanel {
     }
   }
 
+  /** The PATCH body: an lr change says how it applies when the run has a schedule. */
+  withLrMode(changes) {
+    const mode = "lr" in changes ? this.optimizer.mode() : null;
+    return mode ? { ...changes, lr_mode: mode } : changes;
+  }
+
+  /** An `optimizer` snapshot arrived (fetched or broadcast). */
+  showOptimizer(snapshot) {
+    this.optimizer.show(snapshot);
+  }
+
   say(text, className, alert = false) {
     this.message.textContent = text;
     this.message.className = `small mt-2 ${className}`;
@@ -121,6 +137,7 @@ export class HparamPanel {
 
   refreshLanguage() {
     for (const field of this.fields.values()) field.refreshLanguage();
+    this.optimizer.refreshLanguage();
     if (this.run && !isLive(this.run) && this.fields.size) this.say(t("hp.finished"), "text-body-secondary");
   }
 }

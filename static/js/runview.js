@@ -2,27 +2,15 @@
 // checkpoints and (for the spiral) the decision boundary.
 import * as api from "./api.js";
 import { BoundaryView } from "./boundary.js";
-import { MetricChart } from "./charts.js";
 import { Controls } from "./controls.js";
 import { describeEvent, eventStyle } from "./events.js";
-import { duration, integer, isLive, isStale, metricLabel, statusBadge } from "./format.js";
+import { duration, integer, isLive, isStale, statusBadge } from "./format.js";
 import { HparamPanel } from "./hparams.js";
 import { t } from "./i18n.js";
+import { ChartPanels } from "./panels.js";
 
-const CHARTS = ["loss", "accuracy", "lr", "other"];
-const KEY_COLORS = { train_loss: "#1c7ed6", val_loss: "#f76707", val_accuracy: "#2f9e44", lr: "#ae3ec9" };
-const PALETTE = ["#0ca678", "#e64980", "#fab005", "#7048e8", "#15aabf", "#868e96", "#d9480f"];
 const MAX_EVENT_ROWS = 200;
 const ETA_WINDOW_S = 30;
-
-/** Which chart a metric key belongs on. */
-export function chartFor(key) {
-  const k = key.toLowerCase();
-  if (k.includes("loss")) return "loss";
-  if (k.includes("acc")) return "accuracy";
-  if (k === "lr" || k.startsWith("lr_") || k.includes("learning_rate")) return "lr";
-  return "other";
-}
 
 export class RunView {
   constructor({ live, runs, newRun, onError }) {
@@ -34,7 +22,7 @@ export class RunView {
     this.controls = new Controls();
     this.hparams = new HparamPanel();
     this.boundary = new BoundaryView();
-    this.charts = {};
+    this.panels = this.createPanels();
     this.events = new Map();
     this.run = null;
     this.sub = null;
@@ -52,19 +40,19 @@ export class RunView {
     slider.addEventListener("input", () => {
       this.smoothing = Number(slider.value);
       output.textContent = this.smoothing.toFixed(2);
-      for (const chart of Object.values(this.charts)) chart.setSmoothing(this.smoothing);
+      for (const chart of this.panels.charts()) chart.setSmoothing(this.smoothing);
     });
     for (const radio of document.querySelectorAll('input[name="xmode"]')) {
       radio.addEventListener("change", () => {
         this.xMode = radio.value;
-        for (const chart of Object.values(this.charts)) chart.setXMode(this.xMode);
+        for (const chart of this.panels.charts()) chart.setXMode(this.xMode);
       });
     }
     document.getElementById("zoom-reset").addEventListener("click", () => this.resetZoom());
   }
 
   resetZoom() {
-    for (const chart of Object.values(this.charts)) chart.resetZoom();
+    for (const chart of this.panels.charts()) chart.resetZoom();
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -77,7 +65,6 @@ export class RunView {
     this.section.hidden = false;
     document.getElementById("run-name").textContent = `#${id}`;
     document.getElementById("charts-loading").hidden = false;
-    this.createCharts();
     // Ask for the run, its history (downsampled to the chart width) and its events at once;
     // show the run as soon as it is here, since a long history takes a while.
     const runAsked = api.run(id);
@@ -90,6 +77,7 @@ export class RunView {
       this.setRun(run);
       this.loadCheckpoints(id);
       this.loadBoundary(run);
+      this.loadOptimizer(run);
       [history, events] = await restAsked;
     } catch (error) {
       if (token !== this.token) return;
@@ -99,15 +87,16 @@ export class RunView {
       return;
     }
     if (token !== this.token) return;
-    for (const [key, rows] of Object.entries(history.series)) {
-      this.chartForKey(key).setPoints(key, rows);
-    }
     this.setEvents(events);
-    for (const chart of Object.values(this.charts)) chart.draw();
+    this.panels.know(Object.keys(history.series));
+    for (const [key, rows] of Object.entries(history.series)) {
+      this.panels.chartFor(key).setPoints(key, rows);
+    }
+    for (const chart of this.panels.charts()) chart.draw();
     this.sub = this.live.subscribe(id, history.last_id || 0, {
       onPoints: (points) => this.takePoints(points),
       onEvent: (ev) => this.addEvent(ev),
-      onSnapshot: (snap) => snap.kind === "boundary" && this.boundary.show(snap),
+      onSnapshot: (snap) => this.takeSnapshot(snap),
       // Events are not replayed: once subscribed, fetch them again to close the gap.
       onSubscribed: () => this.mergeEvents(id, token),
     });
@@ -124,8 +113,7 @@ export class RunView {
     this.run = null;
     this.events.clear();
     this.etaSamples = [];
-    for (const chart of Object.values(this.charts)) chart.destroy();
-    this.charts = {};
+    this.panels.destroy();
     this.boundary.setVisible(false);
     this.controls.clear();
     delete document.documentElement.dataset.chartsRendered;
@@ -163,41 +151,25 @@ export class RunView {
     return Math.max(200, Math.round(document.getElementById("chart-stack").clientWidth));
   }
 
-  createCharts() {
-    for (const name of CHARTS) {
-      const block = document.getElementById(`chart-block-${name}`);
-      block.hidden = name === "other";
-      const chart = new MetricChart(block, {
-        title: () => t(`chart.${name}`),
-        smoothing: this.smoothing,
-        smoothable: name !== "lr",
-        fileName: () => `${this.run ? this.run.name : "run"}-${name}`,
-        onRange: (min, max) => this.syncRange(chart, min, max),
+  createPanels() {
+    return new ChartPanels(
+      document.getElementById("chart-stack"),
+      document.getElementById("chart-panel-template"),
+      document.getElementById("charts-empty"),
+      {
+        smoothing: () => this.smoothing,
+        xMode: () => this.xMode,
+        t0: () => this.t0(),
+        events: () => [...this.events.values()],
+        fileName: (slug) => `${this.run ? this.run.name : "run"}-${slug}`,
+        onRange: (source, min, max) => this.syncRange(source, min, max),
         onReset: () => this.resetZoom(),
-      });
-      chart.setXMode(this.xMode);
-      chart.setLog(name === "lr");
-      this.charts[name] = chart;
-    }
+      },
+    );
   }
 
   syncRange(source, min, max) {
-    for (const chart of Object.values(this.charts)) if (chart !== source) chart.zoomTo(min, max);
-  }
-
-  chartForKey(key) {
-    const name = chartFor(key);
-    const chart = this.charts[name];
-    if (!chart.hasSeries(key)) {
-      const used = Object.values(this.charts).reduce((n, c) => n + c.series.size, 0);
-      chart.addSeries(key, {
-        label: metricLabel(key),
-        color: KEY_COLORS[key] || PALETTE[used % PALETTE.length],
-        t0: this.t0(),
-      });
-      if (name === "other") chart.block.hidden = false;
-    }
-    return chart;
+    for (const chart of this.panels.charts()) if (chart !== source) chart.zoomTo(min, max);
   }
 
   t0() {
@@ -205,7 +177,12 @@ export class RunView {
   }
 
   takePoints(points) {
-    for (const [, key, step, value, wall] of points) this.chartForKey(key).append(key, step, value, wall);
+    for (const [, key, step, value, wall] of points) this.panels.chartFor(key).append(key, step, value, wall);
+  }
+
+  takeSnapshot(snap) {
+    if (snap.kind === "boundary") this.boundary.show(snap);
+    if (snap.kind === "optimizer") this.hparams.showOptimizer(snap);
   }
 
   // ---- header ----------------------------------------------------------------------------
@@ -218,7 +195,7 @@ export class RunView {
     this.renderHeader();
     this.controls.show(run);
     this.hparams.show(run);
-    if (startedNow) for (const chart of Object.values(this.charts)) {
+    if (startedNow) for (const chart of this.panels.charts()) {
       for (const id of chart.series.keys()) chart.setT0(id, this.t0());
     }
   }
@@ -300,13 +277,13 @@ export class RunView {
   setEvents(list) {
     this.events.clear();
     for (const ev of list) this.events.set(ev.id, ev);
-    for (const chart of Object.values(this.charts)) chart.setEvents(list);
+    for (const chart of this.panels.charts()) chart.setEvents(list);
     this.renderEvents();
   }
 
   addEvent(ev) {
     this.events.set(ev.id, ev);
-    for (const chart of Object.values(this.charts)) chart.addEvent(ev);
+    for (const chart of this.panels.charts()) chart.addEvent(ev);
     this.renderEvents();
     if (ev.kind === "checkpoint" && this.run) this.loadCheckpoints(this.run.id);
   }
@@ -381,6 +358,15 @@ export class RunView {
     }
   }
 
+  async loadOptimizer(run) {
+    try {
+      const snap = await api.latestSnapshot(run.id, "optimizer");
+      if (this.run && this.run.id === run.id && snap) this.hparams.showOptimizer(snap);
+    } catch (error) {
+      if (error.status !== 404) this.onError(error.message);
+    }
+  }
+
   async deleteRun() {
     const run = this.run;
     if (!run || isLive(run)) return;
@@ -400,16 +386,13 @@ export class RunView {
     this.renderHeader();
     this.renderEvents();
     this.hparams.refreshLanguage();
-    for (const chart of Object.values(this.charts)) {
-      for (const id of chart.series.keys()) chart.setLabel(id, metricLabel(id));
-      chart.refreshLanguage();
-    }
+    this.panels.refreshLanguage();
     this.loadCheckpoints(this.run.id);
     if (this.boundary.snapshot) this.boundary.draw();
   }
 
   refreshTheme() {
-    for (const chart of Object.values(this.charts)) chart.refreshTheme();
+    for (const chart of this.panels.charts()) chart.refreshTheme();
     if (this.boundary.snapshot) this.boundary.draw();
   }
 }

@@ -1,0 +1,139 @@
+"""LR modes in the hparam panel: scale the schedule or override it, release, param groups.
+
+The run is a user's script in a thread; what its optimizer reports (`optimizer` snapshots) and
+the lr events it records are written straight into the server's SQLite file, so these tests
+check the page alone: what it sends and what it shows.
+"""
+
+from __future__ import annotations
+
+import pytest
+from script_runs import ScriptRun
+
+pytestmark = pytest.mark.browser
+
+TWO_GROUPS = [
+    {"lr": 0.1, "weight_decay": 0.01, "momentum": 0.9},
+    {"lr": 0.05, "weight_decay": 0.0, "momentum": 0.9},
+]
+
+
+class LoopScript(ScriptRun):
+    """A script run with live lr and weight_decay, logging `loss` every step."""
+
+    def __init__(self, db_path) -> None:
+        config = {"lr": 0.1, "weight_decay": 0.01}
+        super().__init__(db_path, "scheduled", config, live=["lr", "weight_decay"])
+
+    def optimizer(self, lr_mode: str = "scale", factor: float = 1.0, groups=None) -> None:
+        payload = {
+            "groups": groups or TWO_GROUPS,
+            "lr_mode": lr_mode,
+            "lr_factor": factor,
+            "scheduled": True,
+        }
+        self.write("snapshots", "optimizer", payload)
+
+    def lr_event(self, old: float, new: float, mode: str, **extra) -> None:
+        self.write("events", "hparams", {"changes": {"lr": [old, new]}, "mode": mode, **extra})
+
+
+@pytest.fixture
+def script(dashboard):
+    loop = LoopScript(dashboard.server.db_path)
+    dashboard.api.wait_step(loop.run.id, 5)
+    yield loop
+    loop.finish()
+
+
+def event_texts(page) -> list[str]:
+    return page.locator("#events-list li[data-kind='hparams']").all_inner_texts()
+
+
+def has_event(dashboard, text: str) -> bool:
+    """The text is in the events list and in a marker's label on the loss chart."""
+    listed = any(text in item for item in event_texts(dashboard.page))
+    drawn = any(text in line for m in dashboard.markers("loss") for line in m["label"])
+    return listed and drawn
+
+
+def test_override_then_release_from_the_panel(dashboard, script):
+    page = dashboard.page
+    dashboard.open_run(script.run.id)
+    mode_box, release = page.locator("#lr-mode"), page.get_by_role("button", name="Release lr")
+    state = page.locator("#lr-mode-state")
+
+    # No optimizer snapshot yet (or no schedule): no mode switch, no group table.
+    assert mode_box.is_hidden() and page.locator("#hp-groups").is_hidden()
+
+    script.optimizer()
+    mode_box.wait_for()
+    assert state.inner_text() == "Follows the schedule." and release.is_disabled()
+    rows = page.locator("#hp-groups-body tr")
+    assert rows.count() == 2
+    assert rows.nth(1).locator("[data-name='weight_decay']").inner_text() == "0"
+    assert rows.nth(0).locator("[data-name='momentum']").inner_text() == "0.9"
+
+    # Override: the PATCH says so.
+    page.get_by_text("Override", exact=True).click()
+    dashboard.field("#hp-live", "lr").fill("0.05")
+    with page.expect_request(lambda r: r.method == "PATCH") as patch:
+        page.get_by_role("button", name="Apply").click()
+    assert patch.value.post_data_json == {"lr": 0.05, "lr_mode": "override"}
+
+    script.lr_event(0.1, 0.05, "override")
+    script.optimizer("override", groups=[{**g, "lr": 0.05} for g in TWO_GROUPS])
+    dashboard.wait_for(lambda: has_event(dashboard, "lr: 0.1 → 0.05 (pinned)"))
+    dashboard.wait_for(lambda: release.is_enabled())
+    assert state.inner_text() == "Pinned at 0.05 until released."
+    assert page.locator("#lr-mode-override").is_checked()  # the next change pins too
+
+    # Release: the control call says so; the button waits for the run's answer.
+    with page.expect_request(lambda r: r.url.endswith("/control")) as control:
+        release.click()
+    assert control.value.post_data_json == {"action": "release"}
+    assert release.is_disabled()
+    script.lr_event(0.05, 0.08, "release")
+    script.optimizer("scale")
+    dashboard.wait_for(lambda: has_event(dashboard, "lr: 0.05 → 0.08 (released)"))
+    dashboard.wait_for(lambda: state.inner_text() == "Follows the schedule.")
+    assert release.is_disabled() and page.locator("#lr-mode-scale").is_checked()
+
+
+def test_scale_is_the_default_and_shows_its_factor(dashboard, script):
+    page = dashboard.page
+    dashboard.open_run(script.run.id)
+    script.optimizer()
+    page.locator("#lr-mode").wait_for()
+    assert page.locator("#lr-mode-scale").is_checked()
+
+    dashboard.field("#hp-live", "lr").fill("0.05")
+    with page.expect_request(lambda r: r.method == "PATCH") as patch:
+        page.get_by_role("button", name="Apply").click()
+    assert patch.value.post_data_json == {"lr": 0.05, "lr_mode": "scale"}
+
+    script.lr_event(0.1, 0.05, "scale", factor=0.5)
+    script.optimizer("scale", factor=0.5)
+    dashboard.wait_for(lambda: has_event(dashboard, "lr: 0.1 → 0.05 (×0.5)"))
+    dashboard.wait_for(
+        lambda: page.locator("#lr-mode-state").inner_text() == "Follows the schedule ×0.5."
+    )
+
+    # Only lr carries the mode: a weight decay change is sent as it is.
+    dashboard.field("#hp-live", "weight_decay").fill("0.02")
+    with page.expect_request(lambda r: r.method == "PATCH") as patch:
+        page.get_by_role("button", name="Apply").click()
+    assert patch.value.post_data_json == {"weight_decay": 0.02}
+
+
+def test_without_a_schedule_the_switch_stays_away_but_groups_show(dashboard, script):
+    page = dashboard.page
+    dashboard.open_run(script.run.id)
+    payload = {"groups": TWO_GROUPS, "lr_mode": "scale", "lr_factor": 1.0, "scheduled": False}
+    script.write("snapshots", "optimizer", payload)
+    page.locator("#hp-groups").wait_for()
+    assert page.locator("#lr-mode").is_hidden()
+    dashboard.field("#hp-live", "lr").fill("0.05")
+    with page.expect_request(lambda r: r.method == "PATCH") as patch:
+        page.get_by_role("button", name="Apply").click()
+    assert patch.value.post_data_json == {"lr": 0.05}
