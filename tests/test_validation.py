@@ -177,19 +177,6 @@ def test_out_of_range_query_numbers_are_400(api, query):
     assert response.get_json()["error"]["code"] == "invalid_argument"
 
 
-@pytest.mark.parametrize(
-    "keys", [",".join(f"k{i}" for i in range(65)), "x" * 101, ",".join(["k"] * 32_000)]
-)
-def test_key_lists_are_bounded(api, keys):
-    run_id = api.start("spiral", epochs=1)["id"]
-    url = f"/api/runs/{run_id}/metrics?keys={keys}"
-    assert fastest_of_three(lambda: api.get(url)) < 0.1
-    response = api.get(url)
-    assert response.status_code in (200, 400)
-    if response.status_code == 400:
-        assert response.get_json()["error"]["code"] == "invalid_argument"
-
-
 def fastest_of_three(call) -> float:
     """Seconds of the fastest of three calls: the machine's other load spikes, the code not."""
     times = []
@@ -198,6 +185,25 @@ def fastest_of_three(call) -> float:
         call()
         times.append(time.perf_counter() - started)
     return min(times)
+
+
+@pytest.mark.parametrize(
+    ("keys", "status"),
+    [
+        (",".join(f"k{i}" for i in range(65)), 400),
+        (",".join(f"k{i}" for i in range(32_000)), 400),
+        ("x" * 101, 400),
+        (",".join(["k"] * 32_000), 200),  # one name, many times
+    ],
+)
+def test_key_lists_are_bounded(api, keys, status):
+    run_id = api.start("spiral", epochs=1)["id"]
+    url = f"/api/runs/{run_id}/metrics?keys={keys}"
+    assert fastest_of_three(lambda: api.get(url)) < 0.1
+    response = api.get(url)
+    assert response.status_code == status
+    if status == 400:
+        assert response.get_json()["error"]["code"] == "invalid_argument"
 
 
 def test_the_most_keys_allowed_answer_fast(api, app):
