@@ -19,11 +19,22 @@ export function eventStyle(kind) {
   return STYLE[kind] || STYLE.note;
 }
 
+// Whether the open run's lr follows a schedule: only then does a scale change's factor say
+// more than old → new already does.
+let lrScheduled = false;
+
+/** Set whether lr events are read against a schedule; true when that changed. */
+export function setLrScheduled(scheduled) {
+  const changed = scheduled !== lrScheduled;
+  lrScheduled = scheduled;
+  return changed;
+}
+
 /** How an lr change applied to the schedule: "×0.5", "pinned", "released", or "". */
 function lrModeText(payload) {
   switch (payload.mode) {
     case "scale":
-      return typeof payload.factor === "number" ? `×${number(payload.factor, 3)}` : "";
+      return lrScheduled && typeof payload.factor === "number" ? `×${number(payload.factor, 3)}` : "";
     case "override":
       return t("ev.lrPinned");
     case "release":

@@ -129,6 +129,11 @@ export class HparamPanel {
     this.optimizer.show(snapshot);
   }
 
+  /** Whether the latest optimizer snapshot says lr follows a schedule. */
+  lrScheduled() {
+    return Boolean(this.optimizer.snapshot?.payload.scheduled);
+  }
+
   say(text, className, alert = false) {
     this.message.textContent = text;
     this.message.className = `small mt-2 ${className}`;

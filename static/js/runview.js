@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { BoundaryView } from "./boundary.js";
 import { Controls } from "./controls.js";
-import { describeEvent, eventStyle } from "./events.js";
+import { describeEvent, eventStyle, setLrScheduled } from "./events.js";
 import { duration, integer, isLive, isStale, statusBadge } from "./format.js";
 import { HparamPanel } from "./hparams.js";
 import { t } from "./i18n.js";
@@ -114,6 +114,7 @@ export class RunView {
     this.events.clear();
     this.etaSamples = [];
     this.panels.destroy();
+    setLrScheduled(false);
     this.boundary.setVisible(false);
     this.controls.clear();
     delete document.documentElement.dataset.chartsRendered;
@@ -182,7 +183,15 @@ export class RunView {
 
   takeSnapshot(snap) {
     if (snap.kind === "boundary") this.boundary.show(snap);
-    if (snap.kind === "optimizer") this.hparams.showOptimizer(snap);
+    if (snap.kind === "optimizer") this.showOptimizer(snap);
+  }
+
+  // Events read differently with an LR schedule (a scale change names its factor).
+  showOptimizer(snap) {
+    this.hparams.showOptimizer(snap);
+    if (!setLrScheduled(this.hparams.lrScheduled())) return;
+    this.renderEvents();
+    for (const chart of this.panels.charts()) chart.renderEvents();
   }
 
   // ---- header ----------------------------------------------------------------------------
@@ -361,7 +370,7 @@ export class RunView {
   async loadOptimizer(run) {
     try {
       const snap = await api.latestSnapshot(run.id, "optimizer");
-      if (this.run && this.run.id === run.id && snap) this.hparams.showOptimizer(snap);
+      if (this.run && this.run.id === run.id && snap) this.showOptimizer(snap);
     } catch (error) {
       if (error.status !== 404) this.onError(error.message);
     }

@@ -135,11 +135,15 @@ class Dashboard:
         self.page.wait_for_selector(f"html[data-charts-rendered='{run_id}']")
 
     def series(self, chart: str, key: str) -> list[list]:
-        """The points a chart ("loss", ... or "cmp") holds for one series, as [step, value]."""
+        """The points a chart ("loss", ... or "cmp") holds for one series, as [step, value].
+
+        A run's panels appear with their first key, so a panel not there yet holds nothing.
+        """
         block = "cmp-chart-block" if chart == "cmp" else f"chart-block-{chart}"
         return self.page.evaluate(
             """([block, key]) => {
                 const c = Chart.getChart(document.querySelector(`#${block} canvas`));
+                if (!c) return [];
                 const i = c.data.datasets.findIndex((d) => d.lkId === key);
                 return i < 0 ? [] : c.data.datasets[i].data.map((p) => [p.s, p.y]);
             }""",
@@ -151,6 +155,7 @@ class Dashboard:
         return self.page.evaluate(
             """(chart) => {
                 const c = Chart.getChart(document.querySelector(`#chart-block-${chart} canvas`));
+                if (!c) return [];
                 return Object.values(c.options.plugins.annotation.annotations)
                     .map((a) => ({value: a.value, label: a.label.content}));
             }""",

@@ -137,3 +137,8 @@ def test_without_a_schedule_the_switch_stays_away_but_groups_show(dashboard, scr
     with page.expect_request(lambda r: r.method == "PATCH") as patch:
         page.get_by_role("button", name="Apply").click()
     assert patch.value.post_data_json == {"lr": 0.05}
+
+    # Without a schedule a factor says nothing that old → new does not.
+    script.lr_event(0.1, 0.05, "scale", factor=0.5)
+    dashboard.wait_for(lambda: has_event(dashboard, "lr: 0.1 → 0.05"))
+    assert not any("×" in text for text in event_texts(page))
