@@ -221,7 +221,7 @@ const TEXTS = {
     "hp.noLive": "Dieser Lauf hat keine Hyperparameter, die sich während des Trainings ändern lassen.",
     "hp.list": "ganze Zahlen, durch Kommas getrennt",
     "hp.lrModeLabel": "Wie eine lr-Änderung wirkt",
-    "hp.lrScale": "Zeitplan skalieren",
+    "hp.lrScale": "Skalieren",
     "hp.lrScaleTitle": "Den Zeitplan ab diesem Schritt mit neu ÷ aktuell skalieren",
     "hp.lrOverride": "Festsetzen",
     "hp.lrOverrideTitle": "lr auf diesem Wert festhalten, bis du ihn freigibst",
