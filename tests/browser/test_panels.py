@@ -102,3 +102,34 @@ def test_built_in_run_keeps_loss_accuracy_and_lr_panels(dashboard):
     dashboard.wait_for(lambda: page.evaluate(PANELS) == ["loss", "accuracy", "lr"])
     assert page.locator("#chart-block-accuracy [data-title]").inner_text() == "Accuracy"
     api.control(run["id"], "stop")
+
+
+RULE_CASES = [
+    # (key, the run's other keys, panel)
+    ("train/loss", [], "train"),
+    ("val/acc", ["val/loss"], "val"),
+    ("lr/group1", ["lr"], "lr"),
+    ("acc/top5", [], "accuracy"),
+    ("train_loss", ["val_loss"], "loss"),
+    ("loss", [], "loss"),
+    ("val_accuracy", [], "accuracy"),
+    ("lr", [], "lr"),
+    ("lr_decay", [], "lr"),
+    ("learning_rate", [], "lr"),
+    ("grad_norm", [], "other"),
+    ("grad_norm", ["grad_max"], "grad"),
+    ("grad_norm", ["grad/clip"], "grad"),
+    ("val_f1", ["val_loss", "val_accuracy"], "other"),
+    ("epoch", [], "other"),
+]
+
+
+def test_the_panel_rule(dashboard):
+    got = dashboard.page.evaluate(
+        """async (cases) => {
+            const { panelFor } = await import("/static/js/panels.js");
+            return cases.map(([key, others]) => panelFor(key, [key, ...others]));
+        }""",
+        [[key, others] for key, others, _ in RULE_CASES],
+    )
+    assert got == [panel for *_, panel in RULE_CASES]
