@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import functools
 import os
+import random
+import socket
+import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,9 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 APP_NAME = "Lernkurve"
@@ -79,6 +85,8 @@ class Run(Base):
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Points the run's process holds because the database refused them (disk full); else NULL.
+    pending: Mapped[int | None] = mapped_column(Integer, nullable=True)
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
     )
@@ -195,13 +203,84 @@ class Snapshot(Base):
 metrics_table = Metric.__table__
 
 
+BUSY_TIMEOUT_MS = 10_000
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked"/"busy": another connection holds the write lock."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """The database (or its journal) could not grow: the disk or a quota is full."""
+    text = str(exc).lower()
+    return "disk is full" in text or "no space left" in text or "quota" in text
+
+
+def _begin_immediate(raw: sqlite3.Connection, timeout: float, poll: float) -> None:
+    """Take SQLite's write lock, looking for it about every ``poll`` seconds.
+
+    SQLite's own busy handler sleeps up to 100 ms between looks, so a waiter can starve
+    while other processes hand the lock back and forth; looking this often finds the gaps
+    (and whoever looks more often, e.g. a heartbeat, tends to get them first).
+    """
+    deadline = time.monotonic() + timeout
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_locked(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(poll * random.uniform(0.5, 1.5))
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def process_identity() -> dict[str, Any]:
+    """Who drives a run: pid, host and (Linux) the process's start time, kept in its config."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_start": _start_time(os.getpid())}
+
+
+def _start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return None if fields[0] == "Z" else int(fields[19])  # a zombie has ended
+
+
+def process_alive(config: dict | None) -> bool | None:
+    """Is the process named in a run's config still there? None: cannot tell from here."""
+    config = config if isinstance(config, dict) else {}
+    pid, host = config.get("pid"), config.get("host")
+    unknown = not isinstance(pid, int) or pid <= 0 or host != socket.gethostname()
+    if unknown or os.name != "posix":
+        return None  # another machine, an older row, or no safe probe (Windows kills)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by someone else
+    started = _start_time(pid)
+    if Path("/proc/self/stat").exists():
+        return started is not None and started == config.get("pid_start", started)
+    return True
 
 
 INSERT_CHUNK = 2000  # rows a statement: 10,000 parameters, well under SQLite's limit
@@ -239,12 +318,57 @@ class Database:
         self.engine: Engine = create_engine(self.url, **self._engine_options())
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        self._create_tables()
+        self._add_missing_columns()
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
     @staticmethod
     def url_for(value: str | os.PathLike | None = None) -> str:
         return resolve_url(value)
+
+    def _create_tables(self) -> None:
+        """Create missing tables, holding the write lock: other processes may be starting too."""
+        with self.write() as conn:
+            Base.metadata.create_all(conn)
+
+    def _add_missing_columns(self) -> None:
+        """Give a database made by an older version the nullable columns added since."""
+        found = inspect(self.engine)
+        for table in Base.metadata.sorted_tables:
+            have = {column["name"] for column in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have or not column.nullable:
+                    continue
+                kind = column.type.compile(self.engine.dialect)
+                try:
+                    with self.engine.begin() as conn:
+                        conn.exec_driver_sql(
+                            f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
+                        )
+                except OperationalError as exc:  # another process added it a moment ago
+                    if "duplicate column" not in str(exc).lower():
+                        raise
+
+    @contextmanager
+    def write(
+        self, timeout: float = BUSY_TIMEOUT_MS / 1000, poll: float = 0.001, checkpoint: bool = True
+    ):
+        """A short write transaction; on SQLite it takes the write lock first (_begin_immediate:
+        ``poll`` is how often it looks while another holds it). ``checkpoint=False`` keeps
+        SQLite from copying the WAL into the database in this commit (seconds, when it is big):
+        a heartbeat must not wait for that."""
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection if self.is_sqlite else None
+            if raw is not None and not checkpoint:
+                raw.execute("PRAGMA wal_autocheckpoint=0")
+            try:
+                with conn.begin():
+                    if raw is not None:
+                        _begin_immediate(raw, timeout, poll)
+                    yield conn
+            finally:
+                if raw is not None and not checkpoint:
+                    raw.execute("PRAGMA wal_autocheckpoint=1000")
 
     def _engine_options(self) -> dict[str, Any]:
         if self.is_sqlite:

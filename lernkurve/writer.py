@@ -1,8 +1,19 @@
-"""One writer thread per process and database: flushes every live run, reads its commands.
+"""One writer per process and database: moves every live run's points there, in order.
 
-Every ~50 ms the writer drains each registered run's in-memory points and outbox into one
-transaction (one executemany for the points), writes the run's row (status, step, hparams,
-heartbeat), then reads the commands the UI left for those runs and hands them to the runs.
+- Points wait in memory (``Run.log`` only appends) until the writer thread writes them in
+  short transactions of at most BATCH_POINTS rows, taking SQLite's write lock fairly
+  (``Database.write``), so neither other processes nor the server wait long for it.
+- Bounded memory: at most PENDING_BYTES of unwritten points per process. While the database
+  takes writes but more slowly than the loop logs, ``Run.log`` waits for the writer at the
+  bound (backpressure): the loop slows down, memory does not grow, nothing is dropped. While
+  the database refuses writes (disk full), the loop goes on; past the bound the oldest
+  unwritten points are dropped and counted, and a ``data_loss`` event with the count is
+  written once writing works again, which it retries by itself.
+- A heartbeat thread beats every run's row in its own tiny transaction every
+  HEARTBEAT_EVERY seconds, so a large batch never delays a beat; while the disk is full it
+  also records how many points wait (``runs.pending``) when it can.
+- A run's final status goes into the transaction that commits its last point.
+- A run whose row was deleted in the app is dropped with one line on stderr; its loop goes on.
 """
 
 from __future__ import annotations
@@ -10,13 +21,29 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import bindparam, make_url, select, text, update
 
-from database import BUCKET_SHIFT, Checkpoint, Command, Database, Event, Snapshot
+from database import (
+    BUCKET_SHIFT,
+    LIVE_STATUSES,
+    Checkpoint,
+    Command,
+    Database,
+    Event,
+    Snapshot,
+    is_disk_full,
+    is_locked,
+    now,
+    process_identity,
+)
+from database import Run as RunRow
 
 if TYPE_CHECKING:
     from lernkurve.run import Run
@@ -24,15 +51,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.05
+RETRY_INTERVAL = 0.5  # while the database refuses writes
 MAX_KEY = 100  # metrics.key is VARCHAR(100)
-BATCH_ENTRIES = 20_000  # log calls a run hands over per flush: bounds one transaction
-HEARTBEAT_EVERY = 1.0  # a run's row is rewritten at least this often, changed or not
+BATCH_POINTS = 5_000  # rows a transaction at most: ~15 ms of the write lock, so others wait little
+BATCH_POLL = 0.004  # how often a waiting batch looks for the lock; beats look 4x as often
+HEARTBEAT_EVERY = 0.5
+# Unwritten points a process may hold (LERNKURVE_PENDING_MB overrides the 128 MiB).
+PENDING_BYTES = int(float(os.environ.get("LERNKURVE_PENDING_MB", "128")) * 2**20)
+ENTRY_BYTES = 400  # memory of one log call until a batch has been measured
+RELIEF = 0.75  # backpressure holds the loop until the backlog is below this share of the bound
+FINISH_GRACE = 10.0  # seconds finish() waits for a refusing database before it gives up
+# Kept beside a SQLite file and deleted when the disk is full: room for the small writes that
+# tell the app how many points wait (runs.pending) and keep the heartbeat going.
+RESERVE_BYTES = 1 << 20
 
 _UPDATE_RUN = text(
     "UPDATE runs SET status = :status, step = :step, total_steps = :total_steps, "
-    "hparams = :hparams, heartbeat_at = :heartbeat_at, ended_at = :ended_at, error = :error "
-    "WHERE id = :id"
+    "hparams = :hparams, ended_at = :ended_at, error = :error, heartbeat_at = :beat, "
+    "pending = NULL WHERE id = :id"
 )
+_BEAT = text("UPDATE runs SET heartbeat_at = :at, pending = :pending WHERE id = :id")
 _CLOSE_COMMANDS = text(
     "UPDATE commands SET applied_at = :at WHERE run_id = :run_id AND applied_at IS NULL"
 )
@@ -91,6 +129,94 @@ def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[t
     return rows, bad, buckets
 
 
+def entry_bytes(entry: tuple) -> int:
+    """Memory one log call holds: its tuple, time, step, dict and values (keys are shared)."""
+    step, _, scalars = entry
+    values = sum(sys.getsizeof(value) for value in scalars.values())
+    return 8 + sys.getsizeof(entry) + 24 + sys.getsizeof(step) + sys.getsizeof(scalars) + values
+
+
+def hold_final_status(batch: dict) -> dict:
+    """An ended run that still holds points stays `running`: its end goes with its last point."""
+    row = batch["row"]
+    if row["status"] in LIVE_STATUSES or batch["more"]:
+        row["status"] = "running" if row["status"] not in LIVE_STATUSES else row["status"]
+        row["ended_at"] = row["error"] = None
+    return batch
+
+
+def is_foreign_key(exc: BaseException) -> bool:
+    return "foreign key" in str(exc).lower()
+
+
+def reserve_path(db: Database) -> Path | None:
+    """Where the disk-full reserve of a SQLite file lives (None: not a file database)."""
+    name = make_url(db.url).database if db.is_sqlite else None
+    return Path(f"{name}-reserve") if name and name != ":memory:" else None
+
+
+def make_reserve(path: Path | None) -> None:
+    """Set the reserve aside (written under another name first: never half a reserve)."""
+    if path is None or path.exists():
+        return
+    partial = path.with_name(f"{path.name}.{os.getpid()}")
+    try:
+        partial.write_bytes(bytes(RESERVE_BYTES))
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+
+
+def free_reserve(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+class Loss:
+    """Points dropped while the database refused them, until a data_loss event records them."""
+
+    def __init__(self) -> None:
+        self.points = 0
+        self.first_step: int | None = None
+        self.last_step: int | None = None
+
+    def add(self, dropped: list[tuple]) -> None:
+        self.points += sum(len(scalars) for _, _, scalars in dropped)
+        if self.first_step is None:
+            self.first_step = dropped[0][0]
+        self.last_step = dropped[-1][0]
+
+    def event(self, reason: str) -> dict:
+        payload = {
+            "points": self.points,
+            "reason": reason,
+            "first_step": self.first_step,
+            "last_step": self.last_step,
+        }
+        return {"step": self.last_step, "wall_time": now(), "kind": "data_loss", "payload": payload}
+
+
+class Heartbeat(threading.Thread):
+    """Beats the writer's runs apart from the metric writes, so a big batch never delays it."""
+
+    def __init__(self, writer: Writer) -> None:
+        super().__init__(name="lernkurve-heartbeat", daemon=True)
+        self.writer = writer
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        failing = False
+        while not self.stopped.is_set():
+            try:
+                self.writer.beat()
+                failing = False
+            except Exception:  # noqa: BLE001 - the writer reports why writes fail
+                if not failing:
+                    log.debug("lernkurve heartbeat failed", exc_info=True)
+                failing = True
+            self.stopped.wait(HEARTBEAT_EVERY)
+
+
 class Writer(threading.Thread):
     def __init__(self, db: Database, interval: float = FLUSH_INTERVAL) -> None:
         super().__init__(name="lernkurve-writer", daemon=True)
@@ -99,8 +225,20 @@ class Writer(threading.Thread):
         self._runs: dict[int, Run] = {}
         self._lock = threading.Lock()  # one flush at a time: the process's single writer
         self._wake = threading.Event()
-        self._rows_written: dict[int, tuple] = {}  # run id -> (row state, time written)
+        self._drained = threading.Condition()  # notified after every flush
+        self._rows_written: dict[int, tuple] = {}  # run id -> row state written last
+        self._losses: dict[int, Loss] = {}
+        self._suspects: set[int] = set()  # runs whose row a beat did not find
+        self._entry_bytes = ENTRY_BYTES
+        self._heartbeat = Heartbeat(self)
+        self._reserve = reserve_path(db)
+        self.failure: str | None = None  # why the database refuses writes now; None: it takes them
         self.last_error: BaseException | None = None
+
+    def start(self) -> None:
+        make_reserve(self._reserve)
+        super().start()
+        self._heartbeat.start()
 
     def wake(self) -> None:
         """Flush now rather than at the next tick (a run has a large backlog)."""
@@ -109,17 +247,81 @@ class Writer(threading.Thread):
     def register(self, run: Run) -> None:
         with self._lock:
             self._runs[run.id] = run
+            self._set_limits()
+        self._record_process(run)
         self._wake.set()
 
+    def _record_process(self, run: Run) -> None:
+        """Put this process's pid and host into the run's config (the server's liveness test)
+        and beat once: the run is alive from here on, however busy the lock is."""
+        try:
+            with self.db.write() as conn:
+                config = conn.execute(select(RunRow.config).where(RunRow.id == run.id)).scalar()
+                config = {**(config if isinstance(config, dict) else {}), **process_identity()}
+                values = {"config": config, "heartbeat_at": now()}  # a first beat, lock held
+                conn.execute(update(RunRow).where(RunRow.id == run.id).values(**values))
+        except Exception:  # noqa: BLE001 - liveness then rests on the heartbeat alone
+            log.warning("lernkurve: could not record run %s's process", run.id, exc_info=True)
+
+    def _set_limits(self) -> None:
+        """Share the process's bound among its runs, in log calls (the hot path counts them)."""
+        calls = max(1000, PENDING_BYTES // (self._entry_bytes * max(1, len(self._runs))))
+        for run in self._runs.values():
+            run.pending_limit = calls
+
+    def backpressure(self, run: Run) -> None:
+        """Run.log reached the bound: wait while the writer makes room, never while it fails."""
+        self._wake.set()
+        relief = run.pending_limit * RELIEF
+        with self._drained:
+            while (
+                len(run.pending_points()) > relief
+                and self.failure is None
+                and run.id in self._runs
+                and self.is_alive()
+            ):
+                self._drained.wait(0.1)
+
     def unregister(self, run: Run) -> None:
-        """Flush everything the run still holds and forget it."""
-        while self.flush(only=run):
-            pass
-        with self.db.engine.begin() as conn:  # requests that came after the last step
-            conn.execute(_CLOSE_COMMANDS, {"run_id": run.id, "at": time.time()})
+        """Flush everything the run still holds and forget it; never raises for a full disk."""
+        self._flush_to_end(run)
+        try:
+            with self.db.write() as conn:  # requests that came after the last step
+                conn.execute(_CLOSE_COMMANDS, {"run_id": run.id, "at": time.time()})
+        except Exception:  # noqa: BLE001 - unread requests of an ended run change nothing
+            log.debug("lernkurve: could not close run %s's commands", run.id, exc_info=True)
         with self._lock:
             self._runs.pop(run.id, None)
             self._rows_written.pop(run.id, None)
+            self._losses.pop(run.id, None)
+            self._set_limits()
+        self._wake.set()
+
+    def _flush_to_end(self, run: Run) -> None:
+        give_up_at = None
+        while True:
+            try:
+                if not self.flush(only=run):
+                    return
+                give_up_at = None
+            except Exception as exc:  # noqa: BLE001 - retried, then given up with a count
+                give_up_at = give_up_at or time.monotonic() + FINISH_GRACE
+                if time.monotonic() >= give_up_at:
+                    self._give_up(run, exc)
+                    return
+                time.sleep(self.interval)
+
+    def _give_up(self, run: Run, exc: BaseException) -> None:
+        with self._lock:
+            left = run.pending_points()
+            lost = sum(len(scalars) for _, _, scalars in left) + self._loss(run).points
+            run.forget_pending()
+        reason = "disk full" if is_disk_full(exc) else str(exc).splitlines()[0]
+        print(
+            f"lernkurve: run {run.id} ended but {lost} points could not be saved ({reason})",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def run(self) -> None:
         backlog = False
@@ -129,12 +331,9 @@ class Writer(threading.Thread):
             self._wake.clear()
             try:
                 backlog = self.flush()
-                self.last_error = None
-            except Exception as exc:  # noqa: BLE001 - keep writing; the data is kept for retry
-                if self.last_error is None:
-                    log.exception("lernkurve writer: flush failed, will retry")
-                self.last_error = exc
-                time.sleep(self.interval)
+            except Exception:  # noqa: BLE001 - keep writing; the data is kept for retry
+                backlog = False
+                self._wake.wait(RETRY_INTERVAL if self.failure else self.interval)
 
     def _retire_if_idle(self) -> bool:
         """End the thread when no run is left; the next run starts a fresh writer."""
@@ -143,6 +342,7 @@ class Writer(threading.Thread):
                 return False
             if _writers.get(self.db.url) is self:
                 del _writers[self.db.url]
+            self._heartbeat.stopped.set()
             return True
 
     def flush(self, only: Run | None = None) -> bool:
@@ -151,63 +351,144 @@ class Writer(threading.Thread):
         Returns True when a run has more waiting than one flush takes.
         """
         with self._lock:
+            self._drop_missing(set(self._suspects))
             runs = [only] if only is not None else list(self._runs.values())
+            runs = [run for run in runs if not run.gone]
             if not runs:
                 return False
-            batches = [run.take_pending(BATCH_ENTRIES) for run in runs]
+            share = max(1000, BATCH_POINTS // len(runs))
+            batches = [hold_final_status(run.take_pending(share)) for run in runs]
+            self._measure(batches)
             try:
                 self._write(runs, batches)
-            except Exception:
+            except Exception as exc:
                 for run, batch in zip(runs, batches, strict=True):
                     run.give_back(batch)
+                if is_foreign_key(exc) and self._drop_missing({run.id for run in runs}):
+                    return True  # the others' points go in with the next flush
+                self._note_failure(exc)
                 raise
-            self._deliver_commands(runs)
-            return any(batch["more"] for batch in batches)
+            self._note_success()
+            self._deliver_commands([run for run in runs if not run.gone])
+        with self._drained:
+            self._drained.notify_all()
+        return any(batch["more"] for batch in batches)
+
+    def _measure(self, batches: list[dict]) -> None:
+        """Learn what one log call costs in memory, to express the bound in log calls."""
+        sample = next((batch["points"][0] for batch in batches if batch["points"]), None)
+        if sample is not None:
+            size = entry_bytes(sample)
+            if abs(size - self._entry_bytes) > self._entry_bytes // 4:
+                self._entry_bytes = size
+                self._set_limits()
+
+    def _note_failure(self, exc: BaseException) -> None:
+        self.last_error = exc
+        if is_locked(exc):
+            return  # busy, not refusing: the loop waits (backpressure) rather than lose points
+        reason = "disk full" if is_disk_full(exc) else str(exc).splitlines()[0]
+        if is_disk_full(exc):
+            free_reserve(self._reserve)
+        if self.failure is None:
+            log.warning(
+                "lernkurve: cannot write to the database (%s); the run goes on, its points "
+                "wait in memory (up to %g MB, then the oldest are dropped and counted)",
+                reason,
+                round(PENDING_BYTES / 2**20, 1),
+            )
+        self.failure = reason
+        for run in self._runs.values():
+            over = len(run.pending_points()) - run.pending_limit
+            if over > 0:
+                self._loss(run).add(run.drop_oldest(over))
+
+    def _note_success(self) -> None:
+        self.last_error = None
+        if self.failure is not None:
+            log.warning("lernkurve: writing to the database again")
+            self.failure = None
+            make_reserve(self._reserve)
+
+    def _loss(self, run: Run) -> Loss:
+        return self._losses.setdefault(run.id, Loss())
+
+    def _drop_missing(self, run_ids: set[int]) -> bool:
+        """Drop the runs among these whose row is gone (deleted in the app); True if any."""
+        if not run_ids:
+            return False
+        with self.db.engine.connect() as conn:
+            found = set(conn.execute(select(RunRow.id).where(RunRow.id.in_(run_ids))).scalars())
+        self._suspects -= run_ids
+        gone = [self._runs[rid] for rid in run_ids - found if rid in self._runs]
+        for run in gone:
+            run.forget_pending(gone=True)
+            self._runs.pop(run.id, None)
+            self._rows_written.pop(run.id, None)
+            self._losses.pop(run.id, None)
+            print(
+                f"lernkurve: run {run.id} was deleted in the app; its points are no longer "
+                "saved (the script goes on)",
+                file=sys.stderr,
+                flush=True,
+            )
+        return bool(gone)
 
     def _needs_write(self, run_id: int, batch: dict, state: tuple) -> bool:
-        """Points, events, a changed row or a due heartbeat; otherwise the flush skips the run."""
-        last = self._rows_written.get(run_id)
-        beat_due = last is None or batch["row"]["heartbeat_at"] - last[1] >= HEARTBEAT_EVERY
-        return bool(batch["points"] or batch["outbox"] or beat_due or last[0] != state)
+        """Points, events, lost points to report or a changed row; otherwise skip the run."""
+        return bool(
+            batch["points"]
+            or batch["outbox"]
+            or self._losses.get(run_id)
+            or self._rows_written.get(run_id) != state
+        )
 
     def _write(self, runs: list[Run], batches: list[dict]) -> None:
         work = []
         for run, batch in zip(runs, batches, strict=True):
             row = batch["row"]
-            state = (
-                row["status"],
-                row["step"],
-                row["total_steps"],
-                repr(row["hparams"]),
-                row["ended_at"],
-            )
+            state = (row["status"], row["step"], row["total_steps"], repr(row["hparams"]))
+            state += (row["ended_at"],)
             if self._needs_write(run.id, batch, state):
-                work.append((run, batch, state))
+                # Expanded before the lock is taken: the lock is held only for the writes.
+                work.append((run, batch, state, *expand_points(run.id, batch["points"])))
         if not work:
             return
-        with self.db.engine.begin() as conn:
+        missing = set()
+        with self.db.write(poll=BATCH_POLL) as conn:
+            beat = now()  # with the lock held: a batch that lands is a beat too
             if not self.db.is_sqlite:
                 # Other processes write too: make ids become visible in id order, or the
                 # streamer's cursor would pass a lower id that commits later.
                 conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
-            for run, batch, _ in work:
-                rows, bad, buckets = expand_points(run.id, batch["points"])
+            for run, batch, _, rows, _, buckets in work:
                 self.db.insert_metrics(conn, rows)
                 self.db.upsert_buckets(conn, run.id, buckets)
-                for step, key, value in bad:
-                    run.on_non_finite(step, key, value)
                 self._write_outbox(conn, run.id, batch["outbox"])
-                row = {**batch["row"], "hparams": json.dumps(batch["row"]["hparams"]), "id": run.id}
-                conn.execute(_UPDATE_RUN, row)
-        for run, batch, state in work:
-            self._rows_written[run.id] = (state, batch["row"]["heartbeat_at"])
+                loss = self._losses.get(run.id)
+                if loss is not None:
+                    event = loss.event(self.failure or "disk full")
+                    conn.execute(Event.__table__.insert().values(run_id=run.id, **event))
+                row = {**batch["row"], "hparams": json.dumps(batch["row"]["hparams"])}
+                row.update(id=run.id, beat=beat)
+                if conn.execute(_UPDATE_RUN, row).rowcount == 0:
+                    missing.add(run.id)
+        for run, _, state, _, bad, _ in work:
+            self._rows_written[run.id] = state
+            self._losses.pop(run.id, None)
+            for step, key, value in bad:
+                run.on_non_finite(step, key, value)
+        self._drop_missing(missing)
 
     def _write_outbox(self, conn, run_id: int, outbox: list[tuple]) -> None:
         for kind, item in outbox:
             if kind == "event":
                 conn.execute(Event.__table__.insert().values(run_id=run_id, **item))
-            elif kind == "checkpoint":
-                conn.execute(Checkpoint.__table__.insert().values(run_id=run_id, **item))
+            elif kind == "checkpoint":  # one row per (run, step): a save at a step replaces it
+                table = Checkpoint.__table__
+                at = (table.c.run_id == run_id, table.c.step == item["step"])
+                conn.execute(table.delete().where(*at))
+                conn.execute(table.insert().values(run_id=run_id, **item))
             elif kind == "snapshot":
                 conn.execute(Snapshot.__table__.insert().values(run_id=run_id, **item))
             elif kind == "ack":
@@ -217,9 +498,29 @@ class Writer(threading.Thread):
 
     def _deliver_commands(self, runs: list[Run]) -> None:
         by_id = {run.id: run for run in runs}
+        if not by_id:
+            return
         with self.db.engine.connect() as conn:
             commands = conn.execute(_PENDING_COMMANDS, {"ids": list(by_id)}).all()
         for command_id, run_id, kind, payload in commands:
             if isinstance(payload, str):  # SQLite hands JSON back as text through text()
                 payload = json.loads(payload)
             by_id[run_id].receive_command(command_id, kind, payload or {})
+
+    # -- the heartbeat thread -------------------------------------------------------------------
+
+    def beat(self) -> None:
+        """Stamp every run's heartbeat (and, while writes fail, its waiting points)."""
+        runs = [run for run in list(self._runs.values()) if not run.gone]
+        if not runs:
+            return
+        failing = self.failure == "disk full"
+        with self.db.write(checkpoint=False) as conn:
+            stamp = now()  # taken with the lock held: the beat is as fresh as its commit
+            for run in runs:
+                pending = run.pending_point_count() if failing else None
+                found = conn.execute(_BEAT, {"at": stamp, "pending": pending, "id": run.id})
+                if found.rowcount == 0:
+                    self._suspects.add(run.id)
+        if self._suspects:
+            self._wake.set()
