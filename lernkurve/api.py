@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
 
 from database import (
     FINISHED_STATUSES,
@@ -18,6 +19,7 @@ from database import (
     MetricBucket,
     Run,
     Snapshot,
+    is_disk_full,
     now,
 )
 from lernkurve import __version__, queries
@@ -48,6 +50,15 @@ class ApiError(Exception):
 def _api_error(err: ApiError):
     body = {"error": {"code": err.code, "message": err.message, **err.extra}}
     return jsonify(body), err.status
+
+
+@bp.errorhandler(OperationalError)
+def _database_refused(err: OperationalError):
+    """A full disk answers 507 with the reason; any other database failure stays a 500."""
+    if not is_disk_full(err):
+        raise err
+    message = "disk full: the database cannot grow; free some space and try again"
+    return jsonify({"error": {"code": "disk_full", "message": message}}), 507
 
 
 def db() -> Database:

@@ -215,6 +215,7 @@ class Streamer:
                 run["total_steps"],
                 repr(run["hparams"]),
                 run["error"],
+                run.get("pending"),  # points a process holds while the disk is full
             )
             if self._runs_seen.get(run["id"]) != state:
                 self._runs_seen[run["id"]] = state

@@ -15,8 +15,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from database import Database, Event, Metric, Run
-from support import ROOT, wait_for
+from database import Database, Event, Metric, Run, now, process_identity
+from support import ROOT, TOKEN, Api, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "paced.py"
 STEPS = 2500  # paced.py logs 2 points a step, one step every 2 ms or so
@@ -154,3 +154,32 @@ def test_over_the_bound_the_oldest_points_go_counted_and_writing_resumes(small_d
             proc.kill()
             proc.communicate()
         db.dispose()
+
+
+def test_the_api_answers_507_with_the_reason_while_the_disk_is_full(small_disk, data_dir):
+    from webserver import create_app
+
+    app = create_app(
+        {
+            "DATABASE": str(small_disk / "lernkurve.db"),
+            "TOKEN": TOKEN,
+            "DATA_DIR": str(data_dir),
+            "START_WORKER": False,
+        }
+    )
+    api = Api(app.test_client())
+    db = app.extensions["lernkurve"].db
+    run = db.insert_run(  # driven by this (live) process: never swept to `interrupted`
+        name="full", task="script", status="running", config=process_identity(), heartbeat_at=now()
+    )
+    filler = Filler(small_disk)
+    try:
+        filler.fill()
+        answers = [api.control(run.id, "pause") for _ in range(50)]
+        refused = [a for a in answers if a.status_code == 507]
+        assert refused, [a.status_code for a in answers]
+        assert refused[0].get_json()["error"]["code"] == "disk_full"
+        assert {a.status_code for a in answers} <= {202, 507}
+    finally:
+        filler.free()
+        app.extensions["lernkurve"].shutdown()

@@ -155,6 +155,7 @@ const TEXTS = {
     "err.generic": "Something went wrong: {message}",
     "err.auth": "Not authorized. Open the address with the token that Lernkurve printed when it started.",
     "err.network": "The app does not answer. Is it still running?",
+    "disk.full": "Disk full: {n} points waiting. Training goes on; free some space and they are saved.",
   },
   de: {
     "common.close": "Schließen",
@@ -306,6 +307,7 @@ const TEXTS = {
     "err.generic": "Etwas ist schiefgegangen: {message}",
     "err.auth": "Nicht berechtigt. Öffne die Adresse mit dem Token, die Lernkurve beim Start ausgegeben hat.",
     "err.network": "Die App antwortet nicht. Läuft sie noch?",
+    "disk.full": "Festplatte voll: {n} Punkte warten. Das Training läuft weiter; mach Platz frei, dann werden sie gespeichert.",
     // Texts the server sends for the built-in tasks, by hparam or task name.
     "help.lr": "Lernrate",
     "help.momentum": "SGD-Momentum (Adam: beta1)",

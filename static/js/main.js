@@ -2,6 +2,7 @@
 import * as api from "./api.js";
 import { applyChartTheme } from "./charts.js";
 import { CompareView } from "./compare.js";
+import { watchDiskFull } from "./diskfull.js";
 import * as i18n from "./i18n.js";
 import { NewRunDialog } from "./newrun.js";
 import { RunList } from "./runs.js";
@@ -85,6 +86,7 @@ async function start() {
   await api.ready();
 
   const live = new Live();
+  watchDiskFull(live);
   const runs = new RunList({
     // While the comparison is open, ticking a box changes it at once.
     onCompareChange: (ids) => {
