@@ -7,6 +7,7 @@ Run headless with ``python webserver.py [--host 127.0.0.1] [--port N] [--db PATH
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import secrets
 import signal
@@ -177,5 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Exit without Python's module teardown (about 0.4 s here): by now the runs have stopped,
+    the database is closed and the server is down; only the output wants flushing."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -8,13 +8,22 @@ import threading
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
+class QuietRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, without an error line per timed-out connection (a flood of them
+    would be a flood of log lines)."""
+
+    def log_error(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+        if not format.startswith("Request timed out"):
+            super().log_error(format, *args)
+
+
 def handler_with_timeout(seconds: float | None) -> type[WSGIRequestHandler]:
     """A request handler whose connection closes after ``seconds`` without data.
 
     Without it a half-open connection (a client that connects and sends nothing) holds one
     thread forever.
     """
-    return type("TimedRequestHandler", (WSGIRequestHandler,), {"timeout": seconds})
+    return type("TimedRequestHandler", (QuietRequestHandler,), {"timeout": seconds})
 
 
 class ServerThread:

@@ -81,7 +81,7 @@ class Backend:
 
     @property
     def window_url(self) -> str:
-        """The first page: it trades the token for an HttpOnly cookie and redirects to /."""
+        """The first page: it keeps the token in sessionStorage and drops it from the address."""
         return f"{self.base_url}/?token={self.token}"
 
     def stop(self, timeout: float = 1.5) -> None:

@@ -1,0 +1,156 @@
+"""The server process: request timeouts, a bad database at start, IPv6 loopback, fast exit."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from lernkurve.server import ServerThread
+from support import ROOT, TOKEN, wait_for
+from webserver import create_app, parse_args
+
+
+def test_half_open_connections_do_not_hold_threads(db_path, data_dir):
+    app = create_app(
+        {"DATABASE": str(db_path), "TOKEN": TOKEN, "START_WORKER": False, "REQUEST_TIMEOUT": 0.5}
+    )
+    server = ServerThread(app, "127.0.0.1", 0).start()
+    baseline = threading.active_count()
+    sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(50)]
+    for sock in sockets[::2]:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\n")  # half a request, then silence
+    try:
+        wait_for(lambda: threading.active_count() >= baseline + 40, timeout=5)
+        wait_for(lambda: threading.active_count() <= baseline + 2, timeout=5)
+    finally:
+        for sock in sockets:
+            sock.close()
+        app.extensions["lernkurve"].shutdown()
+        server.stop()
+
+
+def serve_process(tmp_path, *args: str) -> subprocess.Popen:
+    command = [sys.executable, "webserver.py", "--db", str(tmp_path / "app.db"), "--token", TOKEN]
+    return subprocess.Popen(
+        [*command, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def make_corrupt(tmp_path):
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"this is not a database" * 500)
+    return str(path)
+
+
+def make_directory(tmp_path):
+    (tmp_path / "folder.db").mkdir()
+    return str(tmp_path / "folder.db")
+
+
+def make_path_through_a_file(tmp_path):
+    (tmp_path / "plain-file").write_text("x")
+    return str(tmp_path / "plain-file" / "app.db")
+
+
+def make_read_only(tmp_path):
+    path = tmp_path / "ro.db"
+    sqlite3.connect(path).close()
+    return f"sqlite:///file:{path}?mode=ro&uri=true"  # read-only even for root
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (make_corrupt, "file is not a database"),
+        (make_directory, "unable to open database file"),
+        (make_path_through_a_file, "not a folder"),
+        (make_read_only, "readonly database"),
+    ],
+)
+def test_a_bad_database_is_one_line_and_a_failing_exit(tmp_path, make, words):
+    command = [sys.executable, "webserver.py", "--db", make(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("lernkurve: cannot open") and words in done.stderr
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]", "127.0.0.1", "localhost"])
+def test_loopback_hosts_are_accepted_by_the_command_line(host):
+    assert parse_args(["--host", host]).host == host.strip("[]")
+
+
+def test_a_public_host_is_refused_by_the_command_line(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--host", "0.0.0.0"])
+    assert "loopback" in capsys.readouterr().err
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_the_app_serves_on_ipv6_loopback(db_path, data_dir):
+    app = create_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "START_WORKER": False})
+    server = ServerThread(app, "::1", 0).start()
+    try:
+        assert server.base_url.startswith("http://[::1]:")
+        request = urllib.request.Request(
+            f"{server.base_url}/api/health", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["status"] == "ok"
+    finally:
+        app.extensions["lernkurve"].shutdown()
+        server.stop()
+
+
+def call(base_url: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        base_url + path,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def stop_and_time(process: subprocess.Popen) -> float:
+    started = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 0
+    elapsed = time.perf_counter() - started
+    process.communicate()  # closes the pipes
+    return elapsed
+
+
+def test_sigterm_exits_within_a_second_when_idle(tmp_path):
+    process = serve_process(tmp_path)
+    assert "running at" in process.stdout.readline()
+    assert stop_and_time(process) <= 1.0
+
+
+def test_sigterm_exits_within_two_seconds_with_a_run(tmp_path):
+    process = serve_process(tmp_path)
+    base_url = re.search(r"(http://\S+)/\?token", process.stdout.readline()).group(1)
+    run = call(base_url, "/api/runs", {"task": "spiral", "hparams": {"epochs": 1000}})
+    wait_for(lambda: call(base_url, f"/api/runs/{run['id']}")["step"] >= 5, timeout=60)
+    assert stop_and_time(process) <= 2.0
+    with sqlite3.connect(tmp_path / "app.db") as conn:
+        assert conn.execute("SELECT status FROM runs").fetchone() == ("stopped",)
