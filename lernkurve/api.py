@@ -21,6 +21,7 @@ from database import (
     Snapshot,
     is_disk_full,
     now,
+    process_alive,
 )
 from lernkurve import __version__, queries
 from lernkurve.hparams import HParamError, resolve, validate
@@ -350,11 +351,23 @@ def flag_arg(name: str) -> bool:
 
 
 def why_process_may_live(run: Run) -> str | None:
-    """Why deleting the run could pull the rows from under a process still writing them."""
+    """Why deleting the run could pull the rows from under a process still writing them.
+
+    An `interrupted` run's process is asked about by pid where the run names one on this
+    host; elsewhere a heartbeat younger than RECENT_HEARTBEAT counts as "may live".
+    """
     if run.status in LIVE_STATUSES:
         return f"run {run.id} is still {run.status}; stop it first"
+    if run.status != "interrupted":
+        return None
+    alive = process_alive(run.config)
+    if alive:
+        return (
+            f"run {run.id}'s process (pid {run.config['pid']}) still exists; it may only be "
+            "paused (a debugger, SIGSTOP) and would lose every point it logs"
+        )
     age = now() - run.heartbeat_at if run.heartbeat_at else None
-    if run.status == "interrupted" and age is not None and age < RECENT_HEARTBEAT:
+    if alive is None and age is not None and age < RECENT_HEARTBEAT:
         return (
             f"run {run.id} last signalled {age:.0f} s ago; its process may only be paused "
             "(a debugger, a long evaluation) and would lose every point it logs"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 from sqlalchemy import func, select
 
-from database import Checkpoint, Command, now
+from database import Checkpoint, Command, now, process_identity
 from support import wait_for
 
 
@@ -302,3 +305,20 @@ def test_two_checkpoints_at_one_step_keep_one_row(api, live_run):
     wait_for(lambda: len(api.events(run_id, "checkpoint")) == 2)
     rows = api.get(f"/api/runs/{run_id}/checkpoints").get_json()["checkpoints"]
     assert len(rows) == 1
+
+
+def test_an_interrupted_run_whose_process_still_exists_is_not_deleted(api, app):
+    """A script stopped for minutes (SIGSTOP, a debugger) beats no heartbeat but lives."""
+    run_id = make_run(app, "interrupted", heartbeat_age=600.0, config=process_identity())
+    response = api.delete(f"/api/runs/{run_id}")
+    assert response.status_code == 409
+    assert f"pid {os.getpid()}" in response.get_json()["error"]["message"]
+
+
+def test_an_interrupted_run_whose_process_is_gone_is_deleted_at_once(api, app):
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    config = {**process_identity(), "pid": int(ended.stdout)}
+    run_id = make_run(app, "interrupted", heartbeat_age=5.0, config=config)
+    assert api.delete(f"/api/runs/{run_id}").status_code == 204
