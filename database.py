@@ -8,6 +8,7 @@ import random
 import socket
 import sqlite3
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy import (
     event,
     insert,
     inspect,
+    select,
 )
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -184,6 +186,40 @@ ON CONFLICT (run_id, key, bucket) DO UPDATE SET
 """
 
 
+def rebuild_buckets_from(session, run_id: int, step: int) -> None:
+    """Drop the min/max buckets from ``step`` on and rebuild the one it cuts, from its points."""
+    bucket = step >> BUCKET_SHIFT
+    table = MetricBucket.__table__
+    session.execute(table.delete().where(table.c.run_id == run_id, table.c.bucket >= bucket))
+    rows = session.execute(
+        select(Metric.key, Metric.step, Metric.value, Metric.wall_time)
+        .where(Metric.run_id == run_id, Metric.value.is_not(None))
+        .where(Metric.step >= bucket << BUCKET_SHIFT, Metric.step < step)
+        .order_by(Metric.id)
+    ).all()
+    merged: dict[str, list] = {}
+    for key, at, value, wall in rows:
+        agg = merged.setdefault(key, [at, value, at, value, wall])
+        if value < agg[1]:
+            agg[0], agg[1] = at, value
+        if value > agg[3]:
+            agg[2], agg[3] = at, value
+        agg[4] = max(agg[4], wall)
+    for key, (lo_step, lo, hi_step, hi, wall) in merged.items():
+        session.add(
+            MetricBucket(
+                run_id=run_id,
+                key=key,
+                bucket=bucket,
+                lo_step=lo_step,
+                lo_value=lo,
+                hi_step=hi_step,
+                hi_value=hi,
+                wall_time=wall,
+            )
+        )
+
+
 class Snapshot(Base):
     """A small structured picture of a run at a step (e.g. the spiral's decision boundary)."""
 
@@ -198,6 +234,15 @@ class Snapshot(Base):
 
     def to_dict(self) -> dict[str, Any]:
         return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Meta(Base):
+    """Facts about the database itself, such as its own id (checkpoint folders are keyed by it)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 metrics_table = Metric.__table__
@@ -404,6 +449,16 @@ class Database:
         if buckets and self.is_sqlite:
             rows = [(run_id, key, bucket, *agg) for (key, bucket), agg in buckets.items()]
             _execute_in_chunks(connection, _upsert_sql, rows, INSERT_CHUNK)
+
+    def instance_id(self) -> str:
+        """This database's own id (a UUID made once, on first use)."""
+        with self.Session() as session:
+            row = session.get(Meta, "instance_id")
+            if row is None:
+                session.merge(Meta(key="instance_id", value=uuid.uuid4().hex))
+                session.commit()
+                row = session.get(Meta, "instance_id")
+            return row.value
 
     def dispose(self) -> None:
         self.engine.dispose()

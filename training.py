@@ -48,19 +48,27 @@ def init(
     db: str | Path | None = None,
     resume: int | None = None,
     total_steps: int | None = None,
+    checkpoint_every: int | None = None,
 ) -> Run:
     """Start (or with ``resume=RUN_ID`` continue) a run that appears in Lernkurve and obeys it.
 
     ``config`` holds the hyperparameter values; ``live`` names those the app may change while
     the run trains (or give ``schema`` with types and ranges instead). Same database as the
     app: ``db``, else LERNKURVE_DB, else the file in the user's data directory.
+    ``checkpoint_every=N`` saves a checkpoint at every N-th step (beside the database).
     """
     database = open_database(db)
     if resume is not None:
-        return resume_script_run(database, resume)
-    schema = check_schema(schema) if schema is not None else schema_from_config(config or {}, live)
-    hparams = resolve(schema, config or {})
-    return create_script_run(database, name, hparams, schema, total_steps)
+        run = resume_script_run(database, resume)
+    else:
+        if schema is not None:
+            schema = check_schema(schema)
+        else:
+            schema = schema_from_config(config or {}, live)
+        hparams = resolve(schema, config or {})
+        run = create_script_run(database, name, hparams, schema, total_steps)
+    run.checkpoint_every = checkpoint_every
+    return run
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

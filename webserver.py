@@ -20,7 +20,7 @@ from flask_socketio import SocketIO
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from database import Database, data_dir
+from database import Database
 from lernkurve import __version__
 from lernkurve.api import bp as api_bp
 from lernkurve.api import json_http_error
@@ -41,7 +41,7 @@ DEFAULTS = {
     "DATABASE": None,  # None: LERNKURVE_DB, else the file in the user's data directory
     "TOKEN": None,  # None: LERNKURVE_TOKEN, else a fresh random token per launch
     "START_WORKER": True,  # train built-in runs in this process
-    "DATA_DIR": None,  # checkpoints; None: the user's data directory
+    "CHECKPOINT_DIR": None,  # None: with the database (lernkurve.checkpoints)
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "STREAM_INTERVAL": 0.025,
     # A connection that sends nothing for this long is closed (half-open connections would
@@ -61,8 +61,7 @@ class AppState:
         self.streamer.start()  # also sweeps dead runs to `interrupted`, clients or not
         self.worker = None
         if config["START_WORKER"]:
-            folder = Path(config["DATA_DIR"] or data_dir()) / "checkpoints"
-            self.worker = Worker(self.db, folder).start()
+            self.worker = Worker(self.db, config["CHECKPOINT_DIR"]).start()
 
     def shutdown(self, timeout: float = 1.5) -> None:
         """Stop running built-in runs (they end as `stopped`) and the stream."""

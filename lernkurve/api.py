@@ -29,7 +29,8 @@ from lernkurve.taskspecs import TASKS, public_tasks, task_schema, total_steps_fo
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-ACTIONS = ("pause", "resume", "step", "stop", "checkpoint")
+ACTIONS = ("pause", "resume", "step", "stop", "checkpoint", "release")
+LR_MODES = ("scale", "override")
 MAX_POINTS_CAP = 100_000
 MAX_ID = 2**63 - 1  # SQLite integers are 64-bit signed
 MAX_KEYS = 64  # metric keys one history request may name (the page names none)
@@ -179,13 +180,17 @@ def get_run(run_id: int):
 @bp.patch("/runs/<int:run_id>/hparams")
 def patch_hparams(run_id: int):
     body = json_body()
+    lr_mode = body.pop("lr_mode", "scale")
+    if lr_mode not in LR_MODES:
+        raise ApiError(400, "invalid_lr_mode", f"lr_mode must be one of {', '.join(LR_MODES)}")
     with db().Session() as session:
         run = load_run(session, run_id)
         require_live(run)
         values = checked(run.config.get("schema", {}), body, live_only=True)
         if not values:
             raise ApiError(400, "invalid_hparams", "no hyperparameter given")
-        session.add(Command(run_id=run_id, kind="hparams", payload=values, created_at=now()))
+        payload = {**values, "lr_mode": lr_mode}
+        session.add(Command(run_id=run_id, kind="hparams", payload=payload, created_at=now()))
         session.commit()
         return {"hparams": {**run.hparams, **values}}
 

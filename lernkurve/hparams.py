@@ -35,8 +35,15 @@ def _check_number(key: str, spec: dict, value: Any) -> float | int:
         raise HParamError(key, f"{key} must be finite")
     low, high = spec.get("min"), spec.get("max")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise HParamError(key, f"{key} must be between {low} and {high}, got {value}")
+        raise HParamError(key, f"{key} must be {_span(low, high)}, got {value}")
     return float(value) if kind == "float" else int(value)
+
+
+def _span(low, high) -> str:
+    """The allowed range in words, naming only the bounds there are."""
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
 
 
 def _check_value(key: str, spec: dict, value: Any) -> Any:
@@ -100,30 +107,35 @@ def schema_from_config(config: dict, live: list[str] | None) -> dict:
     return schema
 
 
+INFER_RANGE = 1000  # an inferred number may move this factor either way from its start value
+LOG_KEYS = ("lr", "learning_rate", "weight_decay", "wd", "eps")
+
+
+def _bounds(value: float | int) -> dict:
+    """A sane range around a script's start value: zero stays possible, 1e6 for 6e-4 is not."""
+    if value > 0:
+        return {"min": 0, "max": value * INFER_RANGE}
+    if value < 0:
+        return {"min": value * INFER_RANGE, "max": 0}
+    return {"min": 0, "max": 1 if isinstance(value, float) else INFER_RANGE}
+
+
 def _infer_spec(key: str, value: Any, live: bool) -> dict:
     if isinstance(value, bool):
         return {"type": "choice", "choices": [True, False], "default": value, "live": live}
     if isinstance(value, int):
-        return {
-            "type": "int",
-            "min": 1 if value > 0 else None,
-            "max": None,
-            "default": value,
-            "live": live,
-        }
+        bounds = _bounds(value)
+        if value > 0:
+            bounds["min"] = 1  # counts and sizes: at least one
+        bounds["max"] = min(bounds["max"], MAX_INT)
+        return {"type": "int", **bounds, "default": value, "live": live}
     if isinstance(value, float):
-        return {
-            "type": "float",
-            "min": 0.0 if value >= 0 else None,
-            "max": None,
-            "default": value,
-            "live": live,
-            "log": key in ("lr", "learning_rate", "weight_decay"),
-        }
+        spec = {"type": "float", **_bounds(value), "default": value, "live": live}
+        return {**spec, "log": key.lower() in LOG_KEYS or "lr" in key.lower().split("_")}
     if isinstance(value, list) and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
-        return {"type": "int_list", "min": None, "max": None, "default": value, "live": live}
+        return {"type": "int_list", "default": value, "live": live}
     return {"type": "str", "default": str(value), "live": live}
 
 

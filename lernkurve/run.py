@@ -19,8 +19,12 @@ from typing import Any
 
 from database import Database, now
 from lernkurve import writer
+from lernkurve.checkpoints import checkpoint_root
+from lernkurve.livevalues import LiveConfig, read_now
+from lernkurve.steering import GROUP_KEYS, OptimizerSteering
 
-OPTIMIZER_KEYS = ("lr", "momentum", "weight_decay")
+# The optimizer setting a live key steers; run.watch(..., map=...) adds a script's own names.
+DEFAULT_KEY_MAP = {"lr": "lr", "momentum": "momentum", "weight_decay": "weight_decay"}
 
 
 BACKLOG_WAKE = 8192  # log calls waiting before the writer is woken early
@@ -46,13 +50,20 @@ class Run:
     ) -> None:
         self.db = db
         self.id = run_id
-        self.hparams = dict(hparams)
+        self.hparams = LiveConfig(hparams)
         self.step = step
+        self.checkpoint_every: int | None = None  # save at every N-th step boundary
         self.total_steps = total_steps
         self.status = "running"
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.model = None
         self.optimizer = None
+        self.steering: OptimizerSteering | None = None
+        self.schedulers: list = []
+        self._key_map = dict(DEFAULT_KEY_MAP)
+        self._next_step = step  # the step the loop runs next: what a checkpoint resumes at
+        self._user_logs_lr = False
+        self._warned_keys: set[str] = set()
         self.extra_state: dict = {}  # loop position etc., saved with each checkpoint
         self.resume_from: str | None = None  # a checkpoint that watch() loads
         self._points: deque = deque()
@@ -78,10 +89,15 @@ class Run:
                 scalars = {**data, **scalars}  # a copy: callers often reuse one dict
             else:
                 step = data
+        read_now(scalars)
+        if "lr" in scalars:
+            self._user_logs_lr = True
         points = self._points
         points.append((self.step if step is None else step, time.time(), scalars))
         if len(points) == BACKLOG_WAKE:  # once per crossing: waking costs a lock
             self._writer.wake()
+        if len(points) >= self.pending_limit:  # the bound on unwritten points: see writer.py
+            self._writer.backpressure(self)
 
     @property
     def config(self) -> dict:
@@ -99,31 +115,79 @@ class Run:
         else:
             self.fail(exc)
 
-    def watch(self, model=None, optimizer=None) -> None:
-        """Let live lr/momentum/weight_decay flow into the optimizer; checkpoints hold both.
+    def watch(self, model=None, optimizer=None, scheduler=None, map: dict | None = None) -> None:
+        """Steer the optimizer live (lr against its schedule, groups kept); checkpoint both.
 
-        A resumed run loads the checkpoint's model and optimizer state here.
+        ``scheduler``: a torch LR scheduler (or a list) the script steps; ``map``: the
+        script's own config names for optimizer settings, e.g. ``{"lr_max": "lr"}``.
+        A resumed run loads the checkpoint's model, optimizer and scheduler state here.
         """
         self.model, self.optimizer = model, optimizer
-        if self.resume_from:
-            import torch
+        schedulers = scheduler if isinstance(scheduler, (list, tuple)) else [scheduler]
+        self.schedulers = [s for s in schedulers if s is not None]
+        self._key_map.update(self._checked_map(map or {}))
+        saved = self._load_resume_state() if self.resume_from else {}
+        if optimizer is not None:
+            self.steering = OptimizerSteering(optimizer, self.schedulers, saved.get("steering"))
+            self.snapshot("optimizer", self.steering.describe())
 
-            state = torch.load(self.resume_from, weights_only=False)
-            if model is not None and state.get("model") is not None:
-                model.load_state_dict(state["model"])
-            if optimizer is not None and state.get("optimizer") is not None:
-                optimizer.load_state_dict(state["optimizer"])
-                self._apply_to_optimizer(self.hparams)
-            self.extra_state = state.get("extra") or {}
+    def _checked_map(self, mapping: dict) -> dict:
+        targets = set(DEFAULT_KEY_MAP.values())
+        for key, target in mapping.items():
+            if target not in targets:
+                raise ValueError(f"map: {key!r} must map to one of {', '.join(sorted(targets))}")
+            if key not in self.hparams:
+                raise ValueError(f"map: {key!r} is not a key of this run's config")
+        return mapping
+
+    def _load_resume_state(self) -> dict:
+        """Model, optimizer (every group exactly as saved) and schedulers from the checkpoint."""
+        import torch
+
+        state = torch.load(self.resume_from, weights_only=True)  # a checkpoint is data, not code
+        if self.model is not None and state.get("model") is not None:
+            self.model.load_state_dict(state["model"])
+        if self.optimizer is not None and state.get("optimizer") is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        for scheduler, saved in zip(self.schedulers, state.get("schedulers") or [], strict=False):
+            scheduler.load_state_dict(saved)
+        self.hparams.update(state.get("hparams") or {})
+        self.extra_state = state.get("extra") or {}
+        return state
+
+    def apply_hparams(self, values: dict) -> None:
+        """Put values into the watched optimizer now (a fork's own settings, for example)."""
+        self._steer(values, "scale")
 
     def between_steps(self, step: int) -> bool:
         """Apply commands before ``step`` runs; block while paused. False means: stop now."""
-        self.step = step
+        self.step = self._next_step = step
+        self.hparams.started = True
+        if self.steering is not None:
+            self._log_effective_lr(step - 1)
         if self._signal or self._paused:
             self._obey(step)
         if self._step_budget:
             self._step_budget -= 1
+        every = self.checkpoint_every
+        if every and step % every == 0 and step and not self._stopping:
+            self._on_checkpoint(step, {})
+        self._next_step = step + 1  # from here the loop body runs this step
         return not self._stopping
+
+    def _log_effective_lr(self, step: int) -> None:
+        """Log the lr the optimizer really used in the last step (unless the script logs lr)."""
+        effective = self.steering.used
+        if not effective or step < 0:
+            return
+        self.steering.used = []
+        first = effective[0]  # groups with their own lr (layer-wise, no-decay) get a series
+        values = {f"lr/group{i}": lr for i, lr in enumerate(effective) if i and lr != first}
+        if not self._user_logs_lr:
+            values["lr"] = effective[0]
+        self._points.append((step, time.time(), values))
+        if "lr" in self.hparams:
+            self.hparams["lr"] = effective[0]
 
     def steps(self, total: int | None = None, start: int | None = None):
         """Yield step numbers, obeying pause/step/stop between them; ends early on stop."""
@@ -136,6 +200,8 @@ class Run:
             yield step
             step += 1
             self.step = step
+        if self.steering is not None:
+            self._log_effective_lr(step - 1)  # the last step has no boundary after it
 
     def snapshot(self, kind: str, payload: dict, step: int | None = None) -> None:
         """Record a small structured picture of the run (e.g. a decision boundary)."""
@@ -147,10 +213,14 @@ class Run:
         self._outbox.append(("event", {**item, "wall_time": now()}))
 
     def save_checkpoint(self, step: int | None = None) -> Path:
-        """Save model and optimizer state to the data directory and record it."""
+        """Save model, optimizer and schedule state beside the database and record it.
+
+        ``step`` is the step a resume starts at; by default the next one (called in the loop
+        body after the update: this step is done).
+        """
         import torch  # the webserver never gets here; keep its start fast
 
-        step = self.step if step is None else step
+        step = self._next_step if step is None else step
         folder = self._checkpoint_folder()
         path = folder / f"step-{step:09d}.pt"
         state = {
@@ -158,6 +228,8 @@ class Run:
             "hparams": dict(self.hparams),
             "model": self.model.state_dict() if self.model is not None else None,
             "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
+            "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
+            "steering": self.steering.state_dict() if self.steering is not None else None,
             "extra": dict(self.extra_state),
         }
         partial = path.with_suffix(".part")
@@ -182,17 +254,26 @@ class Run:
 
     # -- the writer thread --------------------------------------------------------------------
 
-    def take_pending(self, limit: int | None = None) -> dict:
-        """What the writer should write now: up to ``limit`` log calls, events, the row."""
+    pending_limit = 1 << 62  # log calls that may wait unwritten; the writer sets the figure
+    gone = False  # the run's row was deleted in the app: its points are no longer kept
+
+    def take_pending(self, max_points: int | None = None) -> dict:
+        """What the writer should write now: log calls up to ``max_points`` points, events, row."""
+        status = self.status  # read before _ended: _end sets _ended first
         row = {
-            "status": self.status,
+            "status": status,
             "step": self.step,
             "total_steps": self.total_steps,
             "hparams": dict(self.hparams),
-            "heartbeat_at": now(),
             **self._ended,
         }
-        points = _drain(self._points, limit)
+        if max_points is None:
+            points = _drain(self._points)
+        else:
+            points, count, queue = [], 0, self._points
+            while queue and count < max_points:
+                points.append(queue.popleft())
+                count += len(points[-1][2])
         more = bool(self._points)
         return {"points": points, "outbox": _drain(self._outbox), "row": row, "more": more}
 
@@ -200,6 +281,30 @@ class Run:
         """Put a batch whose write failed back in front, so nothing is lost."""
         self._points.extendleft(reversed(batch["points"]))
         self._outbox.extendleft(reversed(batch["outbox"]))
+
+    def pending_points(self) -> deque:
+        return self._points
+
+    def pending_point_count(self) -> int:
+        """About how many points wait unwritten (log calls times the first call's scalars)."""
+        queue = self._points
+        try:
+            return len(queue) * len(queue[0][2])
+        except IndexError:  # emptied meanwhile
+            return 0
+
+    def drop_oldest(self, count: int) -> list:
+        """Remove the ``count`` oldest unwritten log calls (the database refuses them)."""
+        return _drain(self._points, count)
+
+    def forget_pending(self, gone: bool = False) -> None:
+        """Discard what waits; a gone run also keeps nothing it logs from now on."""
+        if gone:
+            self.gone = True
+            self._points = deque(maxlen=0)
+            self._outbox = deque(maxlen=0)
+        self._points.clear()
+        self._outbox.clear()
 
     def receive_command(self, command_id: int, kind: str, payload: dict) -> None:
         if command_id in self._seen_commands:
@@ -242,24 +347,68 @@ class Run:
             self._outbox.append(("ack", {"id": command_id, "at": now()}))
 
     def _on_hparams(self, step: int, payload: dict) -> None:
-        changes = {
-            k: [self.hparams.get(k), v] for k, v in payload.items() if self.hparams.get(k) != v
-        }
+        payload = dict(payload)
+        mode = payload.pop("lr_mode", "scale")
+        live = self.hparams
+        changes = {k: [live.peek(k), v] for k, v in payload.items() if live.peek(k) != v}
         if not changes:
             return
-        self.hparams.update(payload)
-        self._apply_to_optimizer(payload)
-        self.event("hparams", {"changes": changes}, step)
+        details = self._steer({k: new for k, (_, new) in changes.items()}, mode)
+        for key, (_, new) in changes.items():
+            self.hparams[key] = new
+            self._warn_if_unused(key, step)
+        if "lr" in details:
+            lr = details.pop("lr")
+            if "lr" in changes:
+                changes["lr"] = [lr["old"], lr["new"]]
+                self.hparams["lr"] = lr["new"]
+            details.update({k: v for k, v in lr.items() if k not in ("old", "new")})
+        self.event("hparams", {"changes": changes, **details}, step)
+        self._snapshot_optimizer()
 
-    def _apply_to_optimizer(self, values: dict) -> None:
-        if self.optimizer is None:
+    def _steer(self, values: dict, mode: str) -> dict:
+        """Apply changed values to the watched optimizer; returns details for the event."""
+        if self.steering is None:
+            return {}
+        details = {}
+        for key, new in values.items():
+            target = self._key_map.get(key)
+            if target == "lr":
+                old = self.hparams.peek(key)
+                relative = None if key == "lr" or mode == "override" or not old else new / old
+                details["lr"] = self.steering.set_lr(new, mode, relative)
+            elif target in GROUP_KEYS:
+                self.steering.set_group_value(target, new)
+        return details
+
+    def _warn_if_unused(self, key: str, step: int) -> None:
+        """A live key that steers no optimizer and that the loop never reads does nothing."""
+        if key in self._key_map and self.steering is not None or key in self.hparams.read_keys:
             return
-        for group in self.optimizer.param_groups:
-            for key in OPTIMIZER_KEYS:
-                if key in values and key in group:
-                    group[key] = values[key]
-            if "momentum" in values and "betas" in group:  # Adam: momentum is beta1
-                group["betas"] = (values["momentum"], group["betas"][1])
+        if key in self._warned_keys:
+            return
+        self._warned_keys.add(key)
+        message = (
+            f"{key} changed, but nothing uses it: the script has not read run.config[{key!r}] "
+            f"since training started and no optimizer setting is tied to it "
+            f"(run.watch(model, optimizer, map={{{key!r}: 'lr'}}) ties it to one)"
+        )
+        print(f"lernkurve: {message}", file=sys.stderr)
+        self.event("note", {"message": message, "key": key}, step)
+
+    def _on_release(self, step: int, payload: dict) -> None:
+        if self.steering is None or self.steering.mode != "override":
+            return
+        details = self.steering.release()
+        if "lr" in self.hparams:
+            self.hparams["lr"] = details["new"]
+        changes = {"lr": [details.pop("old"), details.pop("new")]}
+        self.event("hparams", {"changes": changes, **details}, step)
+        self._snapshot_optimizer()
+
+    def _snapshot_optimizer(self) -> None:
+        if self.steering is not None:
+            self.snapshot("optimizer", self.steering.describe())
 
     def _on_pause(self, step: int, payload: dict) -> None:
         if not self._paused:
@@ -294,9 +443,7 @@ class Run:
     # -- ending -------------------------------------------------------------------------------
 
     def _checkpoint_folder(self) -> Path:
-        from database import data_dir
-
-        base = self.checkpoint_dir or data_dir() / "checkpoints"
+        base = self.checkpoint_dir or checkpoint_root(self.db)
         folder = base / f"run-{self.id}"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
@@ -304,7 +451,9 @@ class Run:
     def _at_exit(self) -> None:
         """A script that ends without finish(): keep its last points and say how it ended."""
         crash = getattr(sys, "last_value", None)  # set when an uncaught exception ends Python
-        if crash is not None:
+        if isinstance(crash, KeyboardInterrupt):
+            self.finish("stopped")
+        elif crash is not None:
             self.fail(crash)
         else:
             self.finish()

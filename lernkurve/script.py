@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
-from sqlalchemy import select, update
+import psutil
+from sqlalchemy import delete, func, select, update
 
-from database import Checkpoint, Command, Database, Event, now
+from database import Checkpoint, Command, Database, Event, Metric, now, rebuild_buckets_from
 from database import Run as RunRow
 from lernkurve.run import Run
 
 RESUMABLE = ("interrupted", "stopped", "failed")
+OWNED = ("running", "paused")
+# A run whose owner is on another machine counts as dead after this long without a heartbeat.
+# Generous on purpose: claiming a live run would make two processes write one run.
+STALE_AFTER = 30.0
 
 
 def _script_name() -> str:
     return os.path.basename(sys.argv[0] or "") or "script"
+
+
+def owner_is_gone(row: RunRow, stamp: float) -> bool:
+    """True when the process driving a running/paused run is dead (pid on this host, or silence)."""
+    config = row.config or {}
+    pid, host = config.get("pid"), config.get("host")
+    if host == socket.gethostname() and isinstance(pid, int):
+        return pid != os.getpid() and not psutil.pid_exists(pid)
+    return row.heartbeat_at is None or stamp - row.heartbeat_at > STALE_AFTER
 
 
 def insert_running(
@@ -28,7 +43,7 @@ def insert_running(
         task=task,
         status="running",
         hparams=hparams,
-        config=config,
+        config={**config, "pid": os.getpid(), "host": socket.gethostname()},
         total_steps=total_steps,
         started_at=stamp,
         heartbeat_at=stamp,
@@ -38,13 +53,18 @@ def insert_running(
 def create_script_run(
     db: Database, name: str | None, hparams: dict, schema: dict, total_steps: int | None
 ) -> Run:
-    config = {"schema": schema, "script": _script_name(), "pid": os.getpid()}
+    config = {"schema": schema, "script": _script_name()}
     row = insert_running(db, name or _script_name(), "script", hparams, config, total_steps)
     return Run(db, row.id, hparams, total_steps=total_steps)
 
 
 def resume_script_run(db: Database, run_id: int) -> Run:
-    """Continue a stopped or interrupted run from its last checkpoint: same id, steps go on."""
+    """Continue a stopped or interrupted run from its last checkpoint: same id, steps go on.
+
+    Works with no app running: a run still marked running whose process is gone is taken
+    over. Points the dead process logged after the checkpoint are removed (an event says how
+    many), so every step keeps exactly one value.
+    """
     with db.Session() as session:
         row = session.get(RunRow, run_id)
         if row is None:
@@ -55,32 +75,61 @@ def resume_script_run(db: Database, run_id: int) -> Run:
         if ckpt is None:
             raise ValueError(f"run {run_id} has no checkpoint to resume from")
         stamp = now()
-        claimed = session.execute(
-            update(RunRow)
-            .where(RunRow.id == run_id, RunRow.status.in_(RESUMABLE))
-            .values(status="running", ended_at=None, error=None, step=ckpt.step, heartbeat_at=stamp)
-        ).rowcount
-        if claimed != 1:
-            raise ValueError(
-                f"run {run_id} is {row.status}; only a stopped, interrupted or "
-                "failed run can be resumed"
-            )
+        _claim(session, row, ckpt.step, stamp)
         session.execute(  # what was asked of the dead process does not carry over
             update(Command)
             .where(Command.run_id == run_id, Command.applied_at.is_(None))
             .values(applied_at=stamp)
         )
+        removed = _remove_points_after(session, run_id, ckpt.step)
+        payload = {"checkpoint_id": ckpt.id, "from": "checkpoint", **removed}
         session.add(
-            Event(
-                run_id=run_id,
-                step=ckpt.step,
-                wall_time=stamp,
-                kind="resume",
-                payload={"checkpoint_id": ckpt.id, "from": "checkpoint"},
-            )
+            Event(run_id=run_id, step=ckpt.step, wall_time=stamp, kind="resume", payload=payload)
         )
         session.commit()
         hparams, total = dict(row.hparams), row.total_steps
     run = Run(db, run_id, hparams, step=ckpt.step, total_steps=total)
     run.resume_from = ckpt.path
     return run
+
+
+def _claim(session, row: RunRow, step: int, stamp: float) -> None:
+    """Mark the run as this process's, or raise when another process may still drive it."""
+    allowed = RESUMABLE + (OWNED if owner_is_gone(row, stamp) else ())
+    config = {**(row.config or {}), "pid": os.getpid(), "host": socket.gethostname()}
+    unchanged = (  # nobody else claimed it since we read the row
+        RunRow.heartbeat_at.is_(None)
+        if row.heartbeat_at is None
+        else RunRow.heartbeat_at == row.heartbeat_at
+    )
+    claimed = session.execute(
+        update(RunRow)
+        .where(RunRow.id == row.id, RunRow.status.in_(allowed), unchanged)
+        .values(
+            status="running",
+            ended_at=None,
+            error=None,
+            step=step,
+            heartbeat_at=stamp,
+            config=config,
+        )
+    ).rowcount
+    if claimed != 1:
+        raise ValueError(
+            f"run {row.id} is {row.status} and its process is still alive; only a stopped, "
+            "interrupted or failed run (or one whose process is gone) can be resumed"
+        )
+
+
+def _remove_points_after(session, run_id: int, step: int) -> dict:
+    """Delete points at or after ``step`` (the dead process's tail) and their chart buckets."""
+    span = session.execute(
+        select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(
+            Metric.run_id == run_id, Metric.step >= step
+        )
+    ).one()
+    if not span[0]:
+        return {"removed_points": 0}
+    session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.step >= step))
+    rebuild_buckets_from(session, run_id, step)
+    return {"removed_points": span[0], "removed_from_step": span[1], "removed_to_step": span[2]}

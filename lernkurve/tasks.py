@@ -85,17 +85,18 @@ class Trainer:
         self.optimizer = make_optimizer(hp["optimizer"], self.model.parameters(), hp)
         self.loss_fn = nn.CrossEntropyLoss()
         self.gen = torch.Generator().manual_seed(hp["seed"] + 1)
-        run.watch(self.model, self.optimizer)
         self.epoch, self.pos, self.order = 0, 0, None
         self.last_snapshot = 0.0
         if resume_from:
             self._load(resume_from)
+        run.watch(self.model, self.optimizer)
+        if resume_from:
+            run.apply_hparams(run.hparams)  # the fork's own values win over the checkpoint's
 
     def _load(self, path: str) -> None:
-        state = torch.load(path, weights_only=False)
+        state = torch.load(path, weights_only=True)  # a checkpoint is data, not code
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.run._apply_to_optimizer(self.run.hparams)  # the fork's own values win
         extra = state.get("extra") or {}
         self.epoch, self.pos, self.order = (
             extra.get("epoch", 0),

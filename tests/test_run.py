@@ -76,7 +76,8 @@ def test_lr_command_reaches_param_groups_at_the_recorded_step(db):
         wait_for(lambda: True)
     run.finish()
     event = rows(db, Event, run.id)[0]
-    assert event.kind == "hparams" and event.payload == {"changes": {"lr": [0.1, 0.02]}}
+    assert event.kind == "hparams" and event.payload["changes"] == {"lr": [0.1, 0.02]}
+    assert event.payload["mode"] == "scale"
     assert all(lr == (0.02 if s >= event.step else 0.1) for s, lr in used.items())
     assert run.config["lr"] == 0.02
 

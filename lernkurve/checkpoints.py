@@ -1,0 +1,20 @@
+"""Where a database's checkpoint files live: with that database, never shared with another."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from database import Database, data_dir
+
+
+def checkpoint_root(db: Database) -> Path:
+    """``<file>.checkpoints/`` beside an SQLite file; else a data-dir folder keyed by the db's id.
+
+    Two databases never share a file: run 1 of a.db and run 1 of b.db differ by folder.
+    """
+    url = make_url(db.url)
+    if db.is_sqlite and url.database and url.database != ":memory:":
+        return Path(url.database + ".checkpoints")
+    return data_dir() / "checkpoints" / f"db-{db.instance_id()}"
