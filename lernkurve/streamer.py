@@ -32,7 +32,7 @@ from database import (
     now,
     process_alive,
 )
-from lernkurve.queries import clean
+from lernkurve.queries import clean, unindexed
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,9 @@ class Streamer:
         """Emit new points of watched runs; points nobody watches are skipped, not read."""
         query = (
             metrics_table.select()
-            .where(Metric.id > self.cursor, Metric.id <= newest, Metric.run_id.in_(watched))
+            .where(
+                Metric.id > self.cursor, Metric.id <= newest, unindexed(Metric.run_id).in_(watched)
+            )
             .order_by(Metric.id)
             .limit(BATCH_ROWS)
         )
@@ -245,7 +247,7 @@ class Streamer:
     def _points_between(self, run_id: int, after: int, upto: int) -> list:
         query = (
             metrics_table.select()
-            .where(Metric.run_id == run_id, Metric.id > after, Metric.id <= upto)
+            .where(unindexed(Metric.run_id) == run_id, Metric.id > after, Metric.id <= upto)
             .order_by(Metric.id)
             .limit(BATCH_ROWS)
         )
