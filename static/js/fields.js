@@ -181,6 +181,12 @@ export class Field {
     this.setError(null);
   }
 
+  /** set(), with a float shown to 6 significant digits (a scheduled lr has many). */
+  setRounded(v) {
+    const long = this.spec.type === "float" && typeof v === "number" && Number.isFinite(v);
+    this.set(long ? Number(v.toPrecision(6)) : v);
+  }
+
   changedFrom(current) {
     return !sameValue(this.get(), current);
   }

@@ -74,7 +74,7 @@ export class HparamPanel {
     const live = isLive(run);
     for (const [key, field] of this.fields) {
       field.showNow(run.hparams[key]);
-      if (!field.dirty) field.set(run.hparams[key]);
+      if (!field.dirty) field.setRounded(run.hparams[key]);
       field.setDisabled(!live);
     }
     for (const dd of this.fixedBox.querySelectorAll("dd")) {
@@ -86,7 +86,7 @@ export class HparamPanel {
   }
 
   reset() {
-    for (const [key, field] of this.fields) field.set(this.run.hparams[key]);
+    for (const [key, field] of this.fields) field.setRounded(this.run.hparams[key]);
     this.say("", "");
   }
 
@@ -95,7 +95,8 @@ export class HparamPanel {
     const changes = {};
     for (const [key, field] of this.fields) {
       field.setError(null);
-      if (field.changedFrom(run.hparams[key])) changes[key] = field.get();
+      // Only what the user edited: a shown value may be rounded, or already old (a schedule).
+      if (field.dirty && field.changedFrom(run.hparams[key])) changes[key] = field.get();
     }
     if (!Object.keys(changes).length) {
       this.say(t("hp.noChange"), "text-body-secondary");

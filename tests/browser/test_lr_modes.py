@@ -21,8 +21,8 @@ TWO_GROUPS = [
 class LoopScript(ScriptRun):
     """A script run with live lr and weight_decay, logging `loss` every step."""
 
-    def __init__(self, db_path) -> None:
-        config = {"lr": 0.1, "weight_decay": 0.01}
+    def __init__(self, db_path, lr: float = 0.1) -> None:
+        config = {"lr": lr, "weight_decay": 0.01}
         super().__init__(db_path, "scheduled", config, live=["lr", "weight_decay"])
 
     def optimizer(self, lr_mode: str = "scale", factor: float = 1.0, groups=None) -> None:
@@ -142,3 +142,17 @@ def test_without_a_schedule_the_switch_stays_away_but_groups_show(dashboard, scr
     script.lr_event(0.1, 0.05, "scale", factor=0.5)
     dashboard.wait_for(lambda: has_event(dashboard, "lr: 0.1 → 0.05"))
     assert not any("×" in text for text in event_texts(page))
+
+
+def test_a_long_lr_reads_rounded_and_apply_sends_only_what_was_edited(dashboard):
+    script = LoopScript(dashboard.server.db_path, lr=0.123456789)
+    try:
+        page = dashboard.page
+        dashboard.open_run(script.run.id)
+        assert dashboard.field("#hp-live", "lr").input_value() == "0.123457"
+        dashboard.field("#hp-live", "weight_decay").fill("0.02")
+        with page.expect_request(lambda r: r.method == "PATCH") as patch:
+            page.get_by_role("button", name="Apply").click()
+        assert patch.value.post_data_json == {"weight_decay": 0.02}
+    finally:
+        script.finish()
