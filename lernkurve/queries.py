@@ -12,13 +12,23 @@ from database import Database, Metric
 CSV_CHUNK = 50_000
 
 
-def unindexed(column):
-    """``+column``: SQLite then leaves that column's indexes aside.
+RANGE_SCAN_MAX = 200_000  # ids a read by primary key may walk; past that, the run's index
 
-    A filter on run_id plus an id range would otherwise walk the run's whole index (every
-    point of a million-point run, ~0.2 s) instead of the few new rows by primary key.
-    """
+
+def unindexed(column):
+    """``+column``: SQLite then leaves that column's indexes aside."""
     return literal_column(f"+{column.table.name}.{column.name}", Integer)
+
+
+def run_column(after: int, upto: int):
+    """metrics.run_id for a read of ids in (after, upto].
+
+    With an index on run_id SQLite walks all of a run's points (~0.2 s for a million) even
+    for the last few; a short window of recent ids is read by primary key instead. A whole
+    history (after 0) or a long window still goes through the run's index.
+    """
+    short = after > 0 and upto - after <= RANGE_SCAN_MAX
+    return unindexed(Metric.run_id) if short else Metric.run_id
 
 
 def clean(value: float | None) -> float | None:
@@ -95,7 +105,7 @@ def _window(run_id: int, key: str, since_id: int, last_id: int):
 def _in_window(run_id: int, keys: list[str], since_id: int, last_id: int):
     """Whole histories through the (run_id, key, step) index; later points by id range."""
     return (
-        (unindexed(Metric.run_id) if since_id else Metric.run_id) == run_id,
+        run_column(since_id, last_id) == run_id,
         Metric.key.in_(keys),
         Metric.id > since_id,
         Metric.id <= last_id,

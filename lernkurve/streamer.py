@@ -32,7 +32,7 @@ from database import (
     now,
     process_alive,
 )
-from lernkurve.queries import clean, unindexed
+from lernkurve.queries import clean, run_column
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,9 @@ class Streamer:
         query = (
             metrics_table.select()
             .where(
-                Metric.id > self.cursor, Metric.id <= newest, unindexed(Metric.run_id).in_(watched)
+                Metric.id > self.cursor,
+                Metric.id <= newest,
+                run_column(self.cursor, newest).in_(watched),
             )
             .order_by(Metric.id)
             .limit(BATCH_ROWS)
@@ -247,7 +249,7 @@ class Streamer:
     def _points_between(self, run_id: int, after: int, upto: int) -> list:
         query = (
             metrics_table.select()
-            .where(unindexed(Metric.run_id) == run_id, Metric.id > after, Metric.id <= upto)
+            .where(run_column(after, upto) == run_id, Metric.id > after, Metric.id <= upto)
             .order_by(Metric.id)
             .limit(BATCH_ROWS)
         )
