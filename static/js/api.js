@@ -22,7 +22,7 @@ let downloadKey = "";
 
 /** Derive the key a download link carries (a link cannot send a header): HMAC(token, label). */
 export async function ready() {
-  if (!token) return;
+  if (!token || !globalThis.crypto?.subtle) return; // no secure context: CSV links answer 401
   const encode = (text) => new TextEncoder().encode(text);
   const hmac = { name: "HMAC", hash: "SHA-256" };
   const key = await crypto.subtle.importKey("raw", encode(token), hmac, false, ["sign"]);
