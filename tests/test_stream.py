@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from lernkurve.streamer import ThrottledLog
 from support import wait_for
 
 
@@ -217,3 +220,13 @@ def test_a_broken_room_does_not_stop_the_others(api, app, socket_client):
     got = []
     wait_for(lambda: got.extend(received_points(watcher, run_id)) or len(got) > 20)
     api.control(run_id, "stop")
+
+
+def test_failures_are_logged_at_most_once_per_interval(caplog):
+    log = ThrottledLog(logging.getLogger("lernkurve.test"), every=60.0)
+    for _ in range(100):
+        try:
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        except OverflowError:
+            log.exception("lernkurve streamer: rows failed")
+    assert len(caplog.records) == 1 and caplog.records[0].exc_info
