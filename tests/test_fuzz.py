@@ -201,3 +201,10 @@ def test_every_socket_event_gets_an_answer(fuzz_app, fuzz_socket, db_path, event
     rooms = socketio.server.manager.rooms.get("/", {})
     assert all(name is None or not name.startswith("run:") or name[4:] in "123" for name in rooms)
     assert dump(db_path) == before
+
+
+def test_the_fuzz_knows_every_route_of_a_run(fuzz_app):
+    """A route added later is fuzzed too: its tail must be listed above."""
+    prefix = "/api/runs/<int:run_id>"
+    rules = [rule.rule for rule in fuzz_app.url_map.iter_rules() if rule.rule.startswith(prefix)]
+    assert {rule.removeprefix(prefix) for rule in rules} <= set(ROUTE_TAILS)
