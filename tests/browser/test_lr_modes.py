@@ -7,6 +7,8 @@ check the page alone: what it sends and what it shows.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from script_runs import ScriptRun
 
@@ -154,5 +156,77 @@ def test_a_long_lr_reads_rounded_and_apply_sends_only_what_was_edited(dashboard)
         with page.expect_request(lambda r: r.method == "PATCH") as patch:
             page.get_by_role("button", name="Apply").click()
         assert patch.value.post_data_json == {"weight_decay": 0.02}
+    finally:
+        script.finish()
+
+
+class ScheduledScript(ScriptRun):
+    """A real loop: SGD with two param groups (wd 0.1 and 0), a LambdaLR schedule, watched."""
+
+    def __init__(self, db_path) -> None:
+        import torch
+
+        torch.manual_seed(0)
+        self.model = torch.nn.Linear(4, 1)
+        groups = [
+            {"params": [self.model.weight], "weight_decay": 0.1},
+            {"params": [self.model.bias], "weight_decay": 0.0},
+        ]
+        self.optimizer = torch.optim.SGD(groups, lr=0.1, momentum=0.9)
+        decay = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: 1 / (1 + 0.01 * s))
+        self.scheduler = decay
+        self.x, self.y = torch.randn(64, 4), torch.randn(64, 1)
+        config = {"lr": 0.1, "weight_decay": 0.1}
+        super().__init__(db_path, "scheduled for real", config, live=["lr", "weight_decay"])
+
+    def train(self) -> None:
+        self.run.watch(self.model, self.optimizer, scheduler=self.scheduler)
+        super().train()
+
+    def values(self, step: int) -> dict:
+        loss = ((self.model(self.x) - self.y) ** 2).mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return {"loss": loss.item(), "lr": self.optimizer.param_groups[0]["lr"]}
+
+
+def test_a_real_schedule_scaled_pinned_and_released_from_the_page(dashboard):
+    page = dashboard.page
+    script = ScheduledScript(dashboard.server.db_path)
+    try:
+        dashboard.api.wait_step(script.run.id, 5)
+        dashboard.open_run(script.run.id)
+        page.locator("#lr-mode").wait_for()
+        assert [td.inner_text() for td in page.locator("[data-name='weight_decay']").all()] == [
+            "0.1",
+            "0",
+        ]
+
+        page.get_by_text("Override", exact=True).click()
+        dashboard.field("#hp-live", "lr").fill("0.05")
+        page.get_by_role("button", name="Apply").click()
+        dashboard.wait_for(lambda: has_event(dashboard, "→ 0.05 (pinned)"))
+        release = page.get_by_role("button", name="Release lr")
+        dashboard.wait_for(lambda: release.is_enabled())
+        assert page.locator("#lr-mode-state").inner_text() == "Pinned at 0.05 until released."
+
+        release.click()
+        dashboard.wait_for(
+            lambda: has_event(dashboard, "0.05 → ") and "(released)" in " ".join(event_texts(page))
+        )
+        dashboard.wait_for(lambda: release.is_disabled())
+        assert page.locator("#lr-mode-scale").is_checked()
+
+        # Scale (the default again): the schedule goes on, times new / current.
+        dashboard.field("#hp-live", "lr").fill("0.02")
+        page.get_by_role("button", name="Apply").click()
+        scaled = re.compile(r"lr: \S+ → 0\.02 \(×0\.\d+\)")
+        dashboard.wait_for(lambda: any(scaled.search(text) for text in event_texts(page)))
+        state = page.locator("#lr-mode-state")
+        dashboard.wait_for(
+            lambda: re.fullmatch(r"Follows the schedule ×0\.\d+\.", state.inner_text())
+        )
     finally:
         script.finish()
