@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 
-import psutil
 from sqlalchemy import delete, func, select, update
 
-from database import Checkpoint, Command, Database, Event, Metric, now, rebuild_buckets_from
+from database import (
+    Checkpoint,
+    Command,
+    Database,
+    Event,
+    Metric,
+    now,
+    process_alive,
+    process_identity,
+    rebuild_buckets_from,
+)
 from database import Run as RunRow
 from lernkurve.run import Run
 
@@ -26,10 +34,9 @@ def _script_name() -> str:
 
 def owner_is_gone(row: RunRow, stamp: float) -> bool:
     """True when the process driving a running/paused run is dead (pid on this host, or silence)."""
-    config = row.config or {}
-    pid, host = config.get("pid"), config.get("host")
-    if host == socket.gethostname() and isinstance(pid, int):
-        return pid != os.getpid() and not psutil.pid_exists(pid)
+    alive = process_alive(row.config)
+    if alive is not None:
+        return not alive
     return row.heartbeat_at is None or stamp - row.heartbeat_at > STALE_AFTER
 
 
@@ -43,7 +50,7 @@ def insert_running(
         task=task,
         status="running",
         hparams=hparams,
-        config={**config, "pid": os.getpid(), "host": socket.gethostname()},
+        config={**config, **process_identity()},
         total_steps=total_steps,
         started_at=stamp,
         heartbeat_at=stamp,
@@ -96,7 +103,7 @@ def resume_script_run(db: Database, run_id: int) -> Run:
 def _claim(session, row: RunRow, step: int, stamp: float) -> None:
     """Mark the run as this process's, or raise when another process may still drive it."""
     allowed = RESUMABLE + (OWNED if owner_is_gone(row, stamp) else ())
-    config = {**(row.config or {}), "pid": os.getpid(), "host": socket.gethostname()}
+    config = {**(row.config or {}), **process_identity()}
     unchanged = (  # nobody else claimed it since we read the row
         RunRow.heartbeat_at.is_(None)
         if row.heartbeat_at is None
