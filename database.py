@@ -26,11 +26,11 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
-    inspect,
     select,
 )
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from lernkurve.schema import migrate
 
 APP_NAME = "Lernkurve"
 DB_FILENAME = "lernkurve.db"
@@ -363,36 +363,12 @@ class Database:
         self.engine: Engine = create_engine(self.url, **self._engine_options())
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._create_tables()
-        self._add_missing_columns()
+        migrate(self, Base.metadata)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
     @staticmethod
     def url_for(value: str | os.PathLike | None = None) -> str:
         return resolve_url(value)
-
-    def _create_tables(self) -> None:
-        """Create missing tables, holding the write lock: other processes may be starting too."""
-        with self.write() as conn:
-            Base.metadata.create_all(conn)
-
-    def _add_missing_columns(self) -> None:
-        """Give a database made by an older version the nullable columns added since."""
-        found = inspect(self.engine)
-        for table in Base.metadata.sorted_tables:
-            have = {column["name"] for column in found.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in have or not column.nullable:
-                    continue
-                kind = column.type.compile(self.engine.dialect)
-                try:
-                    with self.engine.begin() as conn:
-                        conn.exec_driver_sql(
-                            f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
-                        )
-                except OperationalError as exc:  # another process added it a moment ago
-                    if "duplicate column" not in str(exc).lower():
-                        raise
 
     @contextmanager
     def write(

@@ -24,6 +24,7 @@ from database import Database
 from lernkurve import __version__
 from lernkurve.api import bp as api_bp
 from lernkurve.api import json_http_error
+from lernkurve.schema import SchemaTooNew
 from lernkurve.security import (
     OLD_COOKIE_PREFIX,
     SecurityMiddleware,
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         app = create_app({"DATABASE": args.db, "TOKEN": args.token})
-    except (SQLAlchemyError, OSError) as err:
+    except (SQLAlchemyError, OSError, SchemaTooNew) as err:
         where = args.db or "the default database"
         print(f"lernkurve: cannot open {where}: {database_problem(err)}", file=sys.stderr)
         return 1

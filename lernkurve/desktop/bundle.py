@@ -126,7 +126,19 @@ EXCLUDES = [
     "playwright",
 ]
 # engineio chooses its async driver by name at run time; the build cannot see that import.
-HIDDEN_IMPORTS = ["engineio.async_drivers.threading", "lernkurve.tasks"]
+# Alembic runs the migration scripts from files (lernkurve/migrations, in app_datas) and
+# imports its own commands lazily: only an older database on a user's disk needs them.
+HIDDEN_IMPORTS = [
+    "engineio.async_drivers.threading",
+    "lernkurve.tasks",
+    "alembic.command",
+    "alembic.config",
+    "alembic.script",
+    "alembic.runtime.migration",
+    "alembic.operations",
+    "alembic.ddl.sqlite",
+    "alembic.ddl.postgresql",
+]
 
 
 def trimmed(toc: list, log=print) -> list:
@@ -173,6 +185,7 @@ def app_datas(root: Path) -> list[tuple[str, str]]:
     datas = [
         (str(root / "templates"), "templates"),
         (str(root / "lernkurve" / "data"), "lernkurve/data"),
+        (str(root / "lernkurve" / "migrations"), "lernkurve/migrations"),
         (str(root / "assets" / "icon.png"), "assets"),
     ]
     for path in sorted((root / "static").rglob("*")):

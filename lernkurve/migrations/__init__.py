@@ -1,0 +1,1 @@
+"""Schema migrations (Alembic): every database is brought to the head revision on open."""
