@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import sys
 import threading
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -26,6 +28,25 @@ def handler_with_timeout(seconds: float | None) -> type[WSGIRequestHandler]:
     return type("TimedRequestHandler", (QuietRequestHandler,), {"timeout": seconds})
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound and listening on host:port; OSError (EADDRINUSE ...) when it cannot be.
+
+    Werkzeug's make_server binds by itself and answers a taken port with sys.exit(1), which a
+    caller cannot tell from any other exit: bind here, hand Werkzeug the descriptor.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if sys.platform != "win32":  # on Windows this would let two servers share a port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class ServerThread:
     """Werkzeug's threaded server bound at once (port 0 = a free port, read back: no race)."""
 
@@ -33,11 +54,12 @@ class ServerThread:
         # Werkzeug logs every request at INFO; a desktop app has no use for that noise.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         handler = handler_with_timeout(app.config.get("REQUEST_TIMEOUT"))
+        self._socket = listening_socket(host, port)
         self.server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=handler
+            host, port, app, threaded=True, request_handler=handler, fd=self._socket.fileno()
         )
         self.host = host
-        self.port = self.server.server_port
+        self.port = self._socket.getsockname()[1]
         self._thread = threading.Thread(
             target=self.server.serve_forever,
             kwargs={"poll_interval": 0.05},  # shutdown() waits up to one poll interval
@@ -57,4 +79,5 @@ class ServerThread:
     def stop(self, timeout: float = 2.0) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self._socket.close()  # Werkzeug closed its own duplicate of the descriptor
         self._thread.join(timeout)
