@@ -1,7 +1,8 @@
 """A user's training script for the tests: plain PyTorch plus training.init, run as a process.
 
 usage: steered.py STEPS DELAY [--resume RUN_ID] [--dump PATH]
-Prints "run <id>" first; with --dump saves model and optimizer state right after watch().
+Prints "init" right before training.init, then "run <id>"; with --dump saves model and
+optimizer state right after watch().
 """
 
 import argparse
@@ -26,6 +27,7 @@ model = torch.nn.Linear(4, 2)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 x, y = torch.randn(256, 4), torch.randint(0, 2, (256,))
 config = {"lr": 0.1, "momentum": 0.9, "batch_size": 32}
+print("init", flush=True)  # the test times from here to the run's appearance in the app
 with training.init(
     name="steered", config=config, live=["lr", "momentum", "batch_size"], resume=args.resume
 ) as run:
