@@ -9,8 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from database import Command, Database, now
-from database import Run as RunRow
+from lernkurve.db import Command, Database, RunRow, now
 from lernkurve.run import Run
 from lernkurve.taskspecs import TASKS
 
@@ -89,16 +88,12 @@ class Worker:
         self._threads[row.id] = thread
         thread.start()
 
-    def active(self) -> list[int]:
-        return [rid for rid, thread in self._threads.items() if thread.is_alive()]
-
-    def stop(self, timeout: float = 1.5) -> None:
-        """Stop claiming, ask every running run to stop, wait for them to end as `stopped`."""
-        self._stop.set()
-        self._thread.join(timeout)  # no claim can start a run after this
+    def _ask_to_stop(self, run_ids: list[int], timeout: float) -> None:
+        if not run_ids:
+            return
         stamp = now()
-        with self.db.engine.begin() as conn:
-            for run_id in self.active():
+        with self.db.write(timeout=timeout) as conn:
+            for run_id in run_ids:
                 conn.execute(
                     Command.__table__.insert().values(
                         run_id=run_id,
@@ -107,6 +102,18 @@ class Worker:
                         created_at=stamp,
                     )
                 )
+
+    def active(self) -> list[int]:
+        return [rid for rid, thread in self._threads.items() if thread.is_alive()]
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop claiming, ask every running run to stop, wait for them to end as `stopped`."""
+        self._stop.set()
+        self._thread.join(timeout)  # no claim can start a run after this
+        try:
+            self._ask_to_stop(self.active(), timeout)
+        except Exception:  # noqa: BLE001 - a full disk must not keep the app from closing
+            log.warning("lernkurve worker: could not ask the runs to stop", exc_info=True)
         deadline = time.monotonic() + timeout
         for thread in list(self._threads.values()):
             thread.join(max(0.0, deadline - time.monotonic()))

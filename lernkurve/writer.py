@@ -30,20 +30,20 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, make_url, select, text, update
 
-from database import (
+from lernkurve.db import (
     BUCKET_SHIFT,
     LIVE_STATUSES,
     Checkpoint,
     Command,
     Database,
     Event,
+    RunRow,
     Snapshot,
     is_disk_full,
     is_locked,
     now,
     process_identity,
 )
-from database import Run as RunRow
 
 if TYPE_CHECKING:
     from lernkurve.run import Run
@@ -271,6 +271,9 @@ class Writer(threading.Thread):
 
     def backpressure(self, run: Run) -> None:
         """Run.log reached the bound: wait while the writer makes room, never while it fails."""
+        if self.failure is not None:
+            self._trim_if_free(run)
+            return
         self._wake.set()
         relief = run.pending_limit * RELIEF
         with self._drained:
@@ -281,6 +284,21 @@ class Writer(threading.Thread):
                 and self.is_alive()
             ):
                 self._drained.wait(0.1)
+
+    def _trim_if_free(self, run: Run) -> None:
+        """While writes fail, hold the run at its bound from the training thread too (unless
+        a flush is under way: it trims when it fails), so a fast loop cannot overshoot."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._trim(run)
+            finally:
+                self._lock.release()
+
+    def _trim(self, run: Run) -> None:
+        """Drop the oldest unwritten points beyond the bound, counting them."""
+        over = len(run.pending_points()) - run.pending_limit
+        if over > 0:
+            self._loss(run).add(run.drop_oldest(over))
 
     def unregister(self, run: Run) -> None:
         """Flush everything the run still holds and forget it; never raises for a full disk."""
@@ -333,7 +351,7 @@ class Writer(threading.Thread):
                 backlog = self.flush()
             except Exception:  # noqa: BLE001 - keep writing; the data is kept for retry
                 backlog = False
-                self._wake.wait(RETRY_INTERVAL if self.failure else self.interval)
+                time.sleep(RETRY_INTERVAL if self.failure else self.interval)
 
     def _retire_if_idle(self) -> bool:
         """End the thread when no run is left; the next run starts a fresh writer."""
@@ -399,9 +417,7 @@ class Writer(threading.Thread):
             )
         self.failure = reason
         for run in self._runs.values():
-            over = len(run.pending_points()) - run.pending_limit
-            if over > 0:
-                self._loss(run).add(run.drop_oldest(over))
+            self._trim(run)
 
     def _note_success(self) -> None:
         self.last_error = None
