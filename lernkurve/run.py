@@ -17,9 +17,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from database import Database, now
 from lernkurve import writer
 from lernkurve.checkpoints import checkpoint_root
+from lernkurve.db import Database, now
 from lernkurve.livevalues import LiveConfig, read_now
 from lernkurve.steering import GROUP_KEYS, OptimizerSteering
 
@@ -65,6 +65,9 @@ class Run:
         self._user_logs_lr = False
         self._warned_keys: set[str] = set()
         self.extra_state: dict = {}  # loop position etc., saved with each checkpoint
+        # A framework's own checkpointing (HF Trainer, Lightning): called with the step instead
+        # of save_checkpoint by the app's checkpoint command and checkpoint_every.
+        self.checkpointer = None
         self.resume_from: str | None = None  # a checkpoint that watch() loads
         self._points: deque = deque()
         self._outbox: deque = deque()
@@ -235,9 +238,13 @@ class Run:
         partial = path.with_suffix(".part")
         torch.save(state, partial)
         partial.replace(path)  # a crash mid-save never leaves a torn checkpoint behind
+        self.record_checkpoint(path, step)
+        return path
+
+    def record_checkpoint(self, path: str | Path, step: int) -> None:
+        """List a saved checkpoint (this run's file, or a framework's own folder) at ``step``."""
         self._outbox.append(("checkpoint", {"step": step, "path": str(path), "created_at": now()}))
         self.event("checkpoint", {"path": str(path), "step": step}, step)
-        return path
 
     def finish(self, status: str = "completed") -> None:
         """End the run (completed unless it was stopped) and flush everything it logged."""
@@ -436,6 +443,9 @@ class Run:
 
     def _on_checkpoint(self, step: int, payload: dict) -> None:
         try:
+            if self.checkpointer is not None:
+                self.checkpointer(step)
+                return
             self.save_checkpoint(step)
         except OSError as err:  # a full disk costs the checkpoint, not the run
             self.event("note", {"message": f"checkpoint failed: {err}"}, step)

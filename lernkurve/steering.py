@@ -120,20 +120,22 @@ class OptimizerSteering:
         Chainable schedulers (cosine, exponential, step) compute the next lr from the group's
         current one; stepping them from a scaled lr would compound the factor every step.
         """
-        original = scheduler.step
+        steering, cls = self, type(scheduler)
 
-        def step(*args, **kwargs):
-            groups = self.optimizer.param_groups
+        def step(sched, *args, **kwargs):
+            groups = steering.optimizer.param_groups
             for index, group in enumerate(groups):
-                _write(group, "lr", self._base[index])
+                _write(group, "lr", steering._base[index])
             try:
-                return original(*args, **kwargs)
+                return cls.step(sched, *args, **kwargs)
             finally:
-                self._base = [_read(g, "lr") for g in groups]
-                self._written = list(self._base)
-                self.apply_lr()
+                steering._base = [_read(g, "lr") for g in groups]
+                steering._written = list(steering._base)
+                steering.apply_lr()
 
-        scheduler.step = step
+        # A subclass, not an instance attribute: a scheduler's state_dict() is its __dict__, and
+        # a function there can neither be saved (torch.save) nor survive load_state_dict().
+        scheduler.__class__ = type(cls.__name__, (cls,), {"step": step, "__module__": cls.__module__})
 
     def _warn_if_scheduler_unpassed(self) -> None:
         if self._warned_unpassed:
@@ -216,6 +218,11 @@ class OptimizerSteering:
             "lr_ratios": list(self._lr_ratios),
             "group_ratios": {k: list(v) for k, v in self._group_ratios.items()},
         }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Take a saved steer (from state_dict) and apply it to the optimizer now."""
+        self._restore(state)
+        self.apply_lr()
 
     def _restore(self, state: dict) -> None:
         self.mode, self.factor, self.pinned = state["mode"], state["factor"], state["pinned"]
