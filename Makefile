@@ -6,14 +6,15 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := static/node_modules/.installed
 SYS_STAMP := .venv/.system-deps
 
-.PHONY: run serve test test-fast lint format dist bench setup system-deps clean
+.PHONY: run serve test test-fast lint format dist wheel bench setup system-deps clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(NODE_STAMP): static/package.json static/package-lock.json
@@ -53,6 +54,10 @@ dist: $(DIST_EXE)
 
 $(DIST_EXE): $(STAMP) $(NODE_STAMP) $(DIST_INPUTS)
 	$(PY) -m PyInstaller --noconfirm build.spec
+
+# The library and the `lernkurve` command as a wheel (pages included): dist/lernkurve-*.whl.
+wheel: $(STAMP) $(NODE_STAMP)
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
 
 bench: setup
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done

@@ -1,136 +1,24 @@
-"""Training that Lernkurve watches and steers, through the database only.
+"""Training that Lernkurve watches and steers (the same as ``import lernkurve``).
 
 In your own script::
 
-    import training
+    import training                      # inside the checkout; elsewhere: import lernkurve
     with training.init(name="my-net", config={"lr": 0.1, "batch_size": 64},
                        live=["lr", "batch_size"]) as run:
         run.watch(model, optimizer)
         for step in run.steps(10_000):
             ...
-            run.log({"loss": loss.item()}, step=step)
+            run.log({"loss": loss}, step=step)
 
-From a terminal, a built-in task: ``python training.py --task spiral --lr 0.1``.
+From a terminal, a built-in task: ``python training.py --task spiral --lr 0.1``
+(the same as ``lernkurve train --task spiral --lr 0.1``).
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
-from pathlib import Path
 
-from database import Database
-from lernkurve.hparams import HParamError, check_schema, resolve, schema_from_config
-from lernkurve.run import Run
-from lernkurve.script import create_script_run, insert_running, resume_script_run
-from lernkurve.taskspecs import TASKS, task_schema, total_steps_for
-from lernkurve.worker import Worker, train_builtin
+from lernkurve.training import HParamError, Run, Worker, init, main, open_database
 
-__all__ = ["Run", "Worker", "init", "HParamError", "main"]
-
-_databases: dict[str, Database] = {}
-
-
-def open_database(db: str | Path | None = None) -> Database:
-    """One Database per URL and process (the process has one writer per database)."""
-    probe = Database.url_for(db)
-    if probe not in _databases:
-        _databases[probe] = Database(probe)
-    return _databases[probe]
-
-
-def init(
-    name: str | None = None,
-    config: dict | None = None,
-    live: list[str] | None = None,
-    schema: dict | None = None,
-    *,
-    db: str | Path | None = None,
-    resume: int | None = None,
-    total_steps: int | None = None,
-    checkpoint_every: int | None = None,
-) -> Run:
-    """Start (or with ``resume=RUN_ID`` continue) a run that appears in Lernkurve and obeys it.
-
-    ``config`` holds the hyperparameter values; ``live`` names those the app may change while
-    the run trains (or give ``schema`` with types and ranges instead). Same database as the
-    app: ``db``, else LERNKURVE_DB, else the file in the user's data directory.
-    ``checkpoint_every=N`` saves a checkpoint at every N-th step (beside the database).
-    """
-    database = open_database(db)
-    if resume is not None:
-        run = resume_script_run(database, resume)
-    else:
-        if schema is not None:
-            schema = check_schema(schema)
-        else:
-            schema = schema_from_config(config or {}, live)
-        hparams = resolve(schema, config or {})
-        run = create_script_run(database, name, hparams, schema, total_steps)
-    run.checkpoint_every = checkpoint_every
-    return run
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    lines = [f"  {name}: {spec['description']}" for name, spec in TASKS.items()]
-    parser = argparse.ArgumentParser(
-        description="Train a built-in task from a terminal, watched and steered in Lernkurve.",
-        epilog="tasks:\n"
-        + "\n".join(lines)
-        + "\n\nhparams (live ones change while training):\n"
-        + _hparam_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--task", choices=sorted(TASKS), required=True)
-    parser.add_argument("--name", help="run name shown in the app")
-    parser.add_argument("--db", help="database file or SQLAlchemy URL (default as the app)")
-    for key, spec in task_schema("spiral").items():
-        parser.add_argument(
-            f"--{key.replace('_', '-')}", dest=key, type=_arg_type(spec), help=spec.get("help")
-        )
-    return parser.parse_args(argv)
-
-
-def _arg_type(spec: dict):
-    if spec["type"] == "int_list":
-        return lambda text: [int(part) for part in text.split(",")]
-    return {"float": float, "int": int}.get(spec["type"], str)
-
-
-def _hparam_help() -> str:
-    rows = []
-    for key, spec in task_schema("spiral").items():
-        span = spec.get("choices") or f"{spec.get('min')}..{spec.get('max')}"
-        rows.append(
-            f"  --{key.replace('_', '-'):<14} {spec['type']:<9} {span!s:<22} "
-            f"{'live' if spec.get('live') else 'fixed'}"
-        )
-    return "\n".join(rows)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Train one built-in task in this process until it ends."""
-    args = parse_args(argv)
-    schema = task_schema(args.task)
-    given = {k: v for k, v in vars(args).items() if k in schema and v is not None}
-    try:
-        hparams = resolve(schema, given)
-    except HParamError as err:
-        print(f"training.py: {err.message}", file=sys.stderr)
-        return 2
-    database = open_database(args.db)
-    row = create_builtin_row(database, args.task, args.name or args.task, hparams)
-    print(f"run {row.id} ({args.task}) training; watch and steer it in Lernkurve")
-    run = train_builtin(database, row, None)
-    print(f"run {row.id} ended: {run.status}")
-    return 0 if run.status in ("completed", "stopped") else 1
-
-
-def create_builtin_row(database: Database, task: str, name: str, hparams: dict):
-    """A built-in run this terminal trains itself."""
-    config = {"schema": task_schema(task)}
-    return insert_running(database, name, task, hparams, config, total_steps_for(task, hparams))
-
+__all__ = ["HParamError", "Run", "Worker", "init", "main", "open_database"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 KEYS = ("train_loss", "val_loss", "val_accuracy", "lr")
 VAL_EVERY = 10  # the live writer logs val_* every 10 steps, train_loss and lr every step
@@ -58,8 +57,8 @@ def curve(key: str, step: int, total: int) -> float:
 
 def make_big_run(db_path: Path, points: int) -> tuple[int, float]:
     """A finished run with `points` points for each of KEYS, written in bulk; (id, seconds)."""
-    from database import Database, now
-    from database import Run as RunRow
+    from lernkurve.db import Database, now
+    from lernkurve.db import RunRow
     from lernkurve.hparams import schema_from_config
     from lernkurve.writer import expand_points
 
@@ -100,7 +99,7 @@ def make_big_run(db_path: Path, points: int) -> tuple[int, float]:
 
 def writer(db_path: str, rate: float, seconds: float) -> None:
     """Child process: a user's script logging `rate` points/s for `seconds` through training."""
-    import training
+    from lernkurve import training
 
     steps_per_s = rate / POINTS_PER_STEP
     with training.init(
@@ -300,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
+    from lernkurve.app import create_app
     from lernkurve.server import ServerThread
-    from webserver import create_app
 
     with tempfile.TemporaryDirectory(prefix="lernkurve-bench-") as tmp:
         db_path = Path(tmp) / "bench.db"

@@ -37,7 +37,6 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TOKEN = "t"
 P50_MS, P99_MS = 60.0, 150.0
@@ -45,7 +44,7 @@ P50_MS, P99_MS = 60.0, 150.0
 
 def produce(db: str, seconds: float, rate: float, keys: int) -> int:
     """Subprocess: wait for a line on stdin, then log at `rate` points/s for `seconds`."""
-    import training
+    from lernkurve import training
 
     run = training.init(name="bench-fanout", config={"lr": 0.1}, live=["lr"], db=db)
     print("RUN", run.id, flush=True)
@@ -84,6 +83,8 @@ class Client:
 
         self.sio.eio._receive_packet = stamp
         self.sio.on("metrics", lambda data: None)
+        self.dropped: float | None = None  # when the connection ended on its own
+        self.sio.on("disconnect", lambda *reason: (setattr(self, "dropped", time.time()), print("DROP", reason, file=sys.stderr)))
         self.sio.connect(base, auth={"token": TOKEN}, transports=["websocket"], wait_timeout=20)
         answer = self.sio.call("subscribe", {"run_id": run_id, "since_id": None}, timeout=20)
         assert answer == {"ok": True}, answer
@@ -110,7 +111,9 @@ def client_group(base: str, run_id: int, count: int) -> int:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(len(c.ids) < expected for c in clients):
         time.sleep(0.1)
-    results = [{"ids": list(c.ids.items()), "delays": c.delays} for c in clients]
+    results = [
+        {"ids": list(c.ids.items()), "delays": c.delays, "dropped": c.dropped} for c in clients
+    ]
     for client in clients:
         client.close()
     print("RESULT", json.dumps(results), flush=True)
@@ -123,6 +126,7 @@ class Result:
     def __init__(self, data: dict) -> None:
         self.ids = Counter(dict((int(k), n) for k, n in data["ids"]))
         self.delays = data["delays"]
+        self.dropped = data["dropped"]
 
 
 def start_server(db: Path, env: dict) -> tuple[subprocess.Popen, str]:
@@ -163,7 +167,7 @@ def start_group(base: str, run_id: int, count: int, env: dict) -> subprocess.Pop
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,  # engineio's "packet queue is empty" on disconnect
+        stderr=None,
         text=True,
     )
 
@@ -199,6 +203,7 @@ def measure(args, tmp: Path) -> dict:
         for group in groups:
             assert group.stdout.readline().split() == ["READY"], "a client group failed"
         send(producer, "go")
+        started = time.time()
         logged = int(producer.stdout.readline().split()[1])
         expected = run_ids(db, run_id)
         for group in groups:
@@ -207,7 +212,7 @@ def measure(args, tmp: Path) -> dict:
         for group in groups:
             words = group.stdout.readline().split(maxsplit=1)
             clients += [Result(data) for data in json.loads(words[1])]
-        return {"logged": logged, "expected": expected, "clients": clients}
+        return {"logged": logged, "expected": expected, "clients": clients, "started": started}
     finally:
         for proc in [producer, *groups]:
             if proc.poll() is None:
@@ -232,21 +237,26 @@ def report(result: dict, args) -> bool:
     twice = sum(sum(n - 1 for n in c.ids.values() if n > 1) for c in clients)
     delays = [d for c in clients for d in c.delays]
     per_client = [statistics.median(c.delays) for c in clients if c.delays]
+    dropped = sum(c.dropped is not None for c in clients)
     print(
         f"\n{args.clients} clients ({args.procs} processes) on one run, {args.rate:g} points/s "
         f"({args.keys} key(s) a step) for {args.seconds:g} s: {result['logged']} points logged, "
         f"{len(expected)} stored"
     )
     print(
-        f"   {'clients':>7} {'points each':>11} {'missing':>8} {'twice':>6} {'foreign':>8} "
+        f"   {'clients':>7} {'dropped':>7} {'points each':>11} {'missing':>8} {'twice':>6} "
+        f"{'foreign':>8} "
         f"{'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'client p50s':>13} {'load':>5}"
     )
     print(
-        f"   {len(clients):>7} {len(expected):>11} {missing:>8} {twice:>6} {extra:>8} "
+        f"   {len(clients):>7} {dropped:>7} {len(expected):>11} {missing:>8} {twice:>6} {extra:>8} "
         f"{pct(delays, 0.5):>7.1f} {pct(delays, 0.9):>7.1f} {pct(delays, 0.99):>7.1f} "
         f"{max(delays):>7.1f} {min(per_client):>6.1f}-{max(per_client):<6.1f} "
         f"{os.getloadavg()[0]:>5.1f}"
     )
+    if dropped:
+        after = sorted(c.dropped - result["started"] for c in clients if c.dropped is not None)
+        print(f"   {dropped} connections ended on their own, {after[0]:.0f}-{after[-1]:.0f} s in")
     once = missing == twice == extra == 0 and len(expected) == result["logged"]
     fast = pct(delays, 0.5) <= P50_MS and pct(delays, 0.99) <= P99_MS
     print(f"   every client every point exactly once: {'MET' if once else 'MISSED'}")

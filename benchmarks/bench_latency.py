@@ -38,7 +38,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TOKEN = "t"
 STREAM_P50_MS, STREAM_P99_MS, CONTROL_P99_MS = 60.0, 150.0, 150.0
@@ -120,8 +119,8 @@ def role(args) -> int:
         install_trace(trace)
     server = app = run = None
     if args.serve:
+        from lernkurve.app import create_app
         from lernkurve.server import ServerThread
-        from webserver import create_app
 
         app = create_app(
             {"DATABASE": args.db, "TOKEN": TOKEN, "START_WORKER": False, "DATA_DIR": args.data_dir}
@@ -131,7 +130,7 @@ def role(args) -> int:
     if args.produce:
         import torch
 
-        import training
+        from lernkurve import training
 
         torch.set_num_threads(1)
         run = training.init(

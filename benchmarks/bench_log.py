@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 LOG_GOAL_US = 5.0
 RATE_GOAL = 200_000
@@ -329,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lernkurve-bench-") as tmp:
         os.environ["LERNKURVE_DATA_DIR"] = str(Path(tmp) / "data")
         os.environ.pop("LERNKURVE_DB", None)
-        import training
+        from lernkurve import training
 
         if args.no_gc:
             gc.disable()

@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 RATIO_GOAL = 0.97
 
@@ -114,7 +113,7 @@ def lernkurve_loop(
     from lernkurve import tasks
     from lernkurve import writer as writer_module
     from lernkurve.run import Run
-    from training import create_builtin_row
+    from lernkurve.training import create_builtin_row
 
     row = create_builtin_row(db, task, f"bench-{task}", hp)
     run = Run(db, row.id, row.hparams, total_steps=row.total_steps)
@@ -126,7 +125,7 @@ def lernkurve_loop(
         time.sleep(2 * writer_module.FLUSH_INTERVAL)
     state = None
     if app:  # a fresh app per trial: its streamer polls only while this loop runs
-        from webserver import create_app
+        from lernkurve.app import create_app
 
         folder = os.environ["LERNKURVE_DATA_DIR"]
         config = {"DATABASE": db.url, "TOKEN": "t", "START_WORKER": False, "DATA_DIR": folder}
@@ -169,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop("LERNKURVE_DB", None)
         import torch
 
-        import training
+        from lernkurve import training
 
         db = training.open_database(Path(tmp) / "bench.db")
         print(

@@ -13,15 +13,12 @@ pause, step, stop and checkpoint work as for the built-in tasks.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
-import training  # noqa: E402  (Lernkurve)
+from lernkurve import training
 
 
 def make_data(n: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:

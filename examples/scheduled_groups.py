@@ -11,14 +11,11 @@ steps), even after kill -9 and with no app running.
 
 import argparse
 import math
-import sys
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # only inside the checkout
-import training  # noqa: E402
+from lernkurve import training
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--steps", type=int, default=3000)

@@ -1,3 +1,27 @@
-"""Lernkurve's internals; the entry points are the top-level webserver, desktop and training."""
+"""Watch and steer PyTorch training live: ``lernkurve.init(...)`` in a training script.
 
-__version__ = "0.1.0"
+The public API (``init``, ``Run``, ``HParamError``) is imported on first use, so that
+``import lernkurve`` stays cheap for the app, which needs neither torch nor the training side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.2.0"
+__all__ = ["HParamError", "Run", "__version__", "init"]
+
+if TYPE_CHECKING:
+    from lernkurve.hparams import HParamError
+    from lernkurve.run import Run
+    from lernkurve.training import init
+
+_LAZY = {"init": "lernkurve.training", "Run": "lernkurve.run", "HParamError": "lernkurve.hparams"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lernkurve' has no attribute {name!r}")

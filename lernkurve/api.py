@@ -8,7 +8,8 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, str
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
-from database import (
+from lernkurve import __version__, queries
+from lernkurve.db import (
     FINISHED_STATUSES,
     LIVE_STATUSES,
     Checkpoint,
@@ -17,13 +18,12 @@ from database import (
     Event,
     Metric,
     MetricBucket,
-    Run,
+    RunRow,
     Snapshot,
     is_disk_full,
     now,
     process_alive,
 )
-from lernkurve import __version__, queries
 from lernkurve.hparams import HParamError, resolve, validate
 from lernkurve.taskspecs import TASKS, public_tasks, task_schema, total_steps_for
 
@@ -80,14 +80,14 @@ def json_body() -> dict:
     return data
 
 
-def load_run(session, run_id: int) -> Run:
-    run = session.get(Run, run_id) if run_id <= MAX_ID else None
+def load_run(session, run_id: int) -> RunRow:
+    run = session.get(RunRow, run_id) if run_id <= MAX_ID else None
     if run is None:
         raise ApiError(404, "not_found", f"no run with id {run_id}")
     return run
 
 
-def require_live(run: Run) -> None:
+def require_live(run: RunRow) -> None:
     if run.status in FINISHED_STATUSES:
         raise ApiError(409, "run_finished", f"run {run.id} has ended ({run.status})")
 
@@ -131,7 +131,7 @@ def tasks():
 @bp.get("/runs")
 def list_runs():
     with db().Session() as session:
-        runs = session.scalars(select(Run).order_by(Run.id.desc())).all()
+        runs = session.scalars(select(RunRow).order_by(RunRow.id.desc())).all()
         return {"runs": [run.to_dict() for run in runs]}
 
 
@@ -216,8 +216,8 @@ def _stop_if_queued(session, run_id: int) -> bool:
     """A run no trainer has claimed yet is stopped right here; False if one already has it."""
     stamp = now()
     result = session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.status == "queued")
+        update(RunRow)
+        .where(RunRow.id == run_id, RunRow.status == "queued")
         .values(status="stopped", ended_at=stamp)
     )
     if result.rowcount != 1:
@@ -355,7 +355,7 @@ def flag_arg(name: str) -> bool:
     return raw == "1"
 
 
-def why_process_may_live(run: Run) -> str | None:
+def why_process_may_live(run: RunRow) -> str | None:
     """Why deleting the run could pull the rows from under a process still writing them.
 
     An `interrupted` run's process is asked about by pid where the run names one on this
@@ -382,7 +382,7 @@ def why_process_may_live(run: Run) -> str | None:
 
 def _checkpoints_other_runs_resume_from(session) -> set[str]:
     """Files a fork still starts from (its config names the parent's checkpoint)."""
-    configs = session.scalars(select(Run.config)).all()
+    configs = session.scalars(select(RunRow.config)).all()
     return {c["resume_from"] for c in configs if isinstance(c, dict) and c.get("resume_from")}
 
 

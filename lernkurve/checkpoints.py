@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from database import Database, data_dir
+from lernkurve.db import Database, data_dir
 
 
 def checkpoint_root(db: Database) -> Path:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Integer, bindparam, func, literal_column, select, text
 
-from database import Database, Metric
+from lernkurve.db import Database, Metric
 
 CSV_CHUNK = 50_000
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import MetaData, inspect, text
 
 if TYPE_CHECKING:
-    from database import Database
+    from lernkurve.db import Database
 
 HEAD = "0002"
 FIRST = "0001"

@@ -7,18 +7,18 @@ import sys
 
 from sqlalchemy import delete, func, select, update
 
-from database import (
+from lernkurve.db import (
     Checkpoint,
     Command,
     Database,
     Event,
     Metric,
+    RunRow,
     now,
     process_alive,
     process_identity,
     rebuild_buckets_from,
 )
-from database import Run as RunRow
 from lernkurve.run import Run
 
 RESUMABLE = ("interrupted", "stopped", "failed")

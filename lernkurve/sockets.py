@@ -13,7 +13,7 @@ import logging
 from flask import Flask, request
 from flask_socketio import SocketIO
 
-from database import Run
+from lernkurve.db import RunRow
 from lernkurve.security import host_is_loopback, presented_token, same_origin, token_ok
 from lernkurve.streamer import Streamer, ThrottledLog
 
@@ -86,7 +86,7 @@ def register_socket_events(socketio: SocketIO, app: Flask, streamer: Streamer) -
     def subscribe(data):
         wanted = subscription(data, {"run_id", "since_id"})
         with streamer.db.Session() as session:
-            if session.get(Run, wanted["run_id"]) is None:
+            if session.get(RunRow, wanted["run_id"]) is None:
                 raise SocketError("not_found", f"no run with id {wanted['run_id']}")
         streamer.subscribe(request.sid, wanted["run_id"], wanted["since_id"])
         return {"ok": True}

@@ -20,12 +20,12 @@ from flask_socketio import SocketIO, join_room, leave_room
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import OperationalError
 
-from database import (
+from lernkurve.db import (
     LIVE_STATUSES,
     Database,
     Event,
     Metric,
-    Run,
+    RunRow,
     Snapshot,
     is_locked,
     metrics_table,
@@ -207,8 +207,8 @@ class Streamer:
 
     def _emit_changed_runs(self) -> None:
         since = now() - 2 * RUNS_EVERY - LIVENESS_EVERY
-        query = select(Run.__table__).where(
-            or_(Run.status.in_(LIVE_STATUSES), Run.ended_at >= since)
+        query = select(RunRow.__table__).where(
+            or_(RunRow.status.in_(LIVE_STATUSES), RunRow.ended_at >= since)
         )
         with self.db.engine.connect() as conn:
             runs = [dict(row) for row in conn.execute(query).mappings()]
@@ -267,17 +267,17 @@ def mark_interrupted(db: Database, timeout: float = HEARTBEAT_TIMEOUT) -> int:
     this machine, that process has ended (a stopped or starved process keeps its run).
     """
     stamp = now()
-    stale = (Run.status.in_(("running", "paused")), Run.heartbeat_at < stamp - timeout)
+    stale = (RunRow.status.in_(("running", "paused")), RunRow.heartbeat_at < stamp - timeout)
     with db.engine.connect() as conn:  # look first: an UPDATE would take the write lock
-        rows = conn.execute(select(Run.id, Run.config).where(*stale)).all()
+        rows = conn.execute(select(RunRow.id, RunRow.config).where(*stale)).all()
     dead = [run_id for run_id, config in rows if process_alive(config) is not True]
     if not dead:
         return 0
     try:
         with db.write(timeout=SWEEP_LOCK_WAIT) as conn:
             result = conn.execute(
-                update(Run)
-                .where(Run.id.in_(dead), *stale)
+                update(RunRow)
+                .where(RunRow.id.in_(dead), *stale)
                 .values(status="interrupted", ended_at=stamp)
             )
     except OperationalError as exc:

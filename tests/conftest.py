@@ -24,7 +24,7 @@ def db_path(tmp_path):
 
 @pytest.fixture
 def app(db_path, data_dir):
-    from webserver import create_app
+    from lernkurve.app import create_app
 
     app = create_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "DATA_DIR": str(data_dir)})
     yield app

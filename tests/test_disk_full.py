@@ -15,7 +15,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from database import Database, Event, Metric, Run, now, process_identity
+from lernkurve.db import Database, Event, Metric, RunRow, now, process_identity
 from support import ROOT, TOKEN, Api, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "paced.py"
@@ -94,7 +94,7 @@ def stored(db: Database, run_id: int) -> tuple[int, int | None, list[dict]]:
     """Points stored, the run's `pending` figure, its data_loss events."""
     with db.engine.connect() as conn:
         count = conn.execute(select(func.count()).where(Metric.run_id == run_id)).scalar()
-        pending = conn.execute(select(Run.pending).where(Run.id == run_id)).scalar()
+        pending = conn.execute(select(RunRow.pending).where(RunRow.id == run_id)).scalar()
         losses = conn.execute(
             select(Event.payload).where(Event.run_id == run_id, Event.kind == "data_loss")
         ).all()
@@ -157,7 +157,7 @@ def test_over_the_bound_the_oldest_points_go_counted_and_writing_resumes(small_d
 
 
 def test_the_api_answers_507_with_the_reason_while_the_disk_is_full(small_disk, data_dir):
-    from webserver import create_app
+    from lernkurve.app import create_app
 
     app = create_app(
         {

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from database import Checkpoint, Event, Snapshot, now
+from lernkurve.db import Checkpoint, Event, Snapshot, now
 from support import TOKEN
 
 ANSWER_WITHIN = 2.0  # seconds, on a loaded 2-core box; the page's own requests take a few ms
@@ -79,7 +79,7 @@ def dump(db_path) -> list:
 @pytest.fixture
 def fuzz_app(db_path, data_dir, tmp_path):
     """An app without a trainer (fuzzed new runs stay queued), seeded with runs of each kind."""
-    from webserver import create_app
+    from lernkurve.app import create_app
 
     app = create_app(
         {"DATABASE": str(db_path), "TOKEN": TOKEN, "DATA_DIR": str(data_dir), "START_WORKER": False}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-import training
+from lernkurve import training
 
 
 def log_wave(db_path, steps: int) -> int:

@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from database import Base, Database
+from lernkurve.db import Base, Database
 from lernkurve.schema import HEAD, MIGRATIONS, SchemaTooNew
 from support import ROOT
 

@@ -10,9 +10,8 @@ import pytest
 import torch
 from sqlalchemy import select
 
-import training
-from database import Command, Database, Event, Metric
-from database import Run as RunRow
+from lernkurve import training
+from lernkurve.db import Command, Database, Event, Metric, RunRow
 from support import wait_for
 
 

@@ -10,14 +10,14 @@ import time
 
 from sqlalchemy import delete, select
 
-from database import (
+from lernkurve.db import (
     Checkpoint,
     Command,
     Database,
     Event,
     Metric,
     MetricBucket,
-    Run,
+    RunRow,
     Snapshot,
     is_locked,
 )
@@ -31,7 +31,7 @@ def force_delete(db: Database, run_id: int) -> None:
     with db.write(timeout=1.0) as conn:
         for model in (Metric, MetricBucket, Event, Command, Checkpoint, Snapshot):
             conn.execute(delete(model).where(model.run_id == run_id))
-        conn.execute(delete(Run).where(Run.id == run_id))
+        conn.execute(delete(RunRow).where(RunRow.id == run_id))
 
 
 def delete_while_stopped(db: Database, proc: subprocess.Popen, run_id: int) -> None:
@@ -79,7 +79,7 @@ def test_a_script_whose_run_was_deleted_says_so_once_and_exits_normally(db_path,
         assert len(lines) == 1 and f"run {run_id}" in lines[0] and "deleted" in lines[0], err
         assert out.strip().endswith("ended completed")
         with db.engine.connect() as conn:  # nothing comes back for the deleted run
-            assert conn.execute(select(Run.id).where(Run.id == run_id)).first() is None
+            assert conn.execute(select(RunRow.id).where(RunRow.id == run_id)).first() is None
         assert first_point() is None
     finally:
         if proc.poll() is None:

@@ -302,12 +302,11 @@ def test_example_script_trains_to_completion(env, db_path):
 
 
 def test_a_script_that_forgets_finish_keeps_every_point_and_says_how_it_ended(env, tmp_path):
-    from database import Database, Metric
-    from database import Run as RunRow
+    from lernkurve.db import Database, Metric, RunRow
 
     code = (
-        "import sys; sys.path.insert(0, {root!r}); import training\n"
-        "run = training.init(config={{}})\n"
+        "import lernkurve\n"
+        "run = lernkurve.init(config={{}})\n"
         "for step in run.steps(500): run.log(step, loss=1.0)\n"
         "{tail}\n"
     )

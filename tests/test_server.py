@@ -15,9 +15,9 @@ import urllib.request
 
 import pytest
 
+from lernkurve.app import create_app, parse_args
 from lernkurve.server import ServerThread
 from support import ROOT, TOKEN, wait_for
-from webserver import create_app, parse_args
 
 
 def test_half_open_connections_do_not_hold_threads(db_path, data_dir):

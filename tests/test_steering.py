@@ -15,7 +15,7 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from database import Database, Metric
+from lernkurve.db import Database, Metric
 from support import ROOT, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "scheduled.py"
@@ -186,7 +186,7 @@ def test_kill_9_then_resume_from_the_script_alone_keeps_one_value_per_step(scrip
 
 
 def _events(session, run_id: int):
-    from database import Event
+    from lernkurve.db import Event
 
     return session.scalars(select(Event).where(Event.run_id == run_id).order_by(Event.id)).all()
 

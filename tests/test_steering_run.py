@@ -9,8 +9,8 @@ import pytest
 import torch
 from test_run import rows, send
 
-import training
-from database import Event, Metric
+from lernkurve import training
+from lernkurve.db import Event, Metric
 from lernkurve.hparams import HParamError, schema_from_config, validate
 
 

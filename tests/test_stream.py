@@ -21,7 +21,7 @@ def received_points(sc, run_id: int) -> list[list]:
 def all_point_ids(api, app, run_id: int) -> list[int]:
     from sqlalchemy import select
 
-    from database import Metric
+    from lernkurve.db import Metric
 
     with app.extensions["lernkurve"].db.Session() as session:
         query = select(Metric.id).where(Metric.run_id == run_id).order_by(Metric.id)

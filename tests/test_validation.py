@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from database import Checkpoint, Command, now, process_identity
+from lernkurve.db import Checkpoint, Command, now, process_identity
 from support import wait_for
 
 

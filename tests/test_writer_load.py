@@ -16,7 +16,7 @@ import time
 
 from sqlalchemy import text
 
-from database import Database
+from lernkurve.db import Database
 from lernkurve.streamer import HEARTBEAT_TIMEOUT, mark_interrupted
 from support import ROOT
 

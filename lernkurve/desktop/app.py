@@ -21,7 +21,6 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from lernkurve.desktop.backend import Backend
-from lernkurve.desktop.paths import has_display, icon_path, user_data_dir, webview_storage_dir
 from lernkurve.desktop.signals import SignalWatcher
 from lernkurve.desktop.window import (
     BACKGROUND,
@@ -35,6 +34,7 @@ from lernkurve.desktop.window import (
     keep_profile_in,
     loading_html,
 )
+from lernkurve.paths import has_display, icon_path, user_data_dir, webview_storage_dir
 
 # When this process began: the launcher of the one-file build passes its own start time on.
 STARTED = float(os.environ.pop("LERNKURVE_LAUNCHED_AT", "") or time.time())
@@ -97,14 +97,29 @@ def main(argv: list[str] | None = None, *, on_ready: Callable | None = None) -> 
             flush=True,
         )
         args.headless = True
+    if not args.headless and not window_toolkit_installed():
+        print(
+            'lernkurve: the window needs the desktop extra (pip install "lernkurve[desktop]"): '
+            "serving headless, open the URL below in a browser.",
+            file=sys.stderr,
+            flush=True,
+        )
+        args.headless = True
     if args.headless:
         return serve_headless(config, args.port)
     return DesktopApp(config, on_ready).run()
 
 
+def window_toolkit_installed() -> bool:
+    """pywebview and its Qt backend: an optional extra when installed with pip."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) for name in ("webview", "qtpy"))
+
+
 def serve_headless(config: dict, port: int) -> int:
     """The same app without a window, exactly as ``python webserver.py`` serves it."""
-    from webserver import create_app, serve
+    from lernkurve.app import create_app, serve
 
     app = create_app(config)
     close_launch_splash()

@@ -28,8 +28,8 @@ class Backend:
 
     def _start(self) -> None:
         try:
+            from lernkurve.app import create_app
             from lernkurve.server import ServerThread
-            from webserver import create_app
 
             self.app = create_app(self.config)
             self.server = self._bind(ServerThread).start()

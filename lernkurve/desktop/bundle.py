@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import shutil
 import struct
 from pathlib import Path
 
 from lernkurve.desktop.payload import PYI_COOKIE, PYI_COOKIE_MAGIC
+from lernkurve.pageassets import page_assets
 
 # Files of the collected packages the app never uses (matched against paths in the bundle).
 TRIM = [
@@ -154,30 +154,6 @@ def trimmed(toc: list, log=print) -> list:
             kept.append(entry)
     log(f"lernkurve: trimmed {dropped} files, {saved / 2**20:.0f} MiB")
     return kept
-
-
-def template_refs(text: str) -> set[str]:
-    """The paths below static/ that a template loads from node_modules."""
-    return set(re.findall(r"""node_modules/[^'"?#\s)]+""", text))
-
-
-def page_assets(root: Path) -> list[str]:
-    """The files below static/node_modules that the templates load, and what their CSS loads."""
-    todo = set()
-    for template in sorted((root / "templates").glob("*.html")):
-        todo |= template_refs(template.read_text())
-    found, todo = set(), sorted(todo)
-    while todo:
-        rel = todo.pop()
-        path = root / "static" / rel
-        if rel in found or not path.is_file():
-            continue
-        found.add(rel)
-        if path.suffix == ".css":
-            for url in re.findall(r"""url\(\s*['"]?([^'")?#]+)""", path.read_text()):
-                if not url.startswith(("data:", "http:", "https:", "/")):
-                    todo.append(os.path.normpath(os.path.join(os.path.dirname(rel), url)))
-    return sorted(found)
 
 
 def app_datas(root: Path) -> list[tuple[str, str]]:

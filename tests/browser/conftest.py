@@ -97,8 +97,8 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path, data_dir):
+    from lernkurve.app import create_app
     from lernkurve.server import ServerThread
-    from webserver import create_app
 
     token = secrets.token_urlsafe(16)
     db_path = tmp_path / "browser.db"

@@ -14,7 +14,7 @@ import time
 
 class ScriptRun:
     def __init__(self, db_path, name: str, config: dict, live: list[str]) -> None:
-        import training
+        from lernkurve import training
 
         self.run = training.init(name=name, config=config, live=live, db=db_path)
         self.db_path = db_path

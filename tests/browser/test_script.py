@@ -12,7 +12,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_script_run_shows_its_schema_and_its_divergence(dashboard):
-    import training
+    from lernkurve import training
 
     api, page = dashboard.api, dashboard.page
     run = training.init(

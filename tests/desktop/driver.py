@@ -7,11 +7,8 @@ Once the dashboard is usable it prints ``@@ {"ready": ...}``, then reads JSON li
 
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from lernkurve.desktop.app import exit_now, main  # noqa: E402
+from lernkurve.desktop.app import exit_now, main
 
 
 def reply(message: dict) -> None:

@@ -7,8 +7,7 @@ import urllib.request
 
 import pytest
 
-from database import Database
-from database import Run as RunRow
+from lernkurve.db import Database, RunRow
 
 
 def start_run(app) -> int:

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from database import Database
-from database import Run as RunRow
+from lernkurve.db import Database, RunRow
 from support import wait_for
 
 pytestmark = pytest.mark.desktop

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from database import data_dir
-from lernkurve.desktop import bundle, launcher, paths
+from lernkurve import pageassets
+from lernkurve.desktop import bundle, launcher
 from lernkurve.desktop.payload import PYI_COOKIE, PYI_COOKIE_MAGIC, Payload, PayloadError, pack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,14 +111,10 @@ def test_app_environment_undoes_the_launchers_changes(monkeypatch):
 
 
 def test_bundle_carries_only_the_libraries_the_pages_load():
-    assets = bundle.page_assets(ROOT)
+    assets = pageassets.page_assets(ROOT)
     for template in (ROOT / "templates").glob("*.html"):
-        for ref in bundle.template_refs(template.read_text()):
+        for ref in pageassets.template_refs(template.read_text()):
             assert ref in assets, f"{template.name} loads {ref}, which the bundle leaves out"
     assert any(a.endswith(".woff2") for a in assets)  # bootstrap-icons' font, via its CSS
     every_file = [p for p in (ROOT / "static" / "node_modules").rglob("*") if p.is_file()]
     assert len(assets) < len(every_file) / 10
-
-
-def test_desktop_data_dir_is_the_databases():
-    assert paths.user_data_dir() == data_dir()

@@ -6,10 +6,8 @@ Prints "run <id>" first and "logged <points>" once finish() has returned.
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import training  # noqa: E402
+from lernkurve import training
 
 seconds, keys = float(sys.argv[1]), [f"k{i}" for i in range(int(sys.argv[2]))]
 run = training.init(name="flood", config={"lr": 0.1}, live=["lr"])

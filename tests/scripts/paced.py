@@ -6,10 +6,8 @@ Prints "run <id>" first and "ended <status>" after the run has finished.
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import training  # noqa: E402
+from lernkurve import training
 
 steps, delay = int(sys.argv[1]), float(sys.argv[2])
 with training.init(name="paced", config={"lr": 0.1}, live=["lr"]) as run:

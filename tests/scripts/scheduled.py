@@ -11,14 +11,11 @@ lr and weight decay and the schedule's own value for the first group.
 import argparse
 import json
 import math
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import training  # noqa: E402
+from lernkurve import training
 
 parser = argparse.ArgumentParser()
 parser.add_argument("steps", type=int)

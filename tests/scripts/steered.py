@@ -6,14 +6,12 @@ optimizer state right after watch().
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import training  # noqa: E402
+from lernkurve import training
 
 parser = argparse.ArgumentParser()
 parser.add_argument("steps", type=int)

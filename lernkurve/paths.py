@@ -1,4 +1,4 @@
-"""Where the desktop app finds its own files and keeps the user's."""
+"""Where Lernkurve finds its own files (pages, icons) and keeps the user's (database, ...)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,19 @@ from pathlib import Path
 APP_NAME = "Lernkurve"
 
 
+PACKAGE = Path(__file__).resolve().parent
+
+
 def resource_root() -> Path:
-    """The folder holding templates/, static/ and assets/: the bundle when frozen, else the repo."""
+    """The folder holding templates/, static/ and assets/.
+
+    The executable's unpacked bundle when frozen; the package itself when installed from a
+    wheel (which carries them inside); else the checkout, one level above the package.
+    """
     bundle = getattr(sys, "_MEIPASS", None)
-    return Path(bundle) if bundle else Path(__file__).resolve().parents[2]
+    if bundle:
+        return Path(bundle)
+    return PACKAGE if (PACKAGE / "templates").is_dir() else PACKAGE.parent
 
 
 def icon_path() -> Path:
@@ -20,11 +29,7 @@ def icon_path() -> Path:
 
 
 def user_data_dir() -> Path:
-    """The user's data directory (LERNKURVE_DATA_DIR overrides it), created if missing.
-
-    The same rule as ``database.data_dir()`` (a test holds them equal), without importing
-    SQLAlchemy on the main thread while the backend thread imports it for the server.
-    """
+    """The user's data directory (LERNKURVE_DATA_DIR overrides it), created if missing."""
     import platformdirs
 
     override = os.environ.get("LERNKURVE_DATA_DIR")

@@ -1,0 +1,433 @@
+"""The one thing webserver and training share: the database (SQLAlchemy 2, SQLite by default)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import socket
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from lernkurve.paths import user_data_dir
+from lernkurve.schema import migrate
+
+data_dir = user_data_dir  # the name scripts and older code use
+
+DB_FILENAME = "lernkurve.db"
+
+# Statuses a run can be in; the first three are "live" (a process is driving it).
+LIVE_STATUSES = ("queued", "running", "paused")
+FINISHED_STATUSES = ("completed", "stopped", "failed", "interrupted")
+STATUSES = LIVE_STATUSES + FINISHED_STATUSES
+
+
+def resolve_url(value: str | os.PathLike | None = None) -> str:
+    """Turn a path, a SQLAlchemy URL or nothing (LERNKURVE_DB, then the default file) into a URL."""
+    value = value or os.environ.get("LERNKURVE_DB")
+    if not value:
+        return f"sqlite:///{user_data_dir() / DB_FILENAME}"
+    text = os.fspath(value)
+    if "://" in text:
+        return text
+    path = Path(text).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def now() -> float:
+    """Wall-clock time as stored in every *_at / wall_time column (Unix seconds)."""
+    return time.time()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    task: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    hparams: Mapped[dict] = mapped_column(JSON, default=dict)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    total_steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    heartbeat_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Points the run's process holds because the database refused them (disk full); else NULL.
+    pending: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
+    )
+    parent_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Metric(Base):
+    __tablename__ = "metrics"
+
+    # The autoincrement id is the stream cursor: rows with id > cursor are new.
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    step: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)  # NaN is stored as NULL
+    wall_time: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+
+
+class Command(Base):
+    __tablename__ = "commands"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+    applied_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    wall_time: Mapped[float] = mapped_column(Float, default=now)
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, default=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class MetricBucket(Base):
+    """Min and max of one key over 2**BUCKET_SHIFT consecutive steps, kept as points arrive.
+
+    A chart of a million-point run reads these few thousand rows instead of every point.
+    """
+
+    __tablename__ = "metric_buckets"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lo_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lo_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hi_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hi_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    wall_time: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+BUCKET_SHIFT = 6  # 64 steps a bucket
+
+# Merge a batch's buckets into the stored ones (SQLite evaluates every SET against the old row).
+_UPSERT_BUCKETS = """
+INSERT INTO metric_buckets (run_id, key, bucket, lo_step, lo_value, hi_step, hi_value, wall_time)
+VALUES {values}
+ON CONFLICT (run_id, key, bucket) DO UPDATE SET
+  lo_step = CASE WHEN excluded.lo_value < lo_value THEN excluded.lo_step ELSE lo_step END,
+  lo_value = min(lo_value, excluded.lo_value),
+  hi_step = CASE WHEN excluded.hi_value > hi_value THEN excluded.hi_step ELSE hi_step END,
+  hi_value = max(hi_value, excluded.hi_value),
+  wall_time = max(wall_time, excluded.wall_time)
+"""
+
+
+def rebuild_buckets_from(session, run_id: int, step: int) -> None:
+    """Drop the min/max buckets from ``step`` on and rebuild the one it cuts, from its points."""
+    bucket = step >> BUCKET_SHIFT
+    table = MetricBucket.__table__
+    session.execute(table.delete().where(table.c.run_id == run_id, table.c.bucket >= bucket))
+    rows = session.execute(
+        select(Metric.key, Metric.step, Metric.value, Metric.wall_time)
+        .where(Metric.run_id == run_id, Metric.value.is_not(None))
+        .where(Metric.step >= bucket << BUCKET_SHIFT, Metric.step < step)
+        .order_by(Metric.id)
+    ).all()
+    merged: dict[str, list] = {}
+    for key, at, value, wall in rows:
+        agg = merged.setdefault(key, [at, value, at, value, wall])
+        if value < agg[1]:
+            agg[0], agg[1] = at, value
+        if value > agg[3]:
+            agg[2], agg[3] = at, value
+        agg[4] = max(agg[4], wall)
+    for key, (lo_step, lo, hi_step, hi, wall) in merged.items():
+        session.add(
+            MetricBucket(
+                run_id=run_id,
+                key=key,
+                bucket=bucket,
+                lo_step=lo_step,
+                lo_value=lo,
+                hi_step=hi_step,
+                hi_value=hi,
+                wall_time=wall,
+            )
+        )
+
+
+class Snapshot(Base):
+    """A small structured picture of a run at a step (e.g. the spiral's decision boundary)."""
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    wall_time: Mapped[float] = mapped_column(Float, default=now)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Meta(Base):
+    """Facts about the database itself, such as its own id (checkpoint folders are keyed by it)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+metrics_table = Metric.__table__
+
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked"/"busy": another connection holds the write lock."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """The database (or its journal) could not grow: the disk or a quota is full."""
+    text = str(exc).lower()
+    return "disk is full" in text or "no space left" in text or "quota" in text
+
+
+def _begin_immediate(raw: sqlite3.Connection, timeout: float, poll: float) -> None:
+    """Take SQLite's write lock, looking for it about every ``poll`` seconds.
+
+    SQLite's own busy handler sleeps up to 100 ms between looks, so a waiter can starve
+    while other processes hand the lock back and forth; looking this often finds the gaps
+    (and whoever looks more often, e.g. a heartbeat, tends to get them first).
+    """
+    deadline = time.monotonic() + timeout
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_locked(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(poll * random.uniform(0.5, 1.5))
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def process_identity() -> dict[str, Any]:
+    """Who drives a run: pid, host and (Linux) the process's start time, kept in its config."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_start": _start_time(os.getpid())}
+
+
+def _start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return None if fields[0] == "Z" else int(fields[19])  # a zombie has ended
+
+
+def process_alive(config: dict | None) -> bool | None:
+    """Is the process named in a run's config still there? None: cannot tell from here."""
+    config = config if isinstance(config, dict) else {}
+    pid, host = config.get("pid"), config.get("host")
+    unknown = not isinstance(pid, int) or pid <= 0 or host != socket.gethostname()
+    if unknown or os.name != "posix":
+        return None  # another machine, an older row, or no safe probe (Windows kills)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by someone else
+    started = _start_time(pid)
+    if Path("/proc/self/stat").exists():
+        return started is not None and started == config.get("pid_start", started)
+    return True
+
+
+INSERT_CHUNK = 2000  # rows a statement: 10,000 parameters, well under SQLite's limit
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(rows: int) -> str:
+    values = ",".join(["(?,?,?,?,?)"] * rows)
+    return f"INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES {values}"
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(rows: int) -> str:
+    return _UPSERT_BUCKETS.format(values=",".join(["(?,?,?,?,?,?,?,?)"] * rows))
+
+
+def _execute_in_chunks(connection, sql_for, rows: list[tuple], chunk: int) -> None:
+    """Run one multi-row statement per chunk of rows, not one sqlite3 step per row.
+
+    executemany releases and retakes the GIL around every row; with a busy training thread
+    each retake can wait a whole switch interval (5 ms).
+    """
+    cursor = connection.connection.driver_connection.cursor()
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        cursor.execute(sql_for(len(part)), [value for row in part for value in row])
+
+
+class Database:
+    """An engine plus a session factory for one database URL; creates the tables on open."""
+
+    def __init__(self, url: str | os.PathLike | None = None) -> None:
+        self.url = resolve_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.engine: Engine = create_engine(self.url, **self._engine_options())
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        migrate(self, Base.metadata)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @staticmethod
+    def url_for(value: str | os.PathLike | None = None) -> str:
+        return resolve_url(value)
+
+    @contextmanager
+    def write(
+        self, timeout: float = BUSY_TIMEOUT_MS / 1000, poll: float = 0.001, checkpoint: bool = True
+    ):
+        """A short write transaction; on SQLite it takes the write lock first (_begin_immediate:
+        ``poll`` is how often it looks while another holds it). ``checkpoint=False`` keeps
+        SQLite from copying the WAL into the database in this commit (seconds, when it is big):
+        a heartbeat must not wait for that."""
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection if self.is_sqlite else None
+            if raw is not None and not checkpoint:
+                raw.execute("PRAGMA wal_autocheckpoint=0")
+            try:
+                with conn.begin():
+                    if raw is not None:
+                        _begin_immediate(raw, timeout, poll)
+                    yield conn
+            finally:
+                if raw is not None and not checkpoint:
+                    raw.execute("PRAGMA wal_autocheckpoint=1000")
+
+    def _engine_options(self) -> dict[str, Any]:
+        if self.is_sqlite:
+            # Several threads (writer, streamer, request handlers) each take a connection.
+            return {"connect_args": {"check_same_thread": False, "timeout": 10}}
+        return {"pool_pre_ping": True}
+
+    def insert_metrics(self, connection, rows: list[tuple]) -> None:
+        """Insert (run_id, key, step, value, wall_time) tuples with one executemany."""
+        if not rows:
+            return
+        if self.is_sqlite:
+            _execute_in_chunks(connection, _insert_sql, rows, INSERT_CHUNK)
+        else:
+            names = ("run_id", "key", "step", "value", "wall_time")
+            connection.execute(
+                insert(metrics_table), [dict(zip(names, r, strict=True)) for r in rows]
+            )
+
+    def insert_run(self, **fields: Any) -> RunRow:
+        """Add one runs row (created now unless given) and return it, committed."""
+        row = RunRow(**{"created_at": now(), **fields})
+        with self.Session() as session:
+            session.add(row)
+            session.commit()
+        return row
+
+    def upsert_buckets(self, connection, run_id: int, buckets: dict) -> None:
+        """Merge {(key, bucket): [lo_step, lo, hi_step, hi, wall]} into metric_buckets.
+
+        Only on SQLite; elsewhere long histories are downsampled from the points themselves.
+        """
+        if buckets and self.is_sqlite:
+            rows = [(run_id, key, bucket, *agg) for (key, bucket), agg in buckets.items()]
+            _execute_in_chunks(connection, _upsert_sql, rows, INSERT_CHUNK)
+
+    def instance_id(self) -> str:
+        """This database's own id (a UUID made once, on first use)."""
+        with self.Session() as session:
+            row = session.get(Meta, "instance_id")
+            if row is None:
+                session.merge(Meta(key="instance_id", value=uuid.uuid4().hex))
+                session.commit()
+                row = session.get(Meta, "instance_id")
+            return row.value
+
+    def dispose(self) -> None:
+        self.engine.dispose()
