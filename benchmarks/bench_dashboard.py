@@ -57,8 +57,7 @@ def curve(key: str, step: int, total: int) -> float:
 
 def make_big_run(db_path: Path, points: int) -> tuple[int, float]:
     """A finished run with `points` points for each of KEYS, written in bulk; (id, seconds)."""
-    from lernkurve.db import Database, now
-    from lernkurve.db import RunRow
+    from lernkurve.db import Database, RunRow, now
     from lernkurve.hparams import schema_from_config
     from lernkurve.writer import expand_points
 
