@@ -1,0 +1,244 @@
+"""Lightning's ``Trainer`` watched and steered by Lernkurve.
+
+    from lernkurve.integrations.lightning import LernkurveCallback, LernkurveLogger
+    trainer = L.Trainer(callbacks=[LernkurveCallback()], logger=LernkurveLogger())
+    trainer.fit(model, loader)                   # or fit(..., ckpt_path=...) to continue
+
+``self.log(...)`` in the LightningModule lands in Lernkurve through ``LernkurveLogger``. A step
+is an optimizer step (``accumulate_grad_batches`` included), numbered as Lightning numbers
+the steps its logger sees. Between two optimizer steps the callback applies the app's commands:
+
+- lr changes act on the configured LR schedulers (scale by default, override, release);
+  weight decay keeps zero groups at zero; ``gradient_clip_val`` (when set) is live too;
+- pause holds the loop, step runs one optimizer step;
+- stop sets ``trainer.should_stop`` after saving a checkpoint with ``trainer.save_checkpoint``;
+- checkpoint calls ``trainer.save_checkpoint`` into the checkpoint folder of the Trainer.
+
+The run's id and the lr steer are part of the callback's state in every Lightning checkpoint,
+so ``trainer.fit(model, ckpt_path=...)`` continues the same run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+from lernkurve.integrations import log_last_lr, plain_config, require
+
+lightning = require("lightning.pytorch", "lightning", "lernkurve.integrations.lightning")
+Callback = lightning.Callback
+Logger = lightning.loggers.Logger
+rank_zero_only = lightning.utilities.rank_zero_only
+
+
+def _start_run(name: str | None, config: dict, live: list[str], db: str | None, run_id=None):
+    """A new run, or the checkpoint's own run when Lightning continues one."""
+    import training
+
+    if run_id is not None:
+        try:
+            run = training.init(db=db, resume=run_id)
+        except ValueError as err:
+            print(
+                f"lernkurve: run {run_id} not continued ({err}); a new run starts", file=sys.stderr
+            )
+        else:
+            run.resume_from = None  # Lightning has loaded its own checkpoint
+            return run
+    return training.init(name=name, config=config, live=live, db=db)
+
+
+class LernkurveLogger(Logger):
+    """Everything Lightning logs (``self.log``, hyperparameters) goes into a Lernkurve run.
+
+    With ``LernkurveCallback`` both share one run; alone, the logger starts its own run at
+    the first metrics (watched, not steered).
+    """
+
+    def __init__(self, name: str | None = None, *, db: str | None = None) -> None:
+        super().__init__()
+        self._name = name
+        self.db = db
+        self.run = None
+        self.hparams: dict = {}
+        self._owns_run = False
+
+    @property
+    def name(self) -> str:
+        return self._name or "lernkurve"
+
+    @property
+    def version(self) -> str:
+        return f"run-{self.run.id}" if self.run is not None else ""
+
+    def attach(self, run) -> None:
+        """Log into ``run`` (the callback's) from now on."""
+        self.run = run
+
+    @rank_zero_only
+    def log_hyperparams(self, params, *args, **kwargs) -> None:
+        params = self._convert_params(params)
+        self.hparams.update(plain_config(self._flatten_dict(self._sanitize_params(params))))
+
+    @staticmethod
+    def _convert_params(params) -> dict:
+        return dict(vars(params)) if not isinstance(params, dict) else dict(params)
+
+    @staticmethod
+    def _flatten_dict(params: dict, prefix: str = "") -> dict:
+        flat = {}
+        for key, value in params.items():
+            if isinstance(value, dict):
+                flat.update(LernkurveLogger._flatten_dict(value, f"{prefix}{key}/"))
+            else:
+                flat[f"{prefix}{key}"] = value
+        return flat
+
+    @staticmethod
+    def _sanitize_params(params: dict) -> dict:
+        return {
+            k: v.item() if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 else v
+            for k, v in params.items()
+        }
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        if self.run is None:
+            self.run = _start_run(self._name, dict(self.hparams), [], self.db)
+            self._owns_run = True
+        values = {k: v for k, v in metrics.items() if k != "epoch"}
+        if "epoch" in metrics:
+            values["epoch"] = metrics["epoch"]
+        self.run.log(values, step=step)
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        if self._owns_run and self.run is not None:
+            self.run.finish("completed" if status == "success" else "failed")
+            self.run = None
+
+
+class LernkurveCallback(Callback):
+    """Shows a Lightning run in Lernkurve and obeys the app between optimizer steps."""
+
+    def __init__(
+        self, name: str | None = None, config: dict | None = None, *, db: str | None = None
+    ) -> None:
+        self.name = name
+        self.extra_config = dict(config or {})
+        self.db = db
+        self.run = None
+        self.run_id: int | None = None
+        self._restored: dict = {}
+        self._trainer = None
+
+    # -- saved in Lightning's checkpoints -------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        steering = self.run.steering if self.run is not None else None
+        return {
+            "run_id": self.run_id,
+            "steering": steering.state_dict() if steering is not None else None,
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._restored = dict(state_dict)
+
+    # -- Lightning's hooks ----------------------------------------------------------------------
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        self._trainer = trainer
+        optimizer = trainer.optimizers[0] if trainer.optimizers else None
+        schedulers = [config.scheduler for config in trainer.lr_scheduler_configs]
+        logger = next((lg for lg in trainer.loggers if isinstance(lg, LernkurveLogger)), None)
+        resumed = self._restored.get("run_id") if trainer.global_step else None
+        config, live = self._config(trainer, pl_module, optimizer, logger)
+        self.run = _start_run(self.name or type(pl_module).__name__, config, live, self.db, resumed)
+        self.run_id = self.run.id
+        total = trainer.estimated_stepping_batches
+        self.run.total_steps = int(total) if math.isfinite(total) else None
+        self.run.watch(pl_module, optimizer, scheduler=schedulers)
+        steering = self._restored.get("steering")
+        if resumed is not None and steering and self.run.steering is not None:
+            self.run.steering.load_state_dict(steering)
+        self.run.checkpointer = self._save
+        if logger is not None:
+            logger.attach(self.run)
+        self._boundary(trainer)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.run is None or trainer.global_step == self.run.step:
+            return  # a micro-batch of an accumulation: no optimizer step yet
+        total = self.run.total_steps
+        if trainer.should_stop or (total is not None and trainer.global_step >= total):
+            log_last_lr(self.run, trainer.global_step - 1)  # the last step: no boundary follows
+            return
+        self._boundary(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.run is not None:
+            log_last_lr(self.run, trainer.global_step - 1)
+            self.run.finish()
+            self.run = None
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if self.run is not None:
+            if isinstance(exception, KeyboardInterrupt):
+                self.run.finish("stopped")
+            else:
+                self.run.fail(exception)
+            self.run = None
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _config(self, trainer, pl_module, optimizer, logger) -> tuple[dict, list[str]]:
+        config = plain_config(dict(pl_module.hparams))
+        if logger is not None:
+            config.update(logger.hparams)
+        config.update(
+            plain_config(
+                {
+                    "max_epochs": trainer.max_epochs,
+                    "max_steps": trainer.max_steps,
+                    "accumulate_grad_batches": trainer.accumulate_grad_batches,
+                    "precision": trainer.precision,
+                    "optimizer": type(optimizer).__name__ if optimizer is not None else None,
+                }
+            )
+        )
+        live = []
+        if optimizer is not None:
+            group = optimizer.param_groups[0]
+            config["lr"] = float(group["lr"])
+            live.append("lr")
+            if "weight_decay" in group:
+                config["weight_decay"] = float(group["weight_decay"])
+                live.append("weight_decay")
+        if trainer.gradient_clip_val is not None:
+            config["gradient_clip_val"] = float(trainer.gradient_clip_val)
+            live.append("gradient_clip_val")
+        config.update(plain_config(self.extra_config))
+        return config, live
+
+    def _boundary(self, trainer) -> None:
+        """The point between two optimizer steps: apply the app's commands, hold while paused."""
+        if not self.run.between_steps(trainer.global_step):
+            self._save(trainer.global_step)  # a checkpoint of Lightning's own, to resume from
+            trainer.should_stop = True
+            return
+        if "gradient_clip_val" in self.run.config:
+            trainer.gradient_clip_val = float(self.run.config["gradient_clip_val"])
+
+    def _save(self, step: int) -> None:
+        """Lightning's own checkpoint (``trainer.save_checkpoint``), listed in the app."""
+        trainer = self._trainer
+        callback = trainer.checkpoint_callback
+        folder = getattr(callback, "dirpath", None) or os.path.join(
+            trainer.default_root_dir, "checkpoints"
+        )
+        path = os.path.abspath(os.path.join(folder, f"lernkurve-step={step}.ckpt"))
+        trainer.save_checkpoint(path)
+        self.run.record_checkpoint(path, step)
