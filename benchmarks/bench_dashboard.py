@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
-    from lernkurve.app import create_app
+    from lernkurve.app import create_app, start_app
     from lernkurve.server import ServerThread
 
     with tempfile.TemporaryDirectory(prefix="lernkurve-bench-") as tmp:
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         big_id, fill_s = make_big_run(db_path, args.points)
         token = secrets.token_urlsafe(16)
         config = {"DATABASE": str(db_path), "TOKEN": token, "START_WORKER": False, "DATA_DIR": tmp}
-        app = create_app(config)
+        app = start_app(create_app(config))
         server = ServerThread(app, "127.0.0.1", 0).start()
         try:
             with sync_playwright() as playwright:

@@ -119,11 +119,18 @@ def role(args) -> int:
         install_trace(trace)
     server = app = run = None
     if args.serve:
-        from lernkurve.app import create_app
+        from lernkurve.app import create_app, start_app
         from lernkurve.server import ServerThread
 
-        app = create_app(
-            {"DATABASE": args.db, "TOKEN": TOKEN, "START_WORKER": False, "DATA_DIR": args.data_dir}
+        app = start_app(
+            create_app(
+                {
+                    "DATABASE": args.db,
+                    "TOKEN": TOKEN,
+                    "START_WORKER": False,
+                    "DATA_DIR": args.data_dir,
+                }
+            )
         )
         server = ServerThread(app, "127.0.0.1", 0).start()
         say("URL", server.base_url)

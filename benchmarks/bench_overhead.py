@@ -125,11 +125,11 @@ def lernkurve_loop(
         time.sleep(2 * writer_module.FLUSH_INTERVAL)
     state = None
     if app:  # a fresh app per trial: its streamer polls only while this loop runs
-        from lernkurve.app import create_app
+        from lernkurve.app import create_app, start_app
 
         folder = os.environ["LERNKURVE_DATA_DIR"]
         config = {"DATABASE": db.url, "TOKEN": "t", "START_WORKER": False, "DATA_DIR": folder}
-        state = create_app(config).extensions["lernkurve"]
+        state = start_app(create_app(config)).extensions["lernkurve"]
         state.streamer.start()  # (once only; some versions start it with the app)
     try:
         trainer = tasks.Trainer(run, task)

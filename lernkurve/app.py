@@ -59,14 +59,21 @@ class AppState:
         self.db = Database(config["DATABASE"])
         check_writable(self.db)
         self.streamer = Streamer(socketio, self.db, config["STREAM_INTERVAL"])
-        self.streamer.start()  # also sweeps dead runs to `interrupted`, clients or not
-        self.worker = None
-        if config["START_WORKER"]:
-            self.worker = Worker(self.db, config["CHECKPOINT_DIR"]).start()
+        self.worker = Worker(self.db, config["CHECKPOINT_DIR"]) if config["START_WORKER"] else None
+        self.started = False
+
+    def start(self) -> AppState:
+        """Start the stream (it also sweeps dead runs to `interrupted`) and the worker."""
+        if not self.started:
+            self.started = True
+            self.streamer.start()
+            if self.worker is not None:
+                self.worker.start()
+        return self
 
     def shutdown(self, timeout: float = 1.5) -> None:
         """Stop running built-in runs (they end as `stopped`) and the stream."""
-        if self.worker is not None:
+        if self.started and self.worker is not None:
             self.worker.stop(timeout)
         self.streamer.stop()
         self.db.dispose()
@@ -81,8 +88,17 @@ def check_writable(db: Database) -> None:
         conn.exec_driver_sql(f"PRAGMA user_version = {version}")
 
 
+def start_app(app: Flask) -> Flask:
+    """Start the app's threads (stream, worker): create_app only configures."""
+    app.extensions["lernkurve"].start()
+    return app
+
+
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app; ``config`` overrides DEFAULTS (tests pass a temp database and token)."""
+    """Build the app; ``config`` overrides DEFAULTS (tests pass a temp database and token).
+
+    Nothing runs yet: ``start_app(app)`` (serve() does it) starts the stream and the worker.
+    """
     app = Flask(
         __name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static")
     )
@@ -139,7 +155,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def serve(app: Flask, host: str, port: int, announce=print) -> None:
     """Serve until Ctrl-C or SIGTERM, then stop runs and the server cleanly."""
-    server = ServerThread(app, host, port).start()
+    server = ServerThread(app, host, port)  # bound first: a taken port starts nothing
+    start_app(app)
+    server.start()
     announce(f"Lernkurve is running at {server.base_url}/?token={app.config['TOKEN']}")
     announce("Press Ctrl-C to stop.")
     sys.stdout.flush()

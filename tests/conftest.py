@@ -24,9 +24,11 @@ def db_path(tmp_path):
 
 @pytest.fixture
 def app(db_path, data_dir):
-    from lernkurve.app import create_app
+    from lernkurve.app import create_app, start_app
 
-    app = create_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "DATA_DIR": str(data_dir)})
+    app = start_app(
+        create_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "DATA_DIR": str(data_dir)})
+    )
     yield app
     app.extensions["lernkurve"].shutdown()
 

@@ -157,15 +157,17 @@ def test_over_the_bound_the_oldest_points_go_counted_and_writing_resumes(small_d
 
 
 def test_the_api_answers_507_with_the_reason_while_the_disk_is_full(small_disk, data_dir):
-    from lernkurve.app import create_app
+    from lernkurve.app import create_app, start_app
 
-    app = create_app(
-        {
-            "DATABASE": str(small_disk / "lernkurve.db"),
-            "TOKEN": TOKEN,
-            "DATA_DIR": str(data_dir),
-            "START_WORKER": False,
-        }
+    app = start_app(
+        create_app(
+            {
+                "DATABASE": str(small_disk / "lernkurve.db"),
+                "TOKEN": TOKEN,
+                "DATA_DIR": str(data_dir),
+                "START_WORKER": False,
+            }
+        )
     )
     api = Api(app.test_client())
     db = app.extensions["lernkurve"].db

@@ -79,10 +79,17 @@ def dump(db_path) -> list:
 @pytest.fixture
 def fuzz_app(db_path, data_dir, tmp_path):
     """An app without a trainer (fuzzed new runs stay queued), seeded with runs of each kind."""
-    from lernkurve.app import create_app
+    from lernkurve.app import create_app, start_app
 
-    app = create_app(
-        {"DATABASE": str(db_path), "TOKEN": TOKEN, "DATA_DIR": str(data_dir), "START_WORKER": False}
+    app = start_app(
+        create_app(
+            {
+                "DATABASE": str(db_path),
+                "TOKEN": TOKEN,
+                "DATA_DIR": str(data_dir),
+                "START_WORKER": False,
+            }
+        )
     )
     seed(app, tmp_path)
     yield app

@@ -15,14 +15,21 @@ import urllib.request
 
 import pytest
 
-from lernkurve.app import create_app, parse_args
+from lernkurve.app import create_app, parse_args, start_app
 from lernkurve.server import ServerThread
 from support import ROOT, TOKEN, wait_for
 
 
 def test_half_open_connections_do_not_hold_threads(db_path, data_dir):
-    app = create_app(
-        {"DATABASE": str(db_path), "TOKEN": TOKEN, "START_WORKER": False, "REQUEST_TIMEOUT": 1.5}
+    app = start_app(
+        create_app(
+            {
+                "DATABASE": str(db_path),
+                "TOKEN": TOKEN,
+                "START_WORKER": False,
+                "REQUEST_TIMEOUT": 1.5,
+            }
+        )
     )
     server = ServerThread(app, "127.0.0.1", 0).start()
     baseline = threading.active_count()
@@ -107,7 +114,7 @@ def ipv6_loopback() -> bool:
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
 def test_the_app_serves_on_ipv6_loopback(db_path, data_dir):
-    app = create_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "START_WORKER": False})
+    app = start_app(create_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "START_WORKER": False}))
     server = ServerThread(app, "::1", 0).start()
     try:
         assert server.base_url.startswith("http://[::1]:")

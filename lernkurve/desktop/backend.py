@@ -28,11 +28,13 @@ class Backend:
 
     def _start(self) -> None:
         try:
-            from lernkurve.app import create_app
+            from lernkurve.app import create_app, start_app
             from lernkurve.server import ServerThread
 
             self.app = create_app(self.config)
-            self.server = self._bind(ServerThread).start()
+            server = self._bind(ServerThread)
+            start_app(self.app)
+            self.server = server.start()
             self.ready_at = time.time()
         except BaseException as exc:  # noqa: BLE001 - reported to the window and the exit code
             self.error = exc

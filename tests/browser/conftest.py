@@ -97,12 +97,14 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path, data_dir):
-    from lernkurve.app import create_app
+    from lernkurve.app import create_app, start_app
     from lernkurve.server import ServerThread
 
     token = secrets.token_urlsafe(16)
     db_path = tmp_path / "browser.db"
-    app = create_app({"DATABASE": str(db_path), "TOKEN": token, "DATA_DIR": str(data_dir)})
+    app = start_app(
+        create_app({"DATABASE": str(db_path), "TOKEN": token, "DATA_DIR": str(data_dir)})
+    )
     thread = ServerThread(app, "127.0.0.1", 0).start()
     yield Server(app, thread.base_url, token, Api(app, token), db_path)
     app.extensions["lernkurve"].shutdown()  # live runs end as `stopped`
