@@ -34,7 +34,7 @@ rank_zero_only = lightning.utilities.rank_zero_only
 
 def _start_run(name: str | None, config: dict, live: list[str], db: str | None, run_id=None):
     """A new run, or the checkpoint's own run when Lightning continues one."""
-    import training
+    from lernkurve import training
 
     if run_id is not None:
         try:

@@ -1,0 +1,108 @@
+"""TensorBoard: the drop-in SummaryWriter, and event files imported as runs (idempotently)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("tensorboard")
+
+from integration_support import only_run, series  # noqa: E402
+from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
+
+from lernkurve.tensorboard import SummaryWriter, import_logdir  # noqa: E402
+from support import ROOT, wait_for  # noqa: E402
+
+
+def a_tensorboard_script(SummaryWriter, log_dir) -> None:  # noqa: N803 - the class under test
+    """The loop of a script that logs to TensorBoard; only its import differs between tests."""
+    writer = SummaryWriter(log_dir=str(log_dir))
+    for step in range(50):
+        writer.add_scalar("train/loss", 1.0 / (step + 1), step)
+        writer.add_scalars("acc", {"train": step / 50, "val": step / 60}, step)
+    writer.add_hparams({"lr": 0.1, "optimizer": "sgd"}, {"hparam/best": 0.5}, global_step=49)
+    writer.flush()
+    return writer
+
+
+def test_a_script_with_the_drop_in_writer_appears_streams_and_completes_on_close(
+    api, db_path, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LERNKURVE_DB", str(db_path))
+    writer = a_tensorboard_script(SummaryWriter, tmp_path / "runs" / "exp1")
+    run = only_run(api)
+    assert run["name"] == "exp1" and run["status"] == "running"
+    wait_for(lambda: len(series(api, run["id"], "train/loss")) == 50)  # streams before close
+    with pytest.warns(UserWarning, match="scalars only"):
+        writer.add_image("picture", None, 0)
+        writer.add_histogram("weights", None, 0)  # the same warning is not repeated
+    writer.close()
+
+    run = api.wait_status(run["id"], "completed")
+    assert run["step"] == 49 and run["hparams"] == {"lr": 0.1, "optimizer": "sgd"}
+    loss = series(api, run["id"], "train/loss")
+    assert loss == pytest.approx({s: 1.0 / (s + 1) for s in range(50)})
+    assert series(api, run["id"], "acc/val") == pytest.approx({s: s / 60 for s in range(50)})
+    assert series(api, run["id"], "hparam/best") == {49: 0.5}
+
+
+def test_event_files_from_torch_import_with_every_scalar_and_again_without_duplicates(
+    api, db_path, tmp_path
+):
+    logdir = tmp_path / "logs"
+    written = {}
+    for name, scale in (("a", 1.0), ("b", 2.0)):
+        writer = TorchWriter(log_dir=str(logdir / name))
+        for step in range(0, 300, 3):
+            writer.add_scalar("loss", scale / (step + 1), step)
+            writer.add_scalar("lr", scale * 1e-3, step, new_style=True)
+        writer.close()
+        written[name] = {s: scale / (s + 1) for s in range(0, 300, 3)}
+
+    first = import_logdir(logdir, db_path)
+    assert [(r["name"], r["added"], r["new"]) for r in first] == [
+        ("logs/a", 200, True),
+        ("logs/b", 200, True),
+    ]
+    runs = {r["name"]: r for r in api.get("/api/runs").get_json()["runs"]}
+    assert set(runs) == {"logs/a", "logs/b"}
+    for name in ("a", "b"):
+        run = runs[f"logs/{name}"]
+        assert run["status"] == "completed" and run["step"] == 297
+        loss = series(api, run["id"], "loss")
+        assert loss == pytest.approx(written[name], rel=1e-6)  # TensorBoard keeps float32
+        assert len(series(api, run["id"], "lr")) == 100
+
+    again = import_logdir(logdir, db_path)
+    assert [r["added"] for r in again] == [0, 0] and not any(r["new"] for r in again)
+    assert len(api.get("/api/runs").get_json()["runs"]) == 2
+
+    writer = TorchWriter(log_dir=str(logdir / "a"))  # the run went on: a new event file
+    writer.add_scalar("loss", 0.001, 300)
+    writer.close()
+    more = import_logdir(logdir, db_path)
+    assert [r["added"] for r in more] == [1, 0]
+    assert series(api, runs["logs/a"]["id"], "loss")[300] == pytest.approx(0.001)
+
+
+def test_the_command_line_imports_a_logdir_and_names_what_it_did(db_path, tmp_path):
+    writer = TorchWriter(log_dir=str(tmp_path / "logs"))
+    writer.add_scalar("loss", 1.5, 0)
+    writer.close()
+    command = [sys.executable, "-m", "lernkurve.tensorboard", "import", str(tmp_path / "logs")]
+    command += ["--db", str(db_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "run 1 logs: imported, 1 points added"
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "run 1 logs: updated, 0 points added"
+    missing = subprocess.run(
+        [*command[:4], str(tmp_path / "nowhere"), "--db", str(db_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 1 and "no such folder" in missing.stderr
