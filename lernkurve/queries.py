@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Iterator
 
@@ -221,8 +223,18 @@ def _downsample_in_python(rows: list[tuple], params: dict) -> list[tuple]:
 
 
 def csv_lines(db: Database, run_id: int) -> Iterator[str]:
-    """Every point of a run as CSV lines, read in chunks so memory stays flat."""
-    yield "step,key,value,wall_time\n"
+    """Every point of a run as CSV (RFC 4180), read in chunks so memory stays flat."""
+    buffer = io.StringIO()
+    out = csv.writer(buffer)  # quotes keys with commas, quotes, CR or LF; None -> empty
+
+    def drain() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    out.writerow(("step", "key", "value", "wall_time"))
+    yield drain()
     after = 0
     while True:
         query = (
@@ -235,14 +247,6 @@ def csv_lines(db: Database, run_id: int) -> Iterator[str]:
             rows = conn.execute(query).all()
         if not rows:
             return
-        yield "".join(
-            f"{step},{_csv_text(key)},{'' if value is None else repr(value)},{wall!r}\n"
-            for _, step, key, value, wall in rows
-        )
+        out.writerows(row[1:] for row in rows)
+        yield drain()
         after = rows[-1][0]
-
-
-def _csv_text(value: str) -> str:
-    if any(ch in value for ch in ',"\n\r'):
-        return '"' + value.replace('"', '""') + '"'
-    return value
