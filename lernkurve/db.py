@@ -142,6 +142,9 @@ class Checkpoint(Base):
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float, default=now)
 
+    # One checkpoint per run and step: a second save at a step replaces the first.
+    __table_args__ = (Index("ux_checkpoints_run_step", "run_id", "step", unique=True),)
+
     def to_dict(self) -> dict[str, Any]:
         return {c.name: getattr(self, c.name) for c in self.__table__.columns}
 

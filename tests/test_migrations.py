@@ -28,7 +28,11 @@ FIRST_RELEASE_ROWS = {
     "metrics": ("INSERT INTO metrics VALUES (1, 1, 'loss', 0, 0.5, 1.5)", ()),
     "commands": ("INSERT INTO commands VALUES (1, 1, 'pause', '{}', 1.0, 1.1)", ()),
     "events": ("INSERT INTO events VALUES (1, 1, 3, 1.2, 'pause', '{}')", ()),
-    "checkpoints": ("INSERT INTO checkpoints VALUES (1, 1, 10, '/x/step-10.pt', 1.3)", ()),
+    "checkpoints": (  # two rows at one step, as two quick clicks left them
+        "INSERT INTO checkpoints VALUES (1, 1, 10, '/x/step-10.pt', 1.3), "
+        "(2, 1, 10, '/x/step-10.pt', 1.35)",
+        (),
+    ),
     "snapshots": ("INSERT INTO snapshots VALUES (1, 1, 5, 'boundary', '{}', 1.4)", ()),
     "metric_buckets": ("INSERT INTO metric_buckets VALUES (1, 'loss', 0, 0, 0.5, 0, 0.5, 1.5)", ()),
 }
@@ -61,6 +65,7 @@ def test_a_first_release_database_opens_migrates_and_keeps_every_row(tmp_path):
     with sqlite3.connect(path) as conn:
         for table in FIRST_RELEASE_ROWS:
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (1,), table
+        assert conn.execute("SELECT id, created_at FROM checkpoints").fetchone() == (2, 1.35)
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
         assert conn.execute("SELECT pending FROM runs").fetchone() == (None,)
         assert conn.execute("SELECT hparams FROM runs").fetchone() == ('{"lr": 0.1}',)
