@@ -94,16 +94,19 @@ def install_trace(trace: list) -> None:
 
     write, emit = Writer._write, Streamer._emit_metrics
 
-    def traced_write(self, runs, batches):
+    # Both wrap the real methods whatever their arguments: a wrapper with the wrong signature
+    # raised inside the streamer on every tick, and each tick logged it.
+    def traced_write(self, runs, batches, *args, **kwargs):
         times = [p[1] for b in batches for p in b["points"]]
         start = time.time()
-        write(self, runs, batches)
+        result = write(self, runs, batches, *args, **kwargs)
         if times:
             trace.append(["write", start, time.time(), min(times), max(times)])
+        return result
 
-    def traced_emit(self):
+    def traced_emit(self, *args, **kwargs):
         first, start = self.cursor, time.time()
-        count = emit(self)
+        count = emit(self, *args, **kwargs)
         if count:
             trace.append(["emit", start, time.time(), first, self.cursor])
         return count
