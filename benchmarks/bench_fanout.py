@@ -84,7 +84,7 @@ class Client:
         self.sio.eio._receive_packet = stamp
         self.sio.on("metrics", lambda data: None)
         self.dropped: float | None = None  # when the connection ended on its own
-        self.sio.on("disconnect", lambda *reason: (setattr(self, "dropped", time.time()), print("DROP", reason, file=sys.stderr)))
+        self.sio.on("disconnect", lambda *reason: setattr(self, "dropped", time.time()))
         self.sio.connect(base, auth={"token": TOKEN}, transports=["websocket"], wait_timeout=20)
         answer = self.sio.call("subscribe", {"run_id": run_id, "since_id": None}, timeout=20)
         assert answer == {"ok": True}, answer
@@ -167,7 +167,7 @@ def start_group(base: str, run_id: int, count: int, env: dict) -> subprocess.Pop
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=None,
+        stderr=subprocess.DEVNULL,  # engineio says "packet queue is empty" on disconnect
         text=True,
     )
 
