@@ -29,8 +29,12 @@ class SummaryWriter:
     """``torch.utils.tensorboard.SummaryWriter``'s scalar calls, into a Lernkurve run.
 
     add_scalar, add_scalars, add_hparams, flush and close work as in TensorBoard; any other
-    method is accepted and ignored, with one warning. ``writer.run`` is the Lernkurve run
-    (``writer.run.watch(model, optimizer)`` makes its lr steerable from the app).
+    method is accepted and ignored, with one warning. ``writer.run`` is the Lernkurve run.
+
+    The first value logged at a new ``global_step`` marks the end of that step: there the app's
+    commands take effect (pause holds the script in that call; with
+    ``writer.run.watch(model, optimizer)`` lr changes reach the optimizer from the next step).
+    A stop from the app sets ``writer.should_stop``; a loop that checks it ends cleanly.
     """
 
     def __init__(
@@ -56,13 +60,19 @@ class SummaryWriter:
         self.run = training.init(name=name, config=config or {}, live=live, db=db)
         self._warned = False
         self._closed = False
+        self._last_step: int | None = None
+        self.should_stop = False
 
     def _step(self, global_step) -> int:
         if global_step is None:
-            return self.run.step
+            return self._last_step or 0
         step = int(global_step)
-        if step > self.run.step:
-            self.run.step = step  # the run's progress in the app
+        if self._last_step is None or step > self._last_step:
+            self._last_step = step
+            # between this step and the next: the app's commands take effect here
+            if not self.run.between_steps(step + 1):
+                self.should_stop = True
+            self.run.step = step  # the app shows the last step logged
         return step
 
     def add_scalar(

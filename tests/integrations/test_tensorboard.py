@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 
 pytest.importorskip("tensorboard")
 
-from integration_support import only_run, series  # noqa: E402
+import torch  # noqa: E402
+from integration_support import Background, control, held, only_run, patch, series  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter as TorchWriter  # noqa: E402
 
 from lernkurve.tensorboard import SummaryWriter, import_logdir  # noqa: E402
@@ -46,6 +48,43 @@ def test_a_script_with_the_drop_in_writer_appears_streams_and_completes_on_close
     assert loss == pytest.approx({s: 1.0 / (s + 1) for s in range(50)})
     assert series(api, run["id"], "acc/val") == pytest.approx({s: s / 60 for s in range(50)})
     assert series(api, run["id"], "hparam/best") == {49: 0.5}
+
+
+def test_the_drop_in_writer_obeys_pause_lr_and_stop_where_the_step_advances(
+    api, db_path, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LERNKURVE_DB", str(db_path))
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    used = {}
+
+    def loop():
+        writer = SummaryWriter(log_dir=str(tmp_path / "steered"), config={"lr": 0.1}, live=["lr"])
+        writer.run.watch(model, optimizer)
+        step = 0
+        while not writer.should_stop:
+            optimizer.step()
+            used[step] = optimizer.param_groups[0]["lr"]
+            writer.add_scalar("loss", 1.0, step)
+            step += 1
+            time.sleep(0.002)
+        writer.close()
+
+    job = Background(loop)
+    run_id = only_run(api)["id"]
+    control(api, run_id, "pause")
+    api.wait_status(run_id, "paused")
+    before, after = held(lambda: len(used))
+    assert before == after
+    patch(api, run_id, {"lr": 0.02})
+    control(api, run_id, "resume")
+    wait_for(lambda: api.events(run_id, "resume"))
+    control(api, run_id, "stop")
+    job.join()
+    assert api.run(run_id)["status"] == "stopped"
+    [event] = api.events(run_id, "hparams")
+    assert event["step"] == before  # the step after the last one logged while paused
+    assert all(lr == (0.02 if s >= event["step"] else 0.1) for s, lr in used.items())
 
 
 def test_event_files_from_torch_import_with_every_scalar_and_again_without_duplicates(
