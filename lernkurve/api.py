@@ -21,6 +21,7 @@ from lernkurve.db import (
     RunRow,
     Snapshot,
     is_disk_full,
+    is_locked,
     now,
     process_alive,
 )
@@ -56,11 +57,16 @@ def _api_error(err: ApiError):
 
 @bp.errorhandler(OperationalError)
 def _database_refused(err: OperationalError):
-    """A full disk answers 507 with the reason; any other database failure stays a 500."""
-    if not is_disk_full(err):
-        raise err
-    message = "disk full: the database cannot grow; free some space and try again"
-    return jsonify({"error": {"code": "disk_full", "message": message}}), 507
+    """A full disk answers 507, a write lock held past the busy timeout 503 (try again);
+    any other database failure stays a 500."""
+    if is_disk_full(err):
+        message = "disk full: the database cannot grow; free some space and try again"
+        return jsonify({"error": {"code": "disk_full", "message": message}}), 507
+    if is_locked(err):
+        message = "the database is busy (another process holds its write lock); try again"
+        body = {"error": {"code": "database_busy", "message": message}}
+        return jsonify(body), 503, {"Retry-After": "1"}
+    raise err
 
 
 def db() -> Database:

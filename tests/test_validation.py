@@ -322,3 +322,27 @@ def test_an_interrupted_run_whose_process_is_gone_is_deleted_at_once(api, app):
     config = {**process_identity(), "pid": int(ended.stdout)}
     run_id = make_run(app, "interrupted", heartbeat_age=5.0, config=config)
     assert api.delete(f"/api/runs/{run_id}").status_code == 204
+
+
+def test_a_database_locked_past_the_busy_timeout_answers_503_not_500(app, db_path):
+    import sqlite3
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from lernkurve.api import _database_refused
+
+    holder = sqlite3.connect(db_path)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+    engine = create_engine(f"sqlite:///{db_path}", connect_args={"timeout": 0})
+    try:
+        with pytest.raises(OperationalError) as caught, engine.begin() as conn:
+            conn.execute(text("UPDATE runs SET step = 1"))
+        with app.test_request_context("/api/runs"):
+            body, status, headers = _database_refused(caught.value)
+        assert status == 503 and headers["Retry-After"] == "1"
+        assert body.get_json()["error"]["code"] == "database_busy"
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
