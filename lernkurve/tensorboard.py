@@ -265,14 +265,16 @@ def _import_run(db, folder: Path, name: str, scalars: dict) -> dict:
     return {"run_id": row.id, "name": name, "path": path, "added": len(points), "new": not existing}
 
 
-def import_main(argv: list[str] | None = None) -> int:
-    """``import LOGDIR [--db PATH|URL]``: the command line of the importer (exit code)."""
+def main(argv: list[str] | None = None) -> int:
+    """``[import] LOGDIR [--db PATH|URL]``: the importer's command line (lernkurve import-tb)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["import"]:  # python -m lernkurve.tensorboard import LOGDIR
+        argv = argv[1:]
     parser = argparse.ArgumentParser(
-        prog="python -m lernkurve.tensorboard",
+        prog="lernkurve import-tb",
         description="Import TensorBoard event files as Lernkurve runs (scalars only). "
         "Importing the same folder again adds only points not imported yet.",
     )
-    parser.add_argument("command", choices=["import"])
     parser.add_argument("logdir", help="a TensorBoard log folder (every run below it)")
     parser.add_argument("--db", help="database file or SQLAlchemy URL (default as the app)")
     args = parser.parse_args(argv)
@@ -291,4 +293,4 @@ def import_main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(import_main())
+    sys.exit(main())

@@ -145,3 +145,12 @@ def test_the_command_line_imports_a_logdir_and_names_what_it_did(db_path, tmp_pa
         timeout=120,
     )
     assert missing.returncode == 1 and "no such folder" in missing.stderr
+    cli = subprocess.run(
+        [sys.executable, "-m", "lernkurve.cli", "import-tb", str(tmp_path / "logs")]
+        + ["--db", str(db_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.stdout.strip() == "run 1 logs: updated, 0 points added", cli.stderr
