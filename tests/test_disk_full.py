@@ -73,7 +73,7 @@ class Filler:
         self.path.unlink()
 
 
-def start_script(folder, data_dir, **env) -> tuple[subprocess.Popen, int]:
+def start_script(folder, data_dir, steps: int = STEPS, **env) -> tuple[subprocess.Popen, int]:
     env = {
         **os.environ,
         "LERNKURVE_DB": str(folder / "lernkurve.db"),
@@ -81,7 +81,7 @@ def start_script(folder, data_dir, **env) -> tuple[subprocess.Popen, int]:
         **env,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-u", str(SCRIPT), str(STEPS), "0.002"],
+        [sys.executable, "-u", str(SCRIPT), str(steps), "0.002"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -185,3 +185,23 @@ def test_the_api_answers_507_with_the_reason_while_the_disk_is_full(small_disk, 
     finally:
         filler.free()
         app.extensions["lernkurve"].shutdown()
+
+
+def test_finish_on_a_disk_that_stays_full_says_what_was_lost_and_exits_normally(
+    small_disk, data_dir
+):
+    proc, run_id = start_script(small_disk, data_dir, steps=300)
+    db = Database(small_disk / "lernkurve.db")
+    filler = Filler(small_disk)
+    try:
+        wait_for(lambda: stored(db, run_id)[0] > 50)
+        filler.keep_full()
+        err = finish(proc)  # finish() waits FINISH_GRACE (10 s) for space, then gives up
+        assert "could not be saved (disk full)" in err
+        assert "Traceback" not in err
+    finally:
+        filler.free()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        db.dispose()
