@@ -58,7 +58,6 @@ def main() -> None:
         logger=LernkurveLogger(),
         default_root_dir="lightning-sine",
         log_every_n_steps=10,
-        val_check_interval=200,
         enable_progress_bar=False,
         accelerator="cpu",
     )
