@@ -113,7 +113,7 @@ class Trainer:
                 self.order = torch.randperm(len(self.x), generator=self.gen)
             while self.pos < len(self.x):
                 run.extra_state = {"epoch": self.epoch, "pos": self.pos, "order": self.order}
-                if not run.between_steps(step):
+                if not run.between_steps(step) or run.gone:  # gone: deleted in the app
                     return
                 self._train_step(step)
                 step += 1

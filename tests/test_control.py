@@ -139,3 +139,11 @@ def test_several_runs_train_at_once(api):
     ids = [api.start(task, delay_ms=3.0, epochs=1000)["id"] for task in ("spiral", "digits")]
     wait_for(lambda: all(api.run(i)["step"] > 5 for i in ids), timeout=30)
     assert {api.run(i)["status"] for i in ids} == {"running"}
+
+
+def test_a_force_deleted_built_in_run_stops_training(api, app):
+    run_id = api.start("spiral", **SLOW)["id"]
+    worker = app.extensions["lernkurve"].worker
+    wait_for(lambda: api.run(run_id)["step"] > 2)
+    assert api.delete(f"/api/runs/{run_id}?force=1").status_code == 204
+    wait_for(lambda: run_id not in worker.active(), timeout=10)
