@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psutil
 from sqlalchemy import (
     JSON,
     Engine,
@@ -61,7 +62,9 @@ def now() -> float:
 
 
 class Base(DeclarativeBase):
-    pass
+    def to_dict(self) -> dict[str, Any]:
+        """The row as {column: value}, as the API answers it."""
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
 
 
 class RunRow(Base):
@@ -86,9 +89,6 @@ class RunRow(Base):
         ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
     )
     parent_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
 
 
 class Metric(Base):
@@ -115,9 +115,6 @@ class Command(Base):
     created_at: Mapped[float] = mapped_column(Float, default=now)
     applied_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
-
 
 class Event(Base):
     __tablename__ = "events"
@@ -128,9 +125,6 @@ class Event(Base):
     wall_time: Mapped[float] = mapped_column(Float, default=now)
     kind: Mapped[str] = mapped_column(String(20))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
 
 
 class Checkpoint(Base):
@@ -144,9 +138,6 @@ class Checkpoint(Base):
 
     # One checkpoint per run and step: a second save at a step replaces the first.
     __table_args__ = (Index("ux_checkpoints_run_step", "run_id", "step", unique=True),)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
 
 
 class MetricBucket(Base):
@@ -228,9 +219,6 @@ class Snapshot(Base):
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     wall_time: Mapped[float] = mapped_column(Float, default=now)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
-
 
 class Meta(Base):
     """Facts about the database itself, such as its own id (checkpoint folders are keyed by it)."""
@@ -291,37 +279,32 @@ def _begin_immediate(raw: sqlite3.Connection, timeout: float, poll: float) -> No
 
 
 def process_identity() -> dict[str, Any]:
-    """Who drives a run: pid, host and (Linux) the process's start time, kept in its config."""
-    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_start": _start_time(os.getpid())}
-
-
-def _start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (Linux), to tell a reused pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return None if fields[0] == "Z" else int(fields[19])  # a zombie has ended
+    """Who drives a run: pid, host and the process's creation time, kept in its config."""
+    pid = os.getpid()
+    return {
+        "pid": pid,
+        "host": socket.gethostname(),
+        "pid_created": psutil.Process(pid).create_time(),
+    }
 
 
 def process_alive(config: dict | None) -> bool | None:
     """Is the process named in a run's config still there? None: cannot tell from here."""
     config = config if isinstance(config, dict) else {}
     pid, host = config.get("pid"), config.get("host")
-    unknown = not isinstance(pid, int) or pid <= 0 or host != socket.gethostname()
-    if unknown or os.name != "posix":
-        return None  # another machine, an older row, or no safe probe (Windows kills)
+    if not isinstance(pid, int) or pid <= 0 or host != socket.gethostname():
+        return None  # another machine, or an older row
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False  # it has ended; its parent has not reaped it yet
+        created = process.create_time()
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        pass  # it exists, owned by someone else
-    started = _start_time(pid)
-    if Path("/proc/self/stat").exists():
-        return started is not None and started == config.get("pid_start", started)
-    return True
+    except psutil.AccessDenied:
+        return True  # it exists, owned by someone else
+    recorded = config.get("pid_created")  # rows from before it was kept have none
+    return not isinstance(recorded, int | float) or abs(created - recorded) < 0.5  # pid reused?
 
 
 INSERT_CHUNK = 2000  # rows a statement: 10,000 parameters, well under SQLite's limit

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+import psutil
 from sqlalchemy import text
 
 from lernkurve.db import Database
@@ -41,13 +42,9 @@ def runs_query(counted: set[int]):
 
 def rss_mb(pid: int) -> float:
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        return psutil.Process(pid).memory_info().rss / 2**20
+    except psutil.Error:
+        return 0.0
 
 
 class Watch:

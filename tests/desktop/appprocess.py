@@ -21,6 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 TOKEN = "desktop-test-token"
@@ -29,16 +30,10 @@ TOKEN = "desktop-test-token"
 def session_processes(sid: int) -> list[str]:
     """Processes still running (zombies aside) in session ``sid``, as 'pid name'."""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        fields = text[text.rindex(")") + 2 :].split()
-        state, session = fields[0], int(fields[3])
-        if session == sid and state != "Z":
-            found.append(f"{stat.parent.name} {name}")
+    for process in psutil.process_iter(["name", "status"]):
+        with contextlib.suppress(OSError):  # ended meanwhile
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(process.pid) == sid:
+                found.append(f"{process.pid} {process.info['name']}")
     return found
 
 
