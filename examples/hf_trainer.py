@@ -27,8 +27,15 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    config = GPT2Config(n_layer=2, n_head=2, n_embd=32, vocab_size=64, n_positions=32)
-    config.bos_token_id = config.eos_token_id = 0
+    config = GPT2Config(
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        vocab_size=64,
+        n_positions=32,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     model = GPT2LMHeadModel(config)
     # Synthetic "text": counting sequences modulo the vocabulary, learnable in a few hundred steps.
     starts = torch.randint(0, 64, (512,))

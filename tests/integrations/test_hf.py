@@ -72,8 +72,15 @@ class Recorder(TrainerCallback):
 
 def tiny_trainer(output_dir: Path, db_path, max_steps: int, callbacks: list, **kwargs) -> Trainer:
     torch.manual_seed(0)
-    config = GPT2Config(n_layer=2, n_head=2, n_embd=16, vocab_size=32, n_positions=16)
-    config.bos_token_id = config.eos_token_id = 0
+    config = GPT2Config(
+        n_layer=2,
+        n_head=2,
+        n_embd=16,
+        vocab_size=32,
+        n_positions=16,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     model = GPT2LMHeadModel(config)
     data = [{"input_ids": (ids := torch.randint(0, 32, (8,))), "labels": ids} for _ in range(64)]
     args = TrainingArguments(
