@@ -110,7 +110,12 @@ def _refuse_long_stream(cap: int) -> None:
 
 
 class SecurityMiddleware:
-    """Around the whole WSGI app, Socket.IO included: loopback Host only, headers on all."""
+    """Around the whole WSGI app, Socket.IO included: loopback Host only, headers on all.
+
+    Not Flask's TRUSTED_HOSTS: Werkzeug (3.1) cuts each trusted name at its first colon, so
+    ``[::1]`` can never match; it has no 127.0.0.0/8; and Engine.IO answers /socket.io/
+    before Flask sees the request.
+    """
 
     def __init__(self, wsgi_app) -> None:
         self.wsgi_app = wsgi_app

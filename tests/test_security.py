@@ -26,9 +26,17 @@ def test_foreign_host_is_403_even_with_the_token(client):
 
 
 def test_loopback_hosts_are_accepted(client):
-    for host in ("127.0.0.1:5000", "localhost", "[::1]:8080"):
+    for host in ("127.0.0.1:5000", "localhost", "localhost:1", "[::1]:8080", "[::1]", "127.0.0.2"):
         headers = {"Authorization": f"Bearer {TOKEN}", "Host": host}
         assert client.get("/api/health", headers=headers).status_code == 200, host
+
+
+def test_flask_trusted_hosts_still_cannot_trust_ipv6_loopback():
+    """Why SecurityMiddleware checks the Host itself: once this fails, TRUSTED_HOSTS can do it."""
+    from werkzeug.sansio.utils import host_is_trusted
+
+    assert host_is_trusted("localhost:8080", ["localhost"])
+    assert not host_is_trusted("[::1]:8080", ["[::1]"])
 
 
 def test_the_page_loads_without_a_cookie_and_never_sets_one(client):
