@@ -1,0 +1,242 @@
+"""One run per torch.distributed job, every command on every rank at the same step.
+
+- Rank 0 owns the run: it creates (or resumes) the row, and its writer writes points, events
+  and heartbeats and hands over the app's commands. The other ranks attach to the run id that
+  rank 0 broadcasts and never touch the database.
+- At each step boundary rank 0 broadcasts how many commands it took from its inbox (one int64),
+  and the commands themselves only when there are some. Every rank applies the same list at
+  the same step, so the replicas stay bitwise equal.
+- A pause holds every rank in ``between_steps``, outside any collective of the script's. Rank 0
+  broadcasts (an empty list, or the next command) every PAUSE_POLL seconds, far below any
+  process group's timeout, so a pause lasts as long as the person wants.
+- Agreement goes over the default group when it is gloo, else over a gloo group of its own: a
+  CPU collective, so an NCCL job is not made to sync its device at every step.
+- Checkpoints: rank 0 writes the file; at a resume every rank loads it (on several machines the
+  checkpoint folder must be shared).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections import deque
+
+from sqlalchemy import select, update
+
+from lernkurve.db import RunRow
+from lernkurve.livevalues import read_now
+from lernkurve.run import Run
+
+PAUSE_POLL = 0.2  # seconds between the ranks' meetings while paused
+REDUCTIONS = ("mean", "sum", "min", "max")
+
+_job: Job | None = None
+
+
+def job() -> Job | None:
+    """The torch.distributed job this process is a rank of (None: no job, or a single rank)."""
+    global _job
+    dist = sys.modules.get("torch.distributed")  # never imports torch: the server calls init too
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return None
+    if dist.get_world_size() < 2:
+        return None
+    if _job is None or _job.world is not dist.group.WORLD:  # a new process group: a new job
+        _job = Job(dist)
+    return _job
+
+
+class Job:
+    """This process's place in the job, and the collectives the ranks agree through."""
+
+    def __init__(self, dist) -> None:
+        import torch
+
+        self.dist = dist
+        self.world = dist.group.WORLD
+        self.rank = dist.get_rank()
+        self.world_size = dist.get_world_size()
+        self.backend = str(dist.get_backend())
+        self.group = None if self.backend == "gloo" else dist.new_group(backend="gloo")
+        self._count = torch.zeros(1, dtype=torch.int64)
+
+    def broadcast(self, items: list | None) -> list:
+        """Rank 0's ``items`` on every rank: one int64 when there are none, else the objects."""
+        count = self._count
+        if self.rank == 0:
+            count[0] = len(items)
+        self.dist.broadcast(count, 0, group=self.group)
+        if not int(count[0]):
+            return []
+        box = [items]
+        self.dist.broadcast_object_list(box, 0, group=self.group)
+        return box[0]
+
+    def hosts(self) -> dict[str, list[int]]:
+        """Every rank's host name, as host -> ranks (a collective: all ranks call it)."""
+        names = [None] * self.world_size
+        self.dist.all_gather_object(names, socket.gethostname(), group=self.group)
+        hosts: dict[str, list[int]] = {}
+        for rank, name in enumerate(names):
+            hosts.setdefault(name, []).append(rank)
+        return hosts
+
+    def lead(self, run: LeaderRun) -> LeaderRun:
+        """Rank 0: note the job in the run's config and tell the other ranks which run is theirs."""
+        extra = {"world_size": self.world_size, "hosts": self.hosts(), "backend": self.backend}
+        with run.db.write() as conn:
+            config = conn.execute(select(RunRow.config).where(RunRow.id == run.id)).scalar()
+            config = {**(config if isinstance(config, dict) else {}), **extra}
+            conn.execute(update(RunRow).where(RunRow.id == run.id).values(config=config))
+        start = {
+            "id": run.id,
+            "hparams": dict(run.hparams),
+            "step": run.step,
+            "total_steps": run.total_steps,
+            "resume_from": run.resume_from,
+        }
+        self.broadcast([start])
+        return run
+
+    def follow(self, checkpoint_every: int | None) -> FollowerRun:
+        """Ranks > 0: the run rank 0 created or resumed, obeying the same commands."""
+        self.hosts()
+        (start,) = self.broadcast(None)
+        run = FollowerRun(
+            None,
+            start["id"],
+            start["hparams"],
+            step=start["step"],
+            total_steps=start["total_steps"],
+        )
+        run.resume_from = start["resume_from"]
+        run.checkpoint_every = checkpoint_every
+        return run
+
+    def gather(self, scalars: dict, reduce: str | None) -> dict | None:
+        """Every rank's values of the same keys, on rank 0: ``key/rank<i>`` each, or reduced."""
+        import torch
+
+        read_now(scalars)
+        keys = sorted(scalars)
+        values = torch.tensor([float(scalars[key]) for key in keys], dtype=torch.float64)
+        parts = (
+            [torch.empty_like(values) for _ in range(self.world_size)] if not self.rank else None
+        )
+        self.dist.gather(values, parts, dst=0, group=self.group)
+        if self.rank:
+            return None
+        if reduce is None:
+            return {
+                f"{key}/rank{r}": part[i].item()
+                for r, part in enumerate(parts)
+                for i, key in enumerate(keys)
+            }
+        stacked = torch.stack(parts)
+        reduced = getattr(stacked, reduce)(dim=0)
+        reduced = reduced.values if reduce in ("min", "max") else reduced
+        return dict(zip(keys, reduced.tolist(), strict=True))
+
+
+class JobRun(Run):
+    """A rank's run: the plain Run, with commands agreed among the ranks at step boundaries."""
+
+    leads = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.job = job()
+        self._agreed: list = []
+
+    def log(
+        self,
+        data: dict | int | None = None,
+        /,
+        step: int | None = None,
+        *,
+        all_ranks: bool = False,
+        reduce: str | None = None,
+        **scalars,
+    ) -> None:
+        """Log from rank 0 (other ranks' calls do nothing), or with ``all_ranks=True`` gather
+        the values of every rank (all ranks call it, same keys): stored as ``key/rank<i>``, or
+        as one ``key`` with ``reduce="mean"`` (or sum, min, max)."""
+        if reduce is not None and reduce not in REDUCTIONS:
+            raise ValueError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
+        if all_ranks:
+            if isinstance(data, dict):
+                scalars = {**data, **scalars}
+            elif data is not None:
+                step = data
+            scalars = self.job.gather(scalars, reduce)
+            data = None
+        if self.leads and scalars is not None:
+            super().log(data, step=step, **scalars)
+
+    def between_steps(self, step: int) -> bool:
+        self._agreed = self.job.broadcast(self._take_inbox() if self.leads else None)
+        if self._agreed:
+            self._signal = True
+        return super().between_steps(step)
+
+    def _take_inbox(self) -> list:
+        with self._cond:
+            items = list(self._inbox)
+            self._inbox.clear()
+            self._signal = False
+        return items
+
+    def _obey(self, step: int) -> None:
+        """Apply the agreed commands; while paused, meet the other ranks every PAUSE_POLL s."""
+        items, self._agreed = self._agreed, []
+        while True:
+            for item in items:
+                self._apply(step, *item)
+            if self._stopping or not self._paused or self._step_budget:
+                break
+            self.status = "paused"
+            if self.leads:
+                with self._cond:
+                    if not self._inbox:
+                        self._cond.wait(PAUSE_POLL)
+            items = self.job.broadcast(self._take_inbox() if self.leads else None)
+        if not self._stopping:
+            self.status = "running" if not self._paused else "paused"
+
+
+class LeaderRun(JobRun):
+    """Rank 0's run: it owns the row, writes everything and reads the app's commands."""
+
+
+class _NoWriter:
+    """Ranks > 0 write nothing: rank 0's writer speaks for the job."""
+
+    def wake(self) -> None:
+        pass
+
+    def backpressure(self, run: Run) -> None:
+        pass
+
+    def unregister(self, run: Run) -> None:
+        pass
+
+
+class FollowerRun(JobRun):
+    """A rank > 0's run: the same id and commands as rank 0's, nothing written."""
+
+    leads = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._points = deque(maxlen=0)  # events, snapshots, acks: rank 0 records them
+        self._outbox = deque(maxlen=0)
+
+    def _register(self) -> _NoWriter:
+        return _NoWriter()
+
+    def save_checkpoint(self, step: int | None = None) -> None:
+        """Rank 0 writes the checkpoint; the replicas hold the same state."""
+        return None
+
+    def _warn_if_unused(self, key: str, step: int) -> None:
+        pass  # rank 0 says it once for the job

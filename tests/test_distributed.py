@@ -1,0 +1,161 @@
+"""A real torchrun job (2 ranks, gloo, CPU) watched and steered through the app's REST API.
+
+Each rank of tests/scripts/ddp_steered.py records what its optimizer really used at every
+optimizer.step() and hashes its parameters at the end; the tests compare the ranks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support import ROOT, wait_for
+
+pytestmark = pytest.mark.distributed
+
+SCRIPT = ROOT / "tests" / "scripts" / "ddp_steered.py"
+TORCHRUN = Path(sys.executable).parent / "torchrun"
+START = 120  # seconds: two ranks import torch on a busy 2-core machine
+
+
+class Job:
+    def __init__(self, proc: subprocess.Popen, out: Path) -> None:
+        self.proc, self.out = proc, out
+        line = proc.stdout.readline()
+        assert line.startswith("run "), line + (out / "stderr").read_text()
+        self.run_id = int(line.split()[1])
+
+    def records(self, rank: int) -> list[dict]:
+        path = self.out / f"rank{rank}.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines if line.endswith("}")]
+
+    def read(self, name: str) -> str:
+        return (self.out / name).read_text()
+
+    def exit_code(self, timeout: float = 60) -> int:
+        code = self.proc.wait(timeout)
+        assert code == 0, (self.out / "stderr").read_text()[-3000:]
+        return code
+
+
+@pytest.fixture
+def job(db_path, data_dir, tmp_path):
+    """Start ddp_steered.py under torchrun against the test's database."""
+    env = {**os.environ, "LERNKURVE_DB": str(db_path), "LERNKURVE_DATA_DIR": str(data_dir)}
+    procs = []
+
+    def start(steps: int, delay: float, *extra: str) -> Job:
+        out = tmp_path / f"job{len(procs)}"
+        out.mkdir()
+        command = [str(TORCHRUN), "--standalone", "--nproc_per_node=2", str(SCRIPT)]
+        with (out / "stderr").open("w") as stderr:
+            proc = subprocess.Popen(
+                [*command, str(out), str(steps), str(delay), *extra],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                start_new_session=True,  # the ranks are torchrun's children: end them together
+            )
+        procs.append(proc)
+        return Job(proc, out)
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+
+
+def wait_step(api, job: Job, step: int) -> None:
+    wait_for(lambda: api.run(job.run_id)["step"] >= step, START)
+
+
+def group_lr_wd(job: Job, rank: int) -> set:
+    return {tuple(record["groups"][0]) for record in job.records(rank)}
+
+
+def test_one_run_whose_changes_land_at_the_same_step_on_every_rank(api, job):
+    j = job(100_000, 0.02)
+    wait_step(api, j, 5)
+    assert api.patch(f"/api/runs/{j.run_id}/hparams", json={"lr": 0.05}).status_code == 200
+    wait_for(lambda: all((0.05, 1e-4) in group_lr_wd(j, rank) for rank in (0, 1)), 30)
+    response = api.patch(f"/api/runs/{j.run_id}/hparams", json={"weight_decay": 1e-3})
+    assert response.status_code == 200
+    wait_for(lambda: all((0.05, 1e-3) in group_lr_wd(j, rank) for rank in (0, 1)), 30)
+    assert api.control(j.run_id, "stop").status_code == 202
+    assert j.exit_code() == 0
+
+    runs = api.get("/api/runs").get_json()["runs"]
+    assert len(runs) == 1  # rank 1 attached to rank 0's run
+    run = api.run(j.run_id)
+    assert run["status"] == "stopped"
+    assert run["config"]["world_size"] == 2
+    assert sum(len(ranks) for ranks in run["config"]["hosts"].values()) == 2
+    first, second = j.records(0), j.records(1)
+    assert first == second  # every step, every group: the same lr and weight decay
+    assert first[-1]["groups"] == [[0.05, 1e-3], [0.05, 0.0]]  # the no-decay group stays at 0
+    assert j.read("hash0") == j.read("hash1")  # the replicas are bitwise equal
+
+    series = api.get(f"/api/runs/{j.run_id}/metrics").get_json()["series"]
+    assert {"loss", "shard_loss/rank0", "shard_loss/rank1", "mean_loss"} <= set(series)
+    step, value = series["mean_loss"][0][:2]
+    shards = [dict((s, v) for s, v, _ in series[f"shard_loss/rank{r}"])[step] for r in (0, 1)]
+    assert value == pytest.approx(sum(shards) / 2)
+    assert shards[0] != shards[1]  # each rank's own batch
+
+
+def test_a_pause_outlasts_the_process_group_timeout(api, job):
+    j = job(40, 0.02)
+    wait_step(api, j, 3)
+    assert api.control(j.run_id, "pause").status_code == 202
+    api.wait_status(j.run_id, "paused", timeout=30)
+    held = len(j.records(0)), len(j.records(1))
+    time.sleep(8)  # the script's process group times out after 5 s
+    assert j.proc.poll() is None
+    assert (len(j.records(0)), len(j.records(1))) == held
+    assert held[0] == held[1]
+    assert api.control(j.run_id, "step").status_code == 202
+    wait_for(lambda: min(len(j.records(0)), len(j.records(1))) == held[0] + 1, 30)
+    assert api.control(j.run_id, "resume").status_code == 202
+    assert j.exit_code() == 0
+    assert api.run(j.run_id)["status"] == "completed"
+    assert len(j.records(0)) == len(j.records(1)) == 40
+    assert j.read("hash0") == j.read("hash1")
+
+
+def test_a_checkpoint_is_written_once_and_every_rank_resumes_from_it(api, job, db_path):
+    import torch
+
+    j = job(100_000, 0.02)
+    wait_step(api, j, 5)
+    assert api.control(j.run_id, "checkpoint").status_code == 202
+    checkpoints = wait_for(
+        lambda: api.get(f"/api/runs/{j.run_id}/checkpoints").get_json()["checkpoints"], 30
+    )
+    assert api.control(j.run_id, "stop").status_code == 202
+    assert j.exit_code() == 0
+    files = list(Path(f"{db_path}.checkpoints").rglob("*"))
+    assert [path.name for path in files if path.is_file()] == [Path(checkpoints[0]["path"]).name]
+    assert len(api.events(j.run_id, "checkpoint")) == 1
+
+    saved = torch.load(checkpoints[0]["path"], weights_only=True)
+    weights = b"".join(
+        saved["model"][f"module.{name}"].numpy().tobytes() for name in ("weight", "bias")
+    )
+    again = job(checkpoints[0]["step"] + 5, 0.0, "--resume", str(j.run_id))
+    assert again.run_id == j.run_id
+    assert again.exit_code() == 0
+    assert again.read("start0") == again.read("start1") == hashlib.sha256(weights).hexdigest()
+    assert again.read("hash0") == again.read("hash1")
+    assert api.run(j.run_id)["status"] == "completed"
+    assert len(api.get("/api/runs").get_json()["runs"]) == 1
