@@ -26,6 +26,7 @@ from lernkurve.db import (
     process_alive,
 )
 from lernkurve.hparams import HParamError, resolve, validate
+from lernkurve.summaries import run_summaries
 from lernkurve.taskspecs import TASKS, public_tasks, task_schema, total_steps_for
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -136,9 +137,69 @@ def tasks():
 
 @bp.get("/runs")
 def list_runs():
+    """All runs, newest first; ``?tag=`` filters, ``?metric=&mode=min|max`` adds summaries."""
+    tag = text_arg("tag", MAX_TAG)
+    metric = text_arg("metric", 100)
+    mode = request.args.get("mode", "min")
+    if mode not in ("min", "max"):
+        raise ApiError(400, "invalid_argument", "mode must be min or max")
     with db().Session() as session:
-        runs = session.scalars(select(RunRow).order_by(RunRow.id.desc())).all()
-        return {"runs": [run.to_dict() for run in runs]}
+        runs = [run.to_dict() for run in session.scalars(select(RunRow).order_by(RunRow.id.desc()))]
+    if tag:
+        runs = [run for run in runs if tag in (run["tags"] or [])]
+    if metric:
+        found = run_summaries(db(), [run["id"] for run in runs], metric, mode)
+        for run in runs:
+            run["summary"] = found.get(run["id"])
+    return {"runs": runs}
+
+
+def text_arg(name: str, longest: int) -> str | None:
+    value = request.args.get(name) or None
+    if value is not None and len(value) > longest:
+        raise ApiError(400, "invalid_argument", f"{name} must be at most {longest} characters")
+    return value
+
+
+MAX_TAG, MAX_TAGS, MAX_NOTES = 40, 20, 20_000
+
+
+@bp.patch("/runs/<int:run_id>")
+def annotate_run(run_id: int):
+    """Rename a run, set its tags or its Markdown note (any run, live or finished)."""
+    body = json_body()
+    unknown = set(body) - {"name", "tags", "notes"}
+    if unknown or not body:
+        raise ApiError(400, "invalid_field", "give name, tags and/or notes")
+    changes = {}
+    if "name" in body:
+        changes["name"] = checked_name(body["name"])
+    if "tags" in body:
+        changes["tags"] = checked_tags(body["tags"])
+    if "notes" in body:
+        notes = body["notes"]
+        if not isinstance(notes, str) or len(notes) > MAX_NOTES:
+            raise ApiError(400, "invalid_notes", f"notes must be a text of at most {MAX_NOTES}")
+        changes["notes"] = notes
+    with db().Session() as session:
+        run = load_run(session, run_id)
+        for key, value in changes.items():
+            setattr(run, key, value)
+        session.commit()
+        return run.to_dict()
+
+
+def checked_tags(tags) -> list[str]:
+    """Up to MAX_TAGS distinct, stripped texts of 1 to MAX_TAG characters, in the given order."""
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+        raise ApiError(400, "invalid_tags", f"tags must be a list of at most {MAX_TAGS} texts")
+    clean = []
+    for tag in tags:
+        if not isinstance(tag, str) or not 0 < len(tag.strip()) <= MAX_TAG:
+            raise ApiError(400, "invalid_tags", f"a tag is a text of 1 to {MAX_TAG} characters")
+        if tag.strip() not in clean:
+            clean.append(tag.strip())
+    return clean
 
 
 @bp.post("/runs")

@@ -85,6 +85,8 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Points the run's process holds because the database refused them (disk full); else NULL.
     pending: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tags: Mapped[list | None] = mapped_column(JSON, nullable=True, default=list)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)  # Markdown, from the page
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
     )

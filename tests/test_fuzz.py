@@ -45,7 +45,7 @@ json_values = st.recursive(
 )
 FIELDS = [
     "task", "name", "hparams", "lr", "batch_size", "action", "checkpoint_id", "lr_mode",
-    "run_id", "since_id", "epochs", "optimizer", "momentum",
+    "run_id", "since_id", "epochs", "optimizer", "momentum", "tags", "notes",
 ]  # fmt: skip
 objects = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), json_values, max_size=5)
 bodies = st.one_of(
@@ -54,7 +54,10 @@ bodies = st.one_of(
     st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
     st.integers(1, 20_000).map(lambda n: "[" * n + "]" * n),
 )
-QUERY_NAMES = ["keys", "since_id", "max_points", "kind", "latest", "force", "key", "token"]
+QUERY_NAMES = [
+    "keys", "since_id", "max_points", "kind", "latest", "force", "key", "token", "tag", "metric",
+    "mode",
+]  # fmt: skip
 query_values = st.one_of(
     st.integers().map(str),
     st.sampled_from([str(v) for v in HUGE] + ["", "1e3", "-1", "0", "1", "nan"]),
