@@ -27,6 +27,7 @@ from lernkurve.steering import GROUP_KEYS, OptimizerSteering
 DEFAULT_KEY_MAP = {"lr": "lr", "momentum": "momentum", "weight_decay": "weight_decay"}
 
 
+MAX_TEXT = 100_000  # characters of one text sample
 BACKLOG_WAKE = 8192  # log calls waiting before the writer is woken early
 
 
@@ -72,6 +73,7 @@ class Run:
         self._points: deque = deque()
         self._outbox: deque = deque()
         self._ended: dict[str, Any] = {"ended_at": None, "error": None}
+        self.ended = threading.Event()  # set when the run ends (samplers stop on it)
         self._inbox: deque = deque()  # (command_id, kind, payload) from the writer thread
         self._seen_commands: set[int] = set()
         self._signal = False  # fast-path flag: something is waiting in the inbox
@@ -80,8 +82,12 @@ class Run:
         self._stopping = False
         self._diverged = False
         self._cond = threading.Condition()
-        self._writer = writer.register(self)
+        self._writer = self._register()
         atexit.register(self._at_exit)
+
+    def _register(self):
+        """The writer that takes this run's points (lernkurve.distributed: none on ranks > 0)."""
+        return writer.register(self)
 
     # -- the training thread ------------------------------------------------------------------
 
@@ -118,12 +124,22 @@ class Run:
         else:
             self.fail(exc)
 
-    def watch(self, model=None, optimizer=None, scheduler=None, map: dict | None = None) -> None:
+    def watch(
+        self,
+        model=None,
+        optimizer=None,
+        scheduler=None,
+        map: dict | None = None,
+        log_grads: int | None = None,
+        log_histograms: int | None = None,
+    ) -> None:
         """Steer the optimizer live (lr against its schedule, groups kept); checkpoint both.
 
         ``scheduler``: a torch LR scheduler (or a list) the script steps; ``map``: the
         script's own config names for optimizer settings, e.g. ``{"lr_max": "lr"}``.
         A resumed run loads the checkpoint's model, optimizer and scheduler state here.
+        ``log_grads=N``: gradient norms (total and per parameter) and update/weight ratios every
+        N steps; ``log_histograms=M``: weight and gradient percentiles every M steps.
         """
         self.model, self.optimizer = model, optimizer
         schedulers = scheduler if isinstance(scheduler, (list, tuple)) else [scheduler]
@@ -133,6 +149,10 @@ class Run:
         if optimizer is not None:
             self.steering = OptimizerSteering(optimizer, self.schedulers, saved.get("steering"))
             self.snapshot("optimizer", self.steering.describe())
+        if (log_grads or log_histograms) and model is not None and optimizer is not None:
+            from lernkurve.gradhealth import GradHealth  # imports torch: only when asked for
+
+            self.grad_health = GradHealth(self, model, optimizer, log_grads, log_histograms)
 
     def _checked_map(self, mapping: dict) -> dict:
         targets = set(DEFAULT_KEY_MAP.values())
@@ -210,6 +230,10 @@ class Run:
         """Record a small structured picture of the run (e.g. a decision boundary)."""
         item = {"step": self.step if step is None else step, "kind": kind, "payload": payload}
         self._outbox.append(("snapshot", {**item, "wall_time": now()}))
+
+    def log_text(self, key: str, text: str, step: int | None = None) -> None:
+        """Record a text sample (e.g. what a language model generates) at a step."""
+        self.snapshot("text", {"key": str(key)[:100], "text": str(text)[:MAX_TEXT]}, step)
 
     def event(self, kind: str, payload: dict | None = None, step: int | None = None) -> None:
         item = {"step": self.step if step is None else step, "kind": kind, "payload": payload or {}}
@@ -471,5 +495,6 @@ class Run:
     def _end(self, status: str, error: str | None = None) -> None:
         atexit.unregister(self._at_exit)
         self._ended = {"ended_at": now(), "error": error}  # before status: flushed together
+        self.ended.set()
         self.status = status
         self._writer.unregister(self)  # also closes commands that came after the last step

@@ -7,6 +7,7 @@ import sys
 
 from sqlalchemy import delete, func, select, update
 
+from lernkurve.context import run_context
 from lernkurve.db import (
     Checkpoint,
     Command,
@@ -58,14 +59,31 @@ def insert_running(
 
 
 def create_script_run(
-    db: Database, name: str | None, hparams: dict, schema: dict, total_steps: int | None
+    db: Database,
+    name: str | None,
+    hparams: dict,
+    schema: dict,
+    total_steps: int | None,
+    cls: type[Run] = Run,
 ) -> Run:
-    config = {"schema": schema, "script": _script_name()}
-    row = insert_running(db, name or _script_name(), "script", hparams, config, total_steps)
-    return Run(db, row.id, hparams, total_steps=total_steps)
+    script = _script_name()
+    config = {"schema": schema, "script": script, "context": run_context()}
+    name = name or default_name(db, script)
+    row = insert_running(db, name, "script", hparams, config, total_steps)
+    return cls(db, row.id, hparams, total_steps=total_steps)
 
 
-def resume_script_run(db: Database, run_id: int) -> Run:
+def default_name(db: Database, script: str) -> str:
+    """``<script>-<n>``: train.py's third run is train-3 (not its first config value)."""
+    stem = script.removesuffix(".py")
+    with db.Session() as session:
+        taken = session.scalar(
+            select(func.count()).select_from(RunRow).where(RunRow.name.like(f"{stem}-%"))
+        )
+    return f"{stem}-{taken + 1}"
+
+
+def resume_script_run(db: Database, run_id: int, cls: type[Run] = Run) -> Run:
     """Continue a stopped or interrupted run from its last checkpoint: same id, steps go on.
 
     Works with no app running: a run still marked running whose process is gone is taken
@@ -95,7 +113,7 @@ def resume_script_run(db: Database, run_id: int) -> Run:
         )
         session.commit()
         hparams, total = dict(row.hparams), row.total_steps
-    run = Run(db, run_id, hparams, step=ckpt.step, total_steps=total)
+    run = cls(db, run_id, hparams, step=ckpt.step, total_steps=total)
     run.resume_from = ckpt.path
     return run
 

@@ -19,10 +19,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from lernkurve import distributed
 from lernkurve.db import Database
 from lernkurve.hparams import HParamError, check_schema, resolve, schema_from_config
 from lernkurve.run import Run
 from lernkurve.script import create_script_run, insert_running, resume_script_run
+from lernkurve.sysmetrics import INTERVAL, start_sampling
 from lernkurve.taskspecs import TASKS, task_schema, total_steps_for
 from lernkurve.worker import Worker, train_builtin
 
@@ -49,6 +51,7 @@ def init(
     resume: int | None = None,
     total_steps: int | None = None,
     checkpoint_every: int | None = None,
+    system_metrics: bool | float = True,
 ) -> Run:
     """Start (or with ``resume=RUN_ID`` continue) a run that appears in Lernkurve and obeys it.
 
@@ -56,19 +59,28 @@ def init(
     the run trains (or give ``schema`` with types and ranges instead). Same database as the
     app: ``db``, else LERNKURVE_DB, else the file in the user's data directory.
     ``checkpoint_every=N`` saves a checkpoint at every N-th step (beside the database).
+    ``system_metrics``: CPU, memory (and GPU) of this process under sys/ every 5 s (a number:
+    every that many seconds; False: none).
     """
+    job = distributed.job()  # under torch.distributed: one run for all ranks (distributed.py)
+    if job is not None and job.rank:
+        return job.follow(checkpoint_every)
+    cls = Run if job is None else distributed.LeaderRun
     database = open_database(db)
     if resume is not None:
-        run = resume_script_run(database, resume)
+        run = resume_script_run(database, resume, cls)
     else:
         if schema is not None:
             schema = check_schema(schema)
         else:
             schema = schema_from_config(config or {}, live)
         hparams = resolve(schema, config or {})
-        run = create_script_run(database, name, hparams, schema, total_steps)
+        run = create_script_run(database, name, hparams, schema, total_steps, cls)
     run.checkpoint_every = checkpoint_every
-    return run
+    if system_metrics:
+        interval = INTERVAL if system_metrics is True else float(system_metrics)
+        start_sampling(run, interval)
+    return run if job is None else job.lead(run)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
