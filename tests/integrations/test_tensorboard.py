@@ -154,3 +154,45 @@ def test_the_command_line_imports_a_logdir_and_names_what_it_did(db_path, tmp_pa
         timeout=120,
     )
     assert cli.stdout.strip() == "run 1 logs: updated, 0 points added", cli.stderr
+
+
+@pytest.fixture
+def import_api(app, api):
+    from lernkurve.tbimport_api import bp
+
+    if "tbimport" not in app.blueprints:  # until create_app registers it
+        app.register_blueprint(bp)
+    return api
+
+
+def test_the_rest_route_imports_once_and_refuses_what_is_not_a_logdir(import_api, tmp_path):
+    api = import_api
+    writer = TorchWriter(log_dir=str(tmp_path / "logs" / "run1"))
+    for step in range(5):
+        writer.add_scalar("loss", 1.0 + step, step)
+    writer.close()
+    body = {"logdir": str(tmp_path / "logs")}
+    first = api.post("/api/import/tensorboard", json=body)
+    assert first.status_code == 200, first.get_json()
+    [run] = first.get_json()["runs"]
+    assert run["added"] == 5 and run["new"] and run["name"] == "logs/run1"
+    assert series(api, run["run_id"], "loss") == {s: 1.0 + s for s in range(5)}
+    again = api.post("/api/import/tensorboard", json=body).get_json()["runs"]
+    assert again[0]["added"] == 0 and again[0]["run_id"] == run["run_id"]
+
+    for bad, status in [
+        ({}, 400),
+        ({"logdir": 7}, 400),
+        ({"logdir": ""}, 400),
+        ({"logdir": "a\x00b"}, 400),
+        ({"logdir": str(tmp_path / "nowhere")}, 404),
+        ({"logdir": str(tmp_path)}, 200),  # the same runs, found from above
+    ]:
+        response = api.post("/api/import/tensorboard", json=bad)
+        assert response.status_code == status, (bad, response.get_json())
+    (tmp_path / "empty").mkdir()
+    response = api.post("/api/import/tensorboard", json={"logdir": str(tmp_path / "empty")})
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "no_event_files"
+    unauthorized = api.client.post("/api/import/tensorboard", json=body)
+    assert unauthorized.status_code == 401
