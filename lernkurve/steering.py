@@ -135,7 +135,9 @@ class OptimizerSteering:
 
         # A subclass, not an instance attribute: a scheduler's state_dict() is its __dict__, and
         # a function there can neither be saved (torch.save) nor survive load_state_dict().
-        scheduler.__class__ = type(cls.__name__, (cls,), {"step": step, "__module__": cls.__module__})
+        scheduler.__class__ = type(
+            cls.__name__, (cls,), {"step": step, "__module__": cls.__module__}
+        )
 
     def _warn_if_scheduler_unpassed(self) -> None:
         if self._warned_unpassed:
