@@ -77,8 +77,12 @@ function query(params) {
 }
 
 export const tasks = () => request("GET", "/api/tasks").then((d) => d.tasks);
-export const runs = () => request("GET", "/api/runs").then((d) => d.runs);
+/** All runs; with metric (and mode "min"/"max") each carries `summary` {best, best_step, last, ...}. */
+export const runs = ({ tag, metric, mode } = {}) =>
+  request("GET", `/api/runs${query({ tag, metric, mode })}`).then((d) => d.runs);
 export const run = (id) => request("GET", `/api/runs/${id}`);
+/** Change a run's tags, notes or name: {tags?, notes?, name?}; answers the run. */
+export const patchRun = (id, body) => request("PATCH", `/api/runs/${id}`, body);
 export const createRun = (body) => request("POST", "/api/runs", body);
 /**
  * Delete a run. When the server answers that its process may still live, askForce(reason)
@@ -115,3 +119,7 @@ export const latestSnapshot = (id, kind) =>
   request("GET", `/api/runs/${id}/snapshots${query({ kind, latest: 1 })}`).then(
     (d) => d.snapshots[d.snapshots.length - 1] || null,
   );
+
+/** Every snapshot of a kind, oldest first: [{id, run_id, step, kind, payload, wall_time}]. */
+export const snapshots = (id, kind) =>
+  request("GET", `/api/runs/${id}/snapshots${query({ kind })}`).then((d) => d.snapshots);

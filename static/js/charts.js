@@ -24,6 +24,61 @@ const background = {
 };
 Chart.register(background);
 
+// Tooltip mode "lkX": every shown series at the hovered x (its point nearest to the pointer),
+// as long as the pointer is within that series' x range. Series are sorted by x, and their
+// steps differ (val every 10 steps, train every step), so Chart.js's "index" mode cannot pair them.
+Chart.Interaction.modes.lkX = (chart, event) => {
+  const { x } = Chart.helpers.getRelativePosition(event, chart);
+  const area = chart.chartArea;
+  if (!area || x < area.left || x > area.right) return [];
+  const items = [];
+  chart.data.datasets.forEach((dataset, datasetIndex) => {
+    if (!chart.isDatasetVisible(datasetIndex)) return;
+    const points = chart.getDatasetMeta(datasetIndex).data;
+    if (!points.length || x < points[0].x - 8 || x > points[points.length - 1].x + 8) return;
+    let lo = 0;
+    let hi = points.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (points[mid].x < x) lo = mid + 1;
+      else hi = mid;
+    }
+    let index = lo > 0 && x - points[lo - 1].x < points[lo].x - x ? lo - 1 : lo;
+    while (index > 0 && points[index].skip) index -= 1; // a gap (NaN): the point before it
+    if (!points[index].skip) items.push({ element: points[index], datasetIndex, index });
+  });
+  return items;
+};
+
+const LOG_LABEL_GAP = 18; // px between two y labels of a log axis
+
+/**
+ * Labels of a log axis: Chart.js puts a tick at 1..9 of every decade, whose labels overlap.
+ * Keep powers of ten first, then 2 and 5, then the rest, each only where it leaves room;
+ * the others keep their grid line without a label.
+ */
+function logTickLabels(scale, ticks) {
+  const pixel = (i) => scale.getPixelForValue(ticks[i].value);
+  const rank = (value) => {
+    const mantissa = Math.round((value / 10 ** Math.floor(Math.log10(value) + 1e-9)) * 1000) / 1000;
+    return mantissa === 1 ? 0 : mantissa === 2 || mantissa === 5 ? 1 : 2;
+  };
+  const chosen = [];
+  for (const level of [0, 1, 2]) {
+    ticks.forEach((tick, i) => {
+      if (!(tick.value > 0) || rank(tick.value) !== level) return;
+      if (chosen.every((j) => Math.abs(pixel(i) - pixel(j)) >= LOG_LABEL_GAP)) chosen.push(i);
+    });
+  }
+  return new Set(chosen);
+}
+
+function yTickLabel(value, index, ticks) {
+  if (this.type !== "logarithmic") return number(value, 3);
+  if (index === 0 || !this.lkLabelled) this.lkLabelled = logTickLabels(this, ticks);
+  return this.lkLabelled.has(index) ? number(value, 3) : "";
+}
+
 export function applyChartTheme() {
   Chart.defaults.color = cssVar("--bs-secondary-color");
   Chart.defaults.borderColor = cssVar("--bs-border-color-translucent");
@@ -61,6 +116,17 @@ export class MetricChart {
     this.pngButton?.addEventListener("click", this.onPng);
     this.onDblClick = () => this.options.onReset?.();
     this.canvas.addEventListener("dblclick", this.onDblClick);
+    // Keyboard: a focused chart resets the zoom on 0 or Escape (as double-click does).
+    this.canvas.tabIndex = 0;
+    this.canvas.setAttribute("aria-keyshortcuts", "0 Escape");
+    this.onKey = (event) => {
+      if ((event.key === "0" || event.key === "Escape") && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        event.preventDefault();
+        if (this.options.onReset) this.options.onReset();
+        else this.resetZoom();
+      }
+    };
+    this.canvas.addEventListener("keydown", this.onKey);
     this.describe();
   }
 
@@ -76,11 +142,11 @@ export class MetricChart {
         parsing: false,
         normalized: true,
         spanGaps: false,
-        interaction: { mode: "nearest", axis: "x", intersect: false },
+        interaction: { mode: "lkX", intersect: false },
         elements: { point: { radius: 0, hitRadius: 4, hoverRadius: 3 }, line: { borderWidth: 1.5 } },
         scales: {
           x: { type: "linear", ticks: { callback: tick, maxRotation: 0 } },
-          y: { type: "linear", ticks: { callback: (v) => number(v, 3) } },
+          y: { type: "linear", ticks: { callback: yTickLabel } },
         },
         plugins: {
           legend: { display: false },
@@ -89,7 +155,7 @@ export class MetricChart {
             filter: (item) => !item.dataset.hidden,
             callbacks: {
               title: (items) => this.tooltipTitle(items),
-              label: (item) => `${item.dataset.label}: ${number(item.parsed.y)}`,
+              label: (item) => this.tooltipLabel(item),
               footer: (items) => this.tooltipEvents(items),
             },
           },
@@ -128,6 +194,15 @@ export class MetricChart {
     const parts = [t("chart.stepTitle", { step: integer(step) })];
     if (this.xMode === "time") parts.push(t("chart.elapsed", { time: duration(point.x) }));
     return parts.join(" · ");
+  }
+
+  // A series logged at other steps (val every 10) shows its nearest point: name its step.
+  tooltipLabel(item) {
+    const text = `${item.dataset.label}: ${number(item.parsed.y)}`;
+    const first = this.chart.tooltip.dataPoints?.[0]?.raw;
+    const step = item.raw?.s;
+    if (first === undefined || step === undefined || step === (first.s ?? first.x)) return text;
+    return `${text} (${t("chart.stepTitle", { step: integer(step) })})`;
   }
 
   // Markers are 1 px wide: the tooltip also names the events near the hovered x.
@@ -456,6 +531,7 @@ export class MetricChart {
   describe() {
     const labels = [...this.series.values()].map((s) => s.label).join(", ");
     this.canvas.setAttribute("aria-label", t("chart.aria", { title: this.options.title?.() ?? "", series: labels || "–" }));
+    this.canvas.setAttribute("aria-description", t("chart.keysHint"));
   }
 
   downloadPng() {
@@ -477,6 +553,7 @@ export class MetricChart {
     this.logBox?.removeEventListener("change", this.onLog);
     this.pngButton?.removeEventListener("click", this.onPng);
     this.canvas.removeEventListener("dblclick", this.onDblClick);
+    this.canvas.removeEventListener("keydown", this.onKey);
     this.chart.destroy();
     if (this.legend) this.legend.replaceChildren();
   }

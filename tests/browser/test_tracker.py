@@ -1,0 +1,333 @@
+"""What a run tracker shows (issue 13), in real Chromium: a run's context, tags and notes, text
+samples and their diff, weight distributions, best and last values, and compare's table."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CONTEXT = {
+    "argv": ["train.py", "--lr", "0.1", "--name", "two words"],
+    "cwd": "/home/ada/gpt",
+    "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": True, "branch": "main"},
+    "python": "3.11.9",
+    "torch": "2.13.0",
+    "cuda": None,
+    "host": "lovelace",
+    "devices": ["cpu"],
+}
+
+
+def finished_run(db_path, name, config, steps=30, values=None, during=None):
+    """A script run logged to the end in this thread: values(step) each step, during(run, step)."""
+    from lernkurve import training
+
+    run = training.init(name=name, config=config, live=[], db=db_path, system_metrics=False)
+    with run:
+        for step in run.steps(steps):
+            run.log(values(step) if values else {"loss": 1 / (step + 1)}, step=step)
+            if during:
+                during(run, step)
+    return run.id
+
+
+def set_context(db_path, run_id, context):
+    with sqlite3.connect(db_path, timeout=10) as db:
+        (config,) = db.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
+        config = json.loads(config or "{}")
+        config.pop("context", None)
+        if context is not None:
+            config["context"] = context
+        db.execute("UPDATE runs SET config = ? WHERE id = ?", (json.dumps(config), run_id))
+
+
+def shot(page, tmp_path, name):
+    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+
+
+def test_about_shows_the_run_context(dashboard, tmp_path):
+    page, db_path = dashboard.page, dashboard.server.db_path
+    with_context = finished_run(db_path, "gpt-1", {"lr": 0.1})
+    set_context(db_path, with_context, CONTEXT)
+    old = finished_run(db_path, "old run", {"lr": 0.1})
+    set_context(db_path, old, None)  # as a run from before contexts were recorded
+
+    dashboard.open_run(with_context)
+    about = page.locator("#about-list")
+    about.wait_for()
+    assert about.locator("[data-about='command']").inner_text() == (
+        "train.py --lr 0.1 --name 'two words'"
+    )
+    assert about.locator("[data-about='cwd']").inner_text() == "/home/ada/gpt"
+    git = about.locator("[data-about='git']")
+    assert git.inner_text().startswith("0123456789ab (main)")
+    assert git.locator("code").get_attribute("title") == CONTEXT["git"]["commit"]
+    assert git.locator("[data-dirty]").get_attribute("data-dirty") == "true"
+    assert about.locator("[data-about='versions']").inner_text() == (
+        "Python 3.11.9 · torch 2.13.0 · CUDA none"
+    )
+    assert about.locator("[data-about='host']").inner_text() == "lovelace"
+    assert about.locator("[data-about='devices']").inner_text() == "cpu"
+    assert page.locator("#about-empty").is_hidden()
+    shot(page, tmp_path, "about")
+
+    # A run from before context was recorded says so instead.
+    dashboard.open_run(old)
+    page.locator("#about-empty").wait_for()
+    assert page.locator("#about-list dd").count() == 0
+
+
+def test_tags_filter_the_sidebar_and_a_note_round_trips(dashboard, tmp_path):
+    page, api, db_path = dashboard.page, dashboard.api, dashboard.server.db_path
+    tagged = finished_run(db_path, "tagged run", {"lr": 0.1})
+    other = finished_run(db_path, "other run", {"lr": 0.2})
+    dashboard.open_run(tagged)
+
+    for tag in ("baseline", "gpt"):
+        page.fill("#tag-input", tag)
+        page.press("#tag-input", "Enter")
+        page.locator(f"#tags-list [data-tag='{tag}']").wait_for()
+    dashboard.wait_for(lambda: api.run(tagged)["tags"] == ["baseline", "gpt"])
+
+    # The sidebar offers each tag as a filter; pressing one shows only the runs carrying it.
+    items = page.locator("#runs-list .run-item:visible")
+    dashboard.wait_for(lambda: items.count() == 2)
+    page.locator("#runs-tags [data-tag='baseline']").click()
+    dashboard.wait_for(lambda: items.count() == 1)
+    assert items.first.get_attribute("data-run-id") == str(tagged)
+    assert page.locator("#runs-tags [data-tag='baseline']").get_attribute("aria-pressed") == "true"
+    page.locator("#runs-tags [data-tag='baseline']").click()
+    dashboard.wait_for(lambda: items.count() == 2)
+
+    # Removing a tag stores it and the filter disappears with the last run carrying it.
+    page.get_by_role("button", name="Remove tag gpt").click()
+    dashboard.wait_for(lambda: api.run(tagged)["tags"] == ["baseline"])
+    page.locator("#runs-tags [data-tag='gpt']").wait_for(state="detached")
+
+    # A Markdown note: stored as typed, shown rendered, never as raw HTML.
+    note = "# Result\nlr **0.1** beats `0.2`.\n- one\n- two\n<img src=x onerror=alert(1)>"
+    page.get_by_role("button", name="Edit note").click()
+    page.fill("#note-input", note)
+    page.get_by_role("button", name="Save", exact=True).click()
+    dashboard.wait_for(lambda: api.run(tagged)["notes"] == note)
+    view = page.locator("#note-view")
+    view.locator("strong", has_text="0.1").wait_for()
+    assert view.locator("h4").inner_text() == "Result"
+    assert view.locator("code").inner_text() == "0.2"
+    assert view.locator("li").all_inner_texts() == ["one", "two"]
+    assert view.locator("img").count() == 0
+    assert "<img src=x onerror=alert(1)>" in view.inner_text()
+    shot(page, tmp_path, "notes")
+
+    # After a reload the note and tags come back from the database.
+    page.reload()
+    page.wait_for_selector("html[data-ready][data-connection='online']")
+    dashboard.open_run(tagged)
+    page.locator("#note-view strong", has_text="0.1").wait_for()
+    assert page.locator("#tags-list [data-tag]").all_inner_texts() == ["baseline"]
+    assert api.run(other)["tags"] == []
+
+
+def test_compare_shows_only_differing_hparams_and_sorts_runs(dashboard, tmp_path):
+    page, db_path = dashboard.page, dashboard.server.db_path
+    config = {"lr": 0.1, "batch_size": 32, "seed": 1, "optimizer": "adam"}
+    low = finished_run(db_path, "low", {**config, "lr": 0.01}, values=lambda s: {"train_loss": 2 - s / 20})
+    high = finished_run(db_path, "high", config, values=lambda s: {"train_loss": 1 - s / 40})
+    page.evaluate(f"location.hash = '#/compare/{low},{high}'")
+    table = page.locator("#cmp-table")
+    rows = table.locator("tbody tr[data-row^='hp:']")
+    dashboard.wait_for(lambda: rows.count() == 1)
+    assert rows.first.get_attribute("data-row") == "hp:lr"
+    assert rows.first.locator("td").all_inner_texts() == ["0.01", "0.1"]
+    assert "differs" in rows.first.get_attribute("class")
+
+    page.get_by_text("Show all hyperparameters").click()
+    dashboard.wait_for(lambda: rows.count() == 4)
+    assert [r.get_attribute("data-row") for r in rows.all()] == [
+        "hp:lr", "hp:batch_size", "hp:seed", "hp:optimizer"
+    ]
+    page.get_by_text("Show all hyperparameters").click()
+    dashboard.wait_for(lambda: rows.count() == 1)
+
+    # Best and last of the chosen metric, per run.
+    best = table.locator("tr[data-row='best'] td")
+    dashboard.wait_for(lambda: best.all_inner_texts() == ["0.55", "0.275"])
+    assert table.locator("tr[data-row='last'] td").all_inner_texts() == ["0.55", "0.275"]
+
+    # A row's header sorts the run columns by it, then the other way round.
+    heads = table.locator("thead th[data-run-id]")
+    order = lambda: [int(h.get_attribute("data-run-id")) for h in heads.all()]  # noqa: E731
+    assert order() == [low, high]
+    page.locator("tr[data-row='best'] .cmp-sort").click()
+    dashboard.wait_for(lambda: order() == [high, low])
+    assert table.locator("tr[data-row='best'] th").get_attribute("aria-sort") == "ascending"
+    page.locator("tr[data-row='best'] .cmp-sort").click()
+    dashboard.wait_for(lambda: order() == [low, high])
+    assert table.locator("tr[data-row='best'] th").get_attribute("aria-sort") == "descending"
+    shot(page, tmp_path, "compare")
+
+
+def test_text_samples_newest_first_and_a_diff_between_steps(dashboard, tmp_path):
+    page, db_path = dashboard.page, dashboard.server.db_path
+    texts = {
+        10: "the cat sat on the mat",
+        20: "the cat sat on a mat\nand slept",
+        30: "the dog sat on a mat\nand slept <b>well</b>",
+    }
+
+    def during(run, step):
+        if step in texts:
+            run.log_text("sample", texts[step], step=step)
+
+    run_id = finished_run(db_path, "lm", {"lr": 0.1}, steps=31, during=during)
+    dashboard.open_run(run_id)
+    items = page.locator("#samples-list .sample-item")
+    dashboard.wait_for(lambda: items.count() == 3)
+    assert [i.get_attribute("data-step") for i in items.all()] == ["30", "20", "10"]
+    assert items.first.locator("pre").inner_text() == texts[30]  # as text, not markup
+
+    # By default the two newest: 20 -> 30, word by word.
+    page.get_by_role("button", name="Diff", exact=True).click()
+    view = page.locator("#samples-diff-view")
+    view.wait_for()
+    assert view.locator("del").all_inner_texts() == ["cat"]
+    assert view.locator("ins").all_inner_texts() == ["dog", " <b>well</b>"]
+    assert view.inner_text() == "the catdog sat on a mat\nand slept <b>well</b>"
+
+    # Any two steps, by lines.
+    page.select_option("#samples-from", label="step 10")
+    page.get_by_text("Lines", exact=True).click()
+    dashboard.wait_for(lambda: view.locator("del").all_inner_texts() == ["the cat sat on the mat"])
+    assert view.locator("ins").all_inner_texts() == ["the dog sat on a mat\nand slept <b>well</b>"]
+    shot(page, tmp_path, "samples")
+    page.locator("#samples-card .card-header").screenshot(path=str(tmp_path / "samples-head.png"))
+
+
+def test_distribution_chart_draws_percentile_bands_from_snapshots(dashboard, tmp_path):
+    page, db_path = dashboard.page, dashboard.server.db_path
+    q = [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1]
+
+    def values(step, scale):
+        spread = scale * (1 + step / 10)
+        return [round(spread * x, 6) for x in (-3, -2, -1, 0.1, 1, 2, 3)]
+
+    def during(run, step):
+        if step % 5 == 0:
+            for name, kind, scale in (("fc1.weight", "weight", 1.0), ("fc1.weight.grad", "grad", 0.01)):
+                payload = {"name": name, "kind": kind, "q": q, "values": values(step, scale)}
+                run.snapshot("distribution", payload, step=step)
+
+    run_id = finished_run(db_path, "dists", {"lr": 0.1}, steps=40, during=during)
+    dashboard.open_run(run_id)
+    page.locator("#dist-card").wait_for()
+    read = """() => {
+        const c = Chart.getChart(document.querySelector('#dist-chart-block canvas'));
+        return c ? c.data.datasets.map((d) => [d.lkQ, d.fill, d.data.map((p) => [p.x, p.y])]) : [];
+    }"""
+    sets = dashboard.wait_for(lambda: page.evaluate(read))
+    assert [s[0] for s in sets] == [0, 1, 0.05, 0.95, 0.25, 0.75, 0.5]
+    assert [s[1] for s in sets] == [False, "-1", False, "-1", False, "-1", False]
+    steps = list(range(0, 40, 5))
+    by_q = {s[0]: s[2] for s in sets}
+    for i, quantile in enumerate(q):
+        assert by_q[quantile] == [[step, values(step, 1.0)[i]] for step in steps]
+    assert page.locator("#dist-name").input_value() == "fc1.weight"
+
+    page.select_option("#dist-name", "fc1.weight.grad")
+    dashboard.wait_for(
+        lambda: {s[0]: s[2] for s in page.evaluate(read)}[1]
+        == [[step, values(step, 0.01)[6]] for step in steps]
+    )
+    page.locator("#dist-card").scroll_into_view_if_needed()
+    shot(page, tmp_path, "distribution")
+
+
+def test_sidebar_shows_best_and_last_of_a_chosen_metric(dashboard, tmp_path):
+    page, db_path = dashboard.page, dashboard.server.db_path
+    down = finished_run(db_path, "down", {}, values=lambda s: {"loss": 10 - s, "acc": s / 100})
+    vee = finished_run(db_path, "vee", {}, values=lambda s: {"loss": abs(s - 10) + 1})
+    silent = finished_run(db_path, "silent", {}, values=lambda s: {"other": 1.0})
+    page.reload()
+    page.wait_for_selector("html[data-ready][data-connection='online']")
+
+    page.fill("#runs-metric", "loss")
+    page.press("#runs-metric", "Enter")
+    summary = lambda rid: page.locator(f"#runs-list [data-run-id='{rid}'] .run-summary")  # noqa: E731
+    dashboard.wait_for(lambda: summary(down).get_attribute("data-best") == "-19")
+    assert summary(down).get_attribute("data-last") == "-19"
+    assert summary(vee).get_attribute("data-best") == "1"
+    assert summary(vee).get_attribute("data-last") == "20"
+    assert summary(vee).inner_text() == "best 1 @ 10 · last 20"
+    assert summary(silent).inner_text() == "loss: not logged"
+    assert page.locator("#runs-mode").input_value() == "min"
+
+    # Accuracy-like keys are best when highest.
+    page.fill("#runs-metric", "acc")
+    page.press("#runs-metric", "Enter")
+    dashboard.wait_for(lambda: summary(down).get_attribute("data-best") == "0.29")
+    assert page.locator("#runs-mode").input_value() == "max"
+    shot(page, tmp_path, "sidebar")
+
+
+def test_chart_details_log_ticks_tooltip_and_keyboard_reset(dashboard, tmp_path):
+    page, db_path = dashboard.page, dashboard.server.db_path
+
+    def values(step):
+        out = {"train_loss": 1 / (step + 1), "lr": 10 ** (-step / 10)}  # 1 down to 1e-6
+        if step % 10 == 0:
+            out["val_loss"] = 1.2 / (step + 1)
+        return out
+
+    run_id = finished_run(db_path, "details", {"lr": 1.0}, steps=61, values=values)
+    dashboard.open_run(run_id)
+
+    # The lr panel is logarithmic: its labels keep apart (the rest keep their grid line).
+    labels = """() => {
+        const y = Chart.getChart(document.querySelector('#chart-block-lr canvas')).scales.y;
+        return y.ticks.filter((t) => t.label !== '').map((t) => [t.label, y.getPixelForValue(t.value)]);
+    }"""
+    shown = dashboard.wait_for(lambda: page.evaluate(labels))
+    assert page.evaluate("Chart.getChart(document.querySelector('#chart-block-lr canvas'))"
+                         ".scales.y.type") == "logarithmic"
+    assert len(shown) >= 3
+    pixels = sorted(p for _, p in shown)
+    assert min(b - a for a, b in zip(pixels, pixels[1:])) >= 16
+    assert {"1e-6", "1e-5", "0.01", "1"} <= {label for label, _ in shown}
+
+    # The tooltip names every series at the hovered step, also one logged every 10 steps only.
+    canvas = page.locator("#chart-block-loss canvas")
+    x = page.evaluate("""() => {
+        const c = Chart.getChart(document.querySelector('#chart-block-loss canvas'));
+        return c.scales.x.getPixelForValue(21);
+    }""")
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + 40)
+    tooltip = """() => {
+        const c = Chart.getChart(document.querySelector('#chart-block-loss canvas'));
+        return c.tooltip.opacity ? c.tooltip.dataPoints.map((d) => [d.dataset.lkId, d.raw.s]) : [];
+    }"""
+    items = dashboard.wait_for(lambda: page.evaluate(tooltip))
+    assert ["train_loss", 21] in items and ["val_loss", 20] in items
+    canvas.screenshot(path=str(tmp_path / "tooltip.png"))
+    page.locator("#chart-block-lr").screenshot(path=str(tmp_path / "log-axis.png"))
+
+    # A focused chart resets the zoom of all charts on 0 and on Escape.
+    zoomed = """() => ['loss', 'lr'].map((n) =>
+        Chart.getChart(document.querySelector(`#chart-block-${n} canvas`)).isZoomedOrPanned())"""
+    zoom = "() => Chart.getChart(document.querySelector('#chart-block-loss canvas'))" \
+        ".zoomScale('x', {min: 10, max: 30}, 'none')"
+    for key in ("0", "Escape"):
+        page.evaluate(zoom)
+        # As after a drag: the zoomed chart tells the others.
+        page.evaluate("""() => {
+            const c = Chart.getChart(document.querySelector('#chart-block-loss canvas'));
+            c.options.plugins.zoom.zoom.onZoomComplete({chart: c});
+        }""")
+        dashboard.wait_for(lambda: page.evaluate(zoomed) == [True, True])
+        canvas.focus()
+        page.keyboard.press(key)
+        dashboard.wait_for(lambda: page.evaluate(zoomed) == [False, False])
