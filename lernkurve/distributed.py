@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import socket
 import sys
+import threading
 from collections import deque
+from contextlib import contextmanager
 
 from sqlalchemy import select, update
 
@@ -31,11 +33,26 @@ PAUSE_POLL = 0.2  # seconds between the ranks' meetings while paused
 REDUCTIONS = ("mean", "sum", "min", "max")
 
 _job: Job | None = None
+_alone = threading.local()
+
+
+@contextmanager
+def this_rank_only():
+    """Inside, ``lernkurve.init`` makes a plain run of this rank alone: for code that only
+    rank 0 runs (a framework's rank-zero callback), which the other ranks could not meet."""
+    before = getattr(_alone, "on", False)
+    _alone.on = True
+    try:
+        yield
+    finally:
+        _alone.on = before
 
 
 def job() -> Job | None:
     """The torch.distributed job this process is a rank of (None: no job, or a single rank)."""
     global _job
+    if getattr(_alone, "on", False):
+        return None
     dist = sys.modules.get("torch.distributed")  # never imports torch: the server calls init too
     if dist is None or not dist.is_available() or not dist.is_initialized():
         return None

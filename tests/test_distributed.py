@@ -70,10 +70,25 @@ def job(db_path, data_dir, tmp_path):
         return Job(proc, out)
 
     yield start
-    for proc in procs:
+    for proc in procs:  # torchrun ends its ranks on SIGTERM; a rank it lost is ended by its pid
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        for path in tmp_path.glob("job*/pid*"):
+            end_rank(int(path.read_text()), path.parent)
         proc.communicate()
+
+
+def end_rank(pid: int, out: Path) -> None:
+    """Kill a rank left behind, if that pid is still this job's rank (never a reused pid)."""
+    try:
+        if str(out).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGKILL)
+    except (FileNotFoundError, ProcessLookupError):
+        pass
 
 
 def wait_step(api, job: Job, step: int) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import sys
 
+from lernkurve import distributed
 from lernkurve.integrations import log_last_lr, plain_config, require
 
 transformers = require("transformers", "hf", "lernkurve.integrations.hf")
@@ -84,7 +85,8 @@ class LernkurveCallback(TrainerCallback, ExportableState):
         if isinstance(saved, list):  # several of us: the first one's
             saved = saved[0] if saved else {}
         attributes = saved.get("attributes") or {}
-        self.run = self._start(args, state, attributes)
+        with distributed.this_rank_only():  # rank 0 alone: the other ranks never call init
+            self.run = self._start(args, state, attributes)
         self.run_id = self.run.id
         self.run.total_steps = state.max_steps
         optimizer = _unwrap(kwargs.get("optimizer"), "optimizer")

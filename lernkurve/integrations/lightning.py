@@ -24,6 +24,7 @@ import math
 import os
 import sys
 
+from lernkurve import distributed
 from lernkurve.integrations import log_last_lr, plain_config, require
 
 lightning = require("lightning.pytorch", "lightning", "lernkurve.integrations.lightning")
@@ -34,6 +35,11 @@ rank_zero_only = lightning.utilities.rank_zero_only
 
 def _start_run(name: str | None, config: dict, live: list[str], db: str | None, run_id=None):
     """A new run, or the checkpoint's own run when Lightning continues one."""
+    with distributed.this_rank_only():  # rank 0 alone: the other ranks never call init
+        return _start_run_here(name, config, live, db, run_id)
+
+
+def _start_run_here(name: str | None, config: dict, live: list[str], db: str | None, run_id):
     from lernkurve import training
 
     if run_id is not None:

@@ -10,6 +10,7 @@ The process group's timeout is 5 s: a pause must outlast it.
 import argparse
 import hashlib
 import json
+import os
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ args = parser.parse_args()
 dist.init_process_group("gloo", timeout=timedelta(seconds=5))
 rank = dist.get_rank()
 out = Path(args.out)
+(out / f"pid{rank}").write_text(str(os.getpid()))  # the test ends a rank torchrun lost
 torch.manual_seed(0)
 net = torch.nn.Linear(8, 4)
 model = DistributedDataParallel(net)
