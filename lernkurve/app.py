@@ -35,6 +35,7 @@ from lernkurve.security import (
 from lernkurve.server import ServerThread
 from lernkurve.sockets import register_socket_events
 from lernkurve.streamer import Streamer
+from lernkurve.tbimport_api import bp as tbimport_bp
 from lernkurve.worker import Worker
 
 ROOT = resource_root()  # templates/ and static/
@@ -110,6 +111,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     init_security(app)
     app.register_blueprint(api_bp)
+    app.register_blueprint(tbimport_bp)
     app.register_error_handler(HTTPException, json_http_error)
     socketio = SocketIO(app, async_mode="threading")
     app.wsgi_app = SecurityMiddleware(app.wsgi_app)  # outside Socket.IO's own middleware
@@ -125,7 +127,7 @@ def register_pages(app: Flask) -> None:
         """The page holds no secret: it takes ``?token=`` into sessionStorage by itself."""
         token = request.args.get("token")
         if token is not None and not token_ok(app, token):
-            return render_template("_locked.html"), 401
+            return render_template("locked.html"), 401
         response = make_response(render_template("index.html", version=__version__))
         response.headers["Cache-Control"] = "no-store"  # its address may carry the token
         for name in request.cookies:

@@ -156,17 +156,7 @@ def test_the_command_line_imports_a_logdir_and_names_what_it_did(db_path, tmp_pa
     assert cli.stdout.strip() == "run 1 logs: updated, 0 points added", cli.stderr
 
 
-@pytest.fixture
-def import_api(app, api):
-    from lernkurve.tbimport_api import bp
-
-    if "tbimport" not in app.blueprints:  # until create_app registers it
-        app.register_blueprint(bp)
-    return api
-
-
-def test_the_rest_route_imports_once_and_refuses_what_is_not_a_logdir(import_api, tmp_path):
-    api = import_api
+def test_the_rest_route_imports_once_and_refuses_what_is_not_a_logdir(api, tmp_path):
     writer = TorchWriter(log_dir=str(tmp_path / "logs" / "run1"))
     for step in range(5):
         writer.add_scalar("loss", 1.0 + step, step)
