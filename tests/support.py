@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,37 +25,106 @@ def wait_for(predicate, timeout: float = 15.0, interval: float = 0.02):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
+def _json_bytes(value) -> bytes:
+    return json.dumps(value).encode()
+
+
+class HttpResponse:
+    """An answer over HTTP with the parts of Flask's test response the tests read."""
+
+    def __init__(self, status: int, headers, data: bytes) -> None:
+        self.status_code, self.headers, self.data = status, headers, data
+
+    def get_data(self, as_text: bool = False):
+        return self.data.decode() if as_text else self.data
+
+    def get_json(self):
+        return json.loads(self.data) if self.data else None
+
+
+class HttpClient:
+    """Flask's test-client ``open`` over real HTTP, to a server at ``base`` (any process)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base.rstrip("/")
+
+    def open(self, path, method="GET", headers=None, json=None, data=None, content_type=None):
+        headers = dict(headers or {})
+        if json is not None:
+            data, content_type = _json_bytes(json), "application/json"
+        if content_type:
+            headers["Content-Type"] = content_type
+        if isinstance(data, str):
+            data = data.encode()
+        request = urllib.request.Request(self.base + path, data, headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return HttpResponse(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as err:
+            with err:
+                return HttpResponse(err.code, err.headers, err.read())
+
+
 class Api:
-    """The Flask test client with the token on every call."""
+    """The REST API with the token on every call: in this process (a Flask app or its test
+    client) or over HTTP (a base URL). Both answer with Flask's test-response interface."""
 
-    def __init__(self, client) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {TOKEN}"}
+    def __init__(self, target, token: str = TOKEN) -> None:
+        if isinstance(target, str):
+            target = HttpClient(target)
+        elif hasattr(target, "test_client"):
+            target = target.test_client()
+        self.client = target
+        self.headers = {"Authorization": f"Bearer {token}"}
 
-    def __getattr__(self, method):
-        def call(path, **kwargs):
-            headers = {**self.headers, **kwargs.pop("headers", {})}
-            return getattr(self.client, method)(path, headers=headers, **kwargs)
+    def request(self, method: str, path: str, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method.upper(), headers=headers, **kwargs)
 
-        return call
+    def get(self, path: str, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs):
+        return self.request("DELETE", path, **kwargs)
 
     def run(self, run_id: int) -> dict:
         return self.get(f"/api/runs/{run_id}").get_json()
 
-    def start(self, task: str = "spiral", **hparams) -> dict:
-        response = self.post("/api/runs", json={"task": task, "hparams": hparams})
+    def runs(self) -> list[dict]:
+        return self.get("/api/runs").get_json()["runs"]
+
+    def start(self, task: str = "spiral", name: str | None = None, **hparams) -> dict:
+        body = {"task": task, "hparams": hparams, **({"name": name} if name else {})}
+        response = self.post("/api/runs", json=body)
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 
     def control(self, run_id: int, action: str):
         return self.post(f"/api/runs/{run_id}/control", json={"action": action})
 
-    def wait_status(self, run_id: int, *statuses: str, timeout: float = 20.0) -> dict:
-        return wait_for(lambda: (r := self.run(run_id))["status"] in statuses and r, timeout)
-
     def events(self, run_id: int, kind: str | None = None) -> list[dict]:
         events = self.get(f"/api/runs/{run_id}/events").get_json()["events"]
         return [e for e in events if kind is None or e["kind"] == kind]
+
+    def points(self, run_id: int, key: str) -> list[list]:
+        """[[step, value, wall_time], ...] of one metric."""
+        series = self.get(f"/api/runs/{run_id}/metrics?keys={key}").get_json()["series"]
+        return series.get(key, [])
+
+    def checkpoints(self, run_id: int) -> list[dict]:
+        return self.get(f"/api/runs/{run_id}/checkpoints").get_json()["checkpoints"]
+
+    def wait_status(self, run_id: int, *statuses: str, timeout: float = 20.0) -> dict:
+        return wait_for(lambda: (r := self.run(run_id))["status"] in statuses and r, timeout)
+
+    def wait_step(self, run_id: int, at_least: int, timeout: float = 30.0) -> dict:
+        return wait_for(lambda: (r := self.run(run_id))["step"] >= at_least and r, timeout)
 
 
 class LiveServer:

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import torch
 
-from support import ROOT, TOKEN, wait_for
+from support import ROOT, TOKEN, Api, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "steered.py"
 
 
-class Server:
+class Server(Api):
     """`python webserver.py` as a separate process, spoken to over HTTP like the app does."""
 
     def __init__(self, db_path, env) -> None:
@@ -44,37 +41,7 @@ class Server:
         line = self.proc.stdout.readline()
         found = re.search(r"(http://127\.0\.0\.1:\d+)/\?token=", line)
         assert found, f"no URL in: {line!r}"
-        self.base = found.group(1)
-
-    def call(self, method: str, path: str, body: dict | None = None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(
-            self.base + path,
-            data=data,
-            method=method,
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
-
-    def run(self, run_id: int) -> dict:
-        return self.call("GET", f"/api/runs/{run_id}")[1]
-
-    def wait_status(self, run_id: int, *statuses: str, timeout: float = 20.0) -> dict:
-        return wait_for(lambda: (r := self.run(run_id))["status"] in statuses and r, timeout)
-
-    def control(self, run_id: int, action: str) -> int:
-        return self.call("POST", f"/api/runs/{run_id}/control", {"action": action})[0]
-
-    def events(self, run_id: int, kind: str) -> list[dict]:
-        events = self.call("GET", f"/api/runs/{run_id}/events")[1]["events"]
-        return [e for e in events if e["kind"] == kind]
-
-    def series(self, run_id: int, key: str) -> list[list]:
-        return self.call("GET", f"/api/runs/{run_id}/metrics?keys={key}")[1]["series"].get(key, [])
+        super().__init__(found.group(1))
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
@@ -124,18 +91,17 @@ def start_script(env):
 
 def test_script_appears_within_a_second_and_its_lr_follows_the_app(server, start_script):
     proc, run_id = start_script("100000", "0.005")
-    listed = lambda: [r for r in server.call("GET", "/api/runs")[1]["runs"] if r["id"] == run_id]  # noqa: E731
+    listed = lambda: [r for r in server.runs() if r["id"] == run_id]  # noqa: E731
     wait_for(lambda: (found := listed()) and found[0]["status"] == "running", timeout=5)
     assert time.monotonic() - proc.init_at < 1.0  # from training.init to the app's run list
     wait_for(lambda: server.run(run_id)["step"] > 5)
-    status, body = server.call("PATCH", f"/api/runs/{run_id}/hparams", {"lr": 0.003})
-    assert status == 200
+    assert server.patch(f"/api/runs/{run_id}/hparams", json={"lr": 0.003}).status_code == 200
     event = wait_for(lambda: server.events(run_id, "hparams"))[0]
     wait_for(lambda: server.run(run_id)["step"] > event["step"] + 3)
-    for step, lr, _ in server.series(run_id, "lr"):
+    for step, lr, _ in server.points(run_id, "lr"):
         assert lr == (0.003 if step >= event["step"] else 0.1), step
-    server.call("PATCH", f"/api/runs/{run_id}/hparams", {"batch_size": 7})
-    wait_for(lambda: server.series(run_id, "batch")[-1][1] == 7)
+    server.patch(f"/api/runs/{run_id}/hparams", json={"batch_size": 7})
+    wait_for(lambda: server.points(run_id, "batch")[-1][1] == 7)
     server.control(run_id, "stop")
     assert proc.wait(10) == 0
     assert server.run(run_id)["status"] == "stopped"
@@ -166,7 +132,7 @@ def test_checkpoint_then_resume_continues_with_the_checkpointed_state(
     proc, run_id = start_script("100000", "0.005")
     wait_for(lambda: server.run(run_id)["step"] > 10)
     server.control(run_id, "checkpoint")
-    ckpt = wait_for(lambda: server.call("GET", f"/api/runs/{run_id}/checkpoints")[1]["checkpoints"])
+    ckpt = wait_for(lambda: server.checkpoints(run_id))
     server.control(run_id, "stop")
     assert proc.wait(10) == 0
 
@@ -187,7 +153,7 @@ def test_checkpoint_then_resume_continues_with_the_checkpointed_state(
     assert proc.wait(10) == 0
     resumed = server.events(run_id, "resume")
     assert resumed[-1]["step"] == saved["step"]
-    steps = [s for s, _, _ in server.series(run_id, "loss") if s >= saved["step"]]
+    steps = [s for s, _, _ in server.points(run_id, "loss") if s >= saved["step"]]
     assert steps[0] == saved["step"]
 
 
@@ -200,31 +166,24 @@ def test_killed_script_becomes_interrupted_and_keeps_its_flushed_points(server, 
     killed_at = time.monotonic()
     run = server.wait_status(run_id, "interrupted", timeout=10)
     assert time.monotonic() - killed_at < 5.0
-    points = server.series(run_id, "loss")
+    points = server.points(run_id, "loss")
     assert len(points) >= 20 and [p[0] for p in points] == list(range(len(points)))
     assert run["ended_at"] is not None
 
 
 def test_fork_from_a_checkpoint_makes_a_child_with_parent_and_changed_hparams(server):
-    status, parent = server.call(
-        "POST", "/api/runs", {"task": "spiral", "hparams": {"epochs": 1000, "delay_ms": 3}}
-    )
-    assert status == 201
+    parent = server.start("spiral", epochs=1000, delay_ms=3)
     wait_for(lambda: server.run(parent["id"])["step"] > 5, timeout=30)
     server.control(parent["id"], "checkpoint")
-    ckpt = wait_for(
-        lambda: server.call("GET", f"/api/runs/{parent['id']}/checkpoints")[1]["checkpoints"]
-    )
-    status, child = server.call(
-        "POST",
-        f"/api/runs/{parent['id']}/fork",
-        {"checkpoint_id": ckpt[0]["id"], "hparams": {"lr": 0.03}},
-    )
-    assert status == 201
+    ckpt = wait_for(lambda: server.checkpoints(parent["id"]))
+    fork = {"checkpoint_id": ckpt[0]["id"], "hparams": {"lr": 0.03}}
+    response = server.post(f"/api/runs/{parent['id']}/fork", json=fork)
+    assert response.status_code == 201
+    child = response.get_json()
     running = server.wait_status(child["id"], "running")
     assert running["parent_id"] == parent["id"] and running["parent_step"] == ckpt[0]["step"]
     assert running["hparams"]["lr"] == 0.03
-    first = wait_for(lambda: server.series(child["id"], "lr"))[0]
+    first = wait_for(lambda: server.points(child["id"], "lr"))[0]
     assert first[:2] == [ckpt[0]["step"], 0.03]
 
 
@@ -263,7 +222,7 @@ def test_training_cli_runs_a_builtin_task_visible_in_the_app(server, env):
     run_id = int(re.search(r"run (\d+)", out.stdout).group(1))
     run = server.run(run_id)
     assert (run["status"], run["task"], run["hparams"]["lr"]) == ("completed", "spiral", 0.05)
-    assert len(server.series(run_id, "train_loss")) == run["step"] == 2 * 38
+    assert len(server.points(run_id, "train_loss")) == run["step"] == 2 * 38
 
 
 def test_training_cli_help_lists_tasks_and_hparams():
@@ -326,9 +285,9 @@ def test_a_stop_sent_to_a_hung_script_does_not_stop_its_resumed_run(server, star
     proc, run_id = start_script("100000", "0.005")
     wait_for(lambda: server.run(run_id)["step"] > 5)
     server.control(run_id, "checkpoint")
-    ckpt = wait_for(lambda: server.call("GET", f"/api/runs/{run_id}/checkpoints")[1]["checkpoints"])
+    ckpt = wait_for(lambda: server.checkpoints(run_id))
     proc.send_signal(signal.SIGSTOP)  # hung: the stop below is never read
-    assert server.control(run_id, "stop") == 202
+    assert server.control(run_id, "stop").status_code == 202
     proc.kill()
     proc.wait()
     server.wait_status(run_id, "interrupted")

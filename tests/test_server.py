@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import socket
@@ -11,13 +10,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 
 from lernkurve.app import create_app, parse_args, start_app
 from lernkurve.server import ServerThread
-from support import ROOT, TOKEN, wait_for
+from support import ROOT, TOKEN, Api, wait_for
 
 
 def test_half_open_connections_do_not_hold_threads(db_path, data_dir):
@@ -118,24 +116,10 @@ def test_the_app_serves_on_ipv6_loopback(db_path, data_dir):
     server = ServerThread(app, "::1", 0).start()
     try:
         assert server.base_url.startswith("http://[::1]:")
-        request = urllib.request.Request(
-            f"{server.base_url}/api/health", headers={"Authorization": f"Bearer {TOKEN}"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.loads(response.read())["status"] == "ok"
+        assert Api(server.base_url).get("/api/health").get_json()["status"] == "ok"
     finally:
         app.extensions["lernkurve"].shutdown()
         server.stop()
-
-
-def call(base_url: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        base_url + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def stop_and_time(process: subprocess.Popen) -> float:
@@ -156,8 +140,8 @@ def test_sigterm_exits_within_a_second_when_idle(tmp_path):
 def test_sigterm_exits_within_two_seconds_with_a_run(tmp_path):
     process = serve_process(tmp_path)
     base_url = re.search(r"(http://\S+)/\?token", process.stdout.readline()).group(1)
-    run = call(base_url, "/api/runs", {"task": "spiral", "hparams": {"epochs": 1000}})
-    wait_for(lambda: call(base_url, f"/api/runs/{run['id']}")["step"] >= 5, timeout=60)
+    api = Api(base_url)
+    api.wait_step(api.start("spiral", epochs=1000)["id"], 5, timeout=60)
     assert stop_and_time(process) <= 2.0
     with sqlite3.connect(tmp_path / "app.db") as conn:
         assert conn.execute("SELECT status FROM runs").fetchone() == ("stopped",)

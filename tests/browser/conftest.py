@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from support import wait_for
+from support import Api, wait_for
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -41,49 +41,6 @@ def browser():
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-class Api:
-    """The app's REST API through Flask's test client, authenticated by the Bearer token."""
-
-    def __init__(self, app, token: str) -> None:
-        self.client = app.test_client()
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def call(self, method: str, path: str, **kwargs):
-        response = getattr(self.client, method)(path, headers=self.headers, **kwargs)
-        return response
-
-    def run(self, run_id: int) -> dict:
-        return self.call("get", f"/api/runs/{run_id}").get_json()
-
-    def runs(self) -> list[dict]:
-        return self.call("get", "/api/runs").get_json()["runs"]
-
-    def start(self, task: str = "spiral", name: str | None = None, **hparams) -> dict:
-        body = {"task": task, "hparams": hparams}
-        if name:
-            body["name"] = name
-        response = self.call("post", "/api/runs", json=body)
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-
-    def control(self, run_id: int, action: str) -> None:
-        response = self.call("post", f"/api/runs/{run_id}/control", json={"action": action})
-        assert response.status_code == 202, response.get_json()
-
-    def points(self, run_id: int, key: str) -> list[list]:
-        response = self.call("get", f"/api/runs/{run_id}/metrics?keys={key}")
-        return response.get_json()["series"].get(key, [])
-
-    def events(self, run_id: int) -> list[dict]:
-        return self.call("get", f"/api/runs/{run_id}/events").get_json()["events"]
-
-    def wait_status(self, run_id: int, *statuses: str, timeout: float = 20.0) -> dict:
-        return wait_for(lambda: (r := self.run(run_id))["status"] in statuses and r, timeout)
-
-    def wait_step(self, run_id: int, at_least: int, timeout: float = 30.0) -> dict:
-        return wait_for(lambda: (r := self.run(run_id))["step"] >= at_least and r, timeout)
 
 
 @dataclass

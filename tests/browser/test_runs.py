@@ -150,7 +150,7 @@ def test_a_run_deleted_elsewhere_leaves_the_open_page(dashboard):
     dashboard.api.wait_status(run["id"], "completed")
     item = dashboard.page.locator(f"#runs-list [data-run-id='{run['id']}']")
     assert item.is_visible()
-    assert dashboard.api.call("delete", f"/api/runs/{run['id']}").status_code == 204
+    assert dashboard.api.delete(f"/api/runs/{run['id']}").status_code == 204
     item.wait_for(state="detached", timeout=10_000)
     dashboard.page.wait_for_function("() => !location.hash.startsWith('#/run/')")
     # A request of the open view that was under way when the run went may meet a 404.

@@ -4,17 +4,15 @@ obeys a `lernkurve serve` from the same install. The new venv borrows the test v
 
 from __future__ import annotations
 
-import json
 import re
 import site
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
-from support import ROOT, TOKEN, wait_for
+from support import ROOT, TOKEN, Api
 
 pytestmark = pytest.mark.bundle
 
@@ -48,17 +46,6 @@ def installed(tmp_path_factory):
     pip = [python, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet"]
     subprocess.run([*pip, str(wheel)], check=True, timeout=300)
     return venv, work
-
-
-def call(base: str, method: str, path: str, body: dict | None = None):
-    request = urllib.request.Request(
-        base + path,
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read() or b"null")
 
 
 def test_lernkurve_help_lists_the_commands(installed):
@@ -96,16 +83,14 @@ def test_a_script_outside_the_checkout_is_watched_and_obeys_the_installed_server
         where = script.stdout.readline()
         assert where.startswith(f"from {venv}") and str(ROOT) not in where
         run_id = int(script.stdout.readline().split()[1])
-        with urllib.request.urlopen(base + "/", timeout=10) as page:
-            assert b"node_modules/chart.js" in page.read()  # the pages came with the wheel
-        wait_for(lambda: call(base, "GET", f"/api/runs/{run_id}")["step"] > 5)
-        call(base, "POST", f"/api/runs/{run_id}/control", {"action": "pause"})
-        held = wait_for(
-            lambda: (r := call(base, "GET", f"/api/runs/{run_id}"))["status"] == "paused" and r
-        )["step"]
+        api = Api(base)
+        assert b"node_modules/chart.js" in api.get("/").data  # the pages came with the wheel
+        api.wait_step(run_id, 6)
+        api.control(run_id, "pause")
+        held = api.wait_status(run_id, "paused")["step"]
         time.sleep(0.5)
-        assert call(base, "GET", f"/api/runs/{run_id}")["step"] == held
-        call(base, "POST", f"/api/runs/{run_id}/control", {"action": "stop"})
+        assert api.run(run_id)["step"] == held
+        api.control(run_id, "stop")
         assert script.wait(20) == 0
         assert script.stdout.read().strip() == "ended stopped"
     finally:

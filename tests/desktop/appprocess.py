@@ -18,11 +18,12 @@ import struct
 import subprocess
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
+
+from support import Api
 
 TOKEN = "desktop-test-token"
 
@@ -89,16 +90,11 @@ class AppProcess:
     def stderr(self) -> str:
         return self.log.read_text(errors="replace")
 
-    # The REST API, with the token the app was started with.
+    # The REST API, with the token the app was started with; an error status fails the test.
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
-        request = urllib.request.Request(
-            self.base_url + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+        response = Api(self.base_url, TOKEN).request(method, path, json=body)
+        assert response.status_code < 400, (method, path, response.get_json())
+        return response.get_json()
 
     def wait_api(self, path: str, predicate, timeout: float = 30.0) -> dict:
         deadline = time.monotonic() + timeout
