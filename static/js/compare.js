@@ -3,6 +3,7 @@ import * as api from "./api.js";
 import { MetricChart } from "./charts.js";
 import { integer, metricLabel, number, statusBadge, value as formatValue } from "./format.js";
 import { t } from "./i18n.js";
+import { ChartToolbar } from "./toolbar.js";
 
 export const RUN_COLORS = [
   "#1c7ed6", "#f76707", "#2f9e44", "#e03131", "#7048e8",
@@ -26,30 +27,12 @@ export class CompareView {
     this.keys = new Set(DEFAULT_METRICS);
     this.metric = "train_loss";
     this.chart = null;
-    this.smoothing = Number(document.getElementById("cmp-smoothing").value);
-    this.xMode = "step";
     this.tableTimer = null;
-    this.bindToolbar();
-  }
-
-  bindToolbar() {
+    this.toolbar = new ChartToolbar("cmp-", () => (this.chart ? [this.chart] : []));
     this.metricSelect.addEventListener("change", () => {
       this.metric = this.metricSelect.value;
       this.reload();
     });
-    const slider = document.getElementById("cmp-smoothing");
-    slider.addEventListener("input", () => {
-      this.smoothing = Number(slider.value);
-      document.getElementById("cmp-smoothing-value").textContent = this.smoothing.toFixed(2);
-      this.chart?.setSmoothing(this.smoothing);
-    });
-    for (const radio of document.querySelectorAll('input[name="cmp-xmode"]')) {
-      radio.addEventListener("change", () => {
-        this.xMode = radio.value;
-        this.chart?.setXMode(this.xMode);
-      });
-    }
-    document.getElementById("cmp-zoom-reset").addEventListener("click", () => this.chart?.resetZoom());
   }
 
   /** Show the comparison of these run ids (adds and drops runs as needed). */
@@ -58,11 +41,11 @@ export class CompareView {
     if (!this.chart) {
       this.chart = new MetricChart(this.block, {
         title: () => metricLabel(this.metric),
-        smoothing: this.smoothing,
+        smoothing: this.toolbar.smoothing,
         fileName: () => `compare-${this.metric}`,
-        onReset: () => this.chart.resetZoom(),
+        onReset: () => this.toolbar.resetZoom(),
       });
-      this.chart.setXMode(this.xMode);
+      this.chart.setXMode(this.toolbar.xMode);
       this.chart.setLog(this.metric === "lr");
     }
     for (const id of [...this.members.keys()]) if (!ids.includes(id)) this.drop(id);

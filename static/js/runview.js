@@ -8,6 +8,7 @@ import { duration, integer, isLive, isStale, statusBadge } from "./format.js";
 import { HparamPanel } from "./hparams.js";
 import { t } from "./i18n.js";
 import { ChartPanels } from "./panels.js";
+import { ChartToolbar } from "./toolbar.js";
 
 const MAX_EVENT_ROWS = 200;
 const ETA_WINDOW_S = 30;
@@ -28,31 +29,8 @@ export class RunView {
     this.sub = null;
     this.token = 0;
     this.etaSamples = [];
-    this.smoothing = Number(document.getElementById("smoothing").value);
-    this.xMode = "step";
-    this.bindToolbar();
+    this.toolbar = new ChartToolbar("", () => this.panels.charts());
     document.getElementById("run-delete").addEventListener("click", () => this.deleteRun());
-  }
-
-  bindToolbar() {
-    const slider = document.getElementById("smoothing");
-    const output = document.getElementById("smoothing-value");
-    slider.addEventListener("input", () => {
-      this.smoothing = Number(slider.value);
-      output.textContent = this.smoothing.toFixed(2);
-      for (const chart of this.panels.charts()) chart.setSmoothing(this.smoothing);
-    });
-    for (const radio of document.querySelectorAll('input[name="xmode"]')) {
-      radio.addEventListener("change", () => {
-        this.xMode = radio.value;
-        for (const chart of this.panels.charts()) chart.setXMode(this.xMode);
-      });
-    }
-    document.getElementById("zoom-reset").addEventListener("click", () => this.resetZoom());
-  }
-
-  resetZoom() {
-    for (const chart of this.panels.charts()) chart.resetZoom();
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -158,13 +136,13 @@ export class RunView {
       document.getElementById("chart-panel-template"),
       document.getElementById("charts-empty"),
       {
-        smoothing: () => this.smoothing,
-        xMode: () => this.xMode,
+        smoothing: () => this.toolbar.smoothing,
+        xMode: () => this.toolbar.xMode,
         t0: () => this.t0(),
         events: () => [...this.events.values()],
         fileName: (slug) => `${this.run ? this.run.name : "run"}-${slug}`,
         onRange: (source, min, max) => this.syncRange(source, min, max),
-        onReset: () => this.resetZoom(),
+        onReset: () => this.toolbar.resetZoom(),
       },
     );
   }
