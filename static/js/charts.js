@@ -74,7 +74,13 @@ function logTickLabels(scale, ticks) {
 }
 
 function yTickLabel(value, index, ticks) {
-  if (this.type !== "logarithmic") return number(value, 3);
+  if (this.type !== "logarithmic") {
+    // Enough digits that neighbours differ (368.2, 368.4, not 368, 368).
+    const step = ticks.length > 1 ? Math.abs(ticks[1].value - ticks[0].value) : 0;
+    const size = Math.max(Math.abs(this.min), Math.abs(this.max));
+    const digits = step > 0 && size > 0 ? Math.ceil(Math.log10(size / step)) + 1 : 3;
+    return number(value, Math.min(10, Math.max(3, digits)));
+  }
   if (index === 0 || !this.lkLabelled) this.lkLabelled = logTickLabels(this, ticks);
   return this.lkLabelled.has(index) ? number(value, 3) : "";
 }

@@ -87,7 +87,7 @@ export class DistributionView {
   renderOptions() {
     // Weights first, then gradients, each by name.
     const names = [...this.tensors.keys()].sort((a, b) => a.endsWith(".grad") - b.endsWith(".grad") || a.localeCompare(b));
-    if (!this.name || !this.tensors.has(this.name)) this.name = names[0];
+    if (!this.name || !this.tensors.has(this.name)) this.name = names.find((n) => n.endsWith("weight")) ?? names[0];
     this.select.replaceChildren(...names.map((n) => new Option(n, n, false, n === this.name)));
   }
 

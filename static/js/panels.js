@@ -1,5 +1,6 @@
 // Chart panels by metric key, like TensorBoard's sections. The rule (first that applies):
-//   1. `train/loss`: the part before the first "/" ("train"; "lr/group1" goes to "lr").
+//   1. `train/loss`: the part before the first "/" ("train"; "lr/group1" goes to "lr";
+//      `sys/rss_mb` and other `sys/*_mb` go to "sys MB", apart from the percentages).
 //   2. `lr`, `lr_*`, `*learning_rate*`: "lr".
 //   3. a key naming a loss or an accuracy (`train_loss`, `val_accuracy`): "loss", "accuracy".
 //   4. `grad_norm`: the part before the first "_" ("grad"), once two or more such keys share it.
@@ -11,6 +12,8 @@ import { metricLabel } from "./format.js";
 import { apply as applyLanguage, t } from "./i18n.js";
 
 const KNOWN = ["loss", "accuracy", "lr", "other"];
+// Panels whose series span orders of magnitude start on a log axis (update/weight ratios).
+const LOG_PANELS = ["lr", "update"];
 const ALIASES = { acc: "accuracy", learning_rate: "lr" };
 const KEY_COLORS = { train_loss: "#1c7ed6", val_loss: "#f76707", val_accuracy: "#2f9e44", lr: "#ae3ec9" };
 const PALETTE = ["#0ca678", "#e64980", "#fab005", "#7048e8", "#15aabf", "#868e96", "#d9480f"];
@@ -19,6 +22,8 @@ function sectionOf(key) {
   const slash = key.indexOf("/");
   if (slash <= 0) return null;
   const head = key.slice(0, slash);
+  // System metrics in MB (hundreds to thousands) would flatten the percentages beside them.
+  if (head === "sys" && /_mb$/i.test(key)) return "sys MB";
   return ALIASES[head] ?? head;
 }
 
@@ -174,7 +179,7 @@ export class ChartPanels {
       onReset: () => this.options.onReset(),
     });
     chart.setXMode(this.options.xMode());
-    chart.setLog(name === "lr");
+    chart.setLog(LOG_PANELS.includes(name));
     chart.setEvents(this.options.events());
     this.followZoom(chart);
     return chart;

@@ -331,3 +331,54 @@ def test_chart_details_log_ticks_tooltip_and_keyboard_reset(dashboard, tmp_path)
         canvas.focus()
         page.keyboard.press(key)
         dashboard.wait_for(lambda: page.evaluate(zoomed) == [False, False])
+
+
+def test_a_watched_torch_run_fills_grad_sys_and_distribution_views(dashboard, tmp_path):
+    """The real thing end to end: watch(log_grads, log_histograms) and system metrics."""
+    import time
+
+    import torch
+
+    from lernkurve import training
+
+    page, db_path = dashboard.page, dashboard.server.db_path
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = training.init(name="watched", config={"lr": 0.1}, live=["lr"], db=db_path,
+                        system_metrics=0.2)
+    run.watch(model, optimizer, log_grads=5, log_histograms=10)
+    x, y = torch.randn(64, 8), torch.randint(0, 2, (64,))
+    with run:
+        for step in run.steps(60):
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            run.log({"train_loss": loss.item()}, step=step)
+            if step % 20 == 0:
+                run.log_text("sample", f"step {step}: loss {loss.item():.3f}", step=step)
+            time.sleep(0.01)
+
+    dashboard.open_run(run.id)
+    panels = "() => [...document.querySelectorAll('#chart-stack [data-chart]')].map((b) => b.dataset.chart)"
+    names = dashboard.wait_for(lambda: {"grad", "sys", "update"} <= set(page.evaluate(panels)) and page.evaluate(panels))
+    assert names[0] == "loss"
+    legend = page.locator("#chart-block-grad [data-legend] .legend-item")
+    assert "grad/total_norm" in legend.all_inner_texts()
+    # Megabytes get a panel apart from the percentages; update ratios start on a log axis.
+    dashboard.wait_for(lambda: dashboard.series("sys-MB", "sys/rss_mb"))
+    assert dashboard.series("sys", "sys/cpu_percent") and not dashboard.series("sys", "sys/rss_mb")
+    y_type = "(c) => Chart.getChart(c).options.scales.y.type"
+    assert page.locator("#chart-block-update canvas").evaluate(y_type) == "logarithmic"
+    # A narrow range (368.2 to 369.0 MB) still labels each tick differently.
+    labels = "(c) => Chart.getChart(c).scales.y.ticks.map((t) => t.label)"
+    ticks = page.locator("#chart-block-sys-MB canvas").evaluate(labels)
+    assert len(ticks) > 2 and len(set(ticks)) == len(ticks)
+    page.locator("#dist-card").wait_for()
+    assert page.locator("#dist-name").input_value() == "0.weight"
+    options = page.locator("#dist-name option").all_inner_texts()
+    assert "0.weight" in options and "0.weight.grad" in options
+    page.locator("#samples-list .sample-item").first.wait_for()
+    for block in ("#chart-block-sys", "#chart-block-sys-MB", "#chart-block-update", "#dist-card"):
+        page.locator(block).screenshot(path=str(tmp_path / f"watched-{block[1:]}.png"))
