@@ -1,8 +1,9 @@
 // Compare: several runs' curves of one metric overlaid, one colour each, hparams side by side.
 import * as api from "./api.js";
 import { MetricChart } from "./charts.js";
-import { integer, metricLabel, number, statusBadge, value as formatValue } from "./format.js";
-import { t } from "./i18n.js";
+import { CompareTable } from "./cmptable.js";
+import { metricLabel } from "./format.js";
+import { modeFor } from "./runs.js";
 import { ChartToolbar } from "./toolbar.js";
 
 export const RUN_COLORS = [
@@ -21,6 +22,7 @@ export class CompareView {
     this.metricSelect = document.getElementById("cmp-metric");
     this.table = document.getElementById("cmp-table");
     this.hint = document.getElementById("cmp-hint");
+    this.tableView = new CompareTable({ colorOf: (id) => this.colorOf(id) });
     this.ids = [];
     this.members = new Map(); // run id -> {sub, token}
     this.colors = new Map();
@@ -164,7 +166,7 @@ export class CompareView {
     const series = this.chart?.series.get(String(id));
     const points = series ? series.points.filter((p) => p.y !== null && Number.isFinite(p.y)) : [];
     if (!points.length) return { last: null, best: null };
-    const higher = /acc/i.test(this.metric);
+    const higher = modeFor(this.metric) === "max";
     let best = points[0].y;
     for (const p of points) best = higher ? Math.max(best, p.y) : Math.min(best, p.y);
     return { last: points[points.length - 1].y, best };
@@ -173,68 +175,8 @@ export class CompareView {
   renderTable() {
     if (this.section.hidden) return;
     const runs = this.ids.map((id) => this.runs.get(id)).filter(Boolean);
-    const head = document.createElement("tr");
-    const corner = document.createElement("th");
-    corner.scope = "col";
-    corner.textContent = t("cmp.hparam");
-    head.append(corner);
-    for (const run of runs) {
-      const th = document.createElement("th");
-      th.scope = "col";
-      th.dataset.runId = run.id;
-      const swatch = document.createElement("span");
-      swatch.className = "run-swatch me-2 align-middle";
-      swatch.style.background = this.colorOf(run.id);
-      const link = document.createElement("a");
-      link.href = `#/run/${run.id}`;
-      link.textContent = `${run.name} (#${run.id})`;
-      th.append(swatch, link);
-      head.append(th);
-    }
-    this.table.tHead.replaceChildren(head);
-    const rows = [];
-    const row = (label, cells, { differs = false, mono = true } = {}) => {
-      const tr = document.createElement("tr");
-      if (differs) tr.className = "differs";
-      const th = document.createElement("th");
-      th.scope = "row";
-      th.className = mono ? "font-monospace fw-normal" : "fw-normal";
-      th.textContent = label;
-      tr.append(th, ...cells);
-      rows.push(tr);
-    };
-    const textCells = (values) =>
-      values.map((v) => {
-        const td = document.createElement("td");
-        td.className = "font-monospace";
-        td.textContent = v;
-        return td;
-      });
-    row(t("cmp.task"), textCells(runs.map((r) => r.task)), { mono: false });
-    row(
-      t("cmp.status"),
-      runs.map((r) => {
-        const td = document.createElement("td");
-        const badge = document.createElement("span");
-        statusBadge(badge, r.status);
-        td.append(badge);
-        return td;
-      }),
-      { mono: false },
-    );
-    row(t("cmp.step"), textCells(runs.map((r) => integer(r.step))), { mono: false });
-    const summaries = runs.map((r) => this.summary(r.id));
-    const metric = metricLabel(this.metric);
-    row(t("cmp.last", { metric }), textCells(summaries.map((s) => number(s.last))), { mono: false });
-    row(t("cmp.best", { metric }), textCells(summaries.map((s) => number(s.best))), { mono: false });
-    const keys = [];
-    for (const run of runs) for (const key of Object.keys(run.hparams || {})) if (!keys.includes(key)) keys.push(key);
-    for (const key of keys) {
-      const values = runs.map((r) => r.hparams?.[key]);
-      const differs = new Set(values.map((v) => JSON.stringify(v))).size > 1;
-      row(key, textCells(values.map((v) => formatValue(v))), { differs });
-    }
-    this.table.tBodies[0].replaceChildren(...rows);
+    const summaries = new Map(runs.map((r) => [r.id, this.summary(r.id)]));
+    this.tableView.render(runs, summaries, metricLabel(this.metric));
   }
 
   refreshLanguage() {

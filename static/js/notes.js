@@ -75,8 +75,9 @@ export class NotesPanel {
   renderNote() {
     const notes = this.run?.notes || "";
     this.view.innerHTML = renderMarkdown(notes); // escaped by renderMarkdown: no raw HTML
-    this.view.hidden = !notes.trim();
-    this.empty.hidden = Boolean(notes.trim()) || !this.form.hidden;
+    const editing = !this.form.hidden; // a note arriving meanwhile does not cover the editor
+    this.view.hidden = editing || !notes.trim();
+    this.empty.hidden = editing || Boolean(notes.trim());
   }
 
   addTag(text) {

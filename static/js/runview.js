@@ -1,13 +1,17 @@
 // One run, live: header with progress and ETA, controls, hparam panel, charts, events,
 // checkpoints and (for the spiral) the decision boundary.
+import { AboutPanel } from "./about.js";
 import * as api from "./api.js";
 import { BoundaryView } from "./boundary.js";
 import { Controls } from "./controls.js";
+import { DistributionView } from "./distribution.js";
 import { describeEvent, eventStyle, setLrScheduled } from "./events.js";
 import { duration, integer, isLive, isStale, statusBadge } from "./format.js";
 import { HparamPanel } from "./hparams.js";
 import { t } from "./i18n.js";
+import { NotesPanel } from "./notes.js";
 import { ChartPanels } from "./panels.js";
+import { SamplesView } from "./samples.js";
 import { ChartToolbar } from "./toolbar.js";
 
 const MAX_EVENT_ROWS = 200;
@@ -23,6 +27,16 @@ export class RunView {
     this.controls = new Controls();
     this.hparams = new HparamPanel();
     this.boundary = new BoundaryView();
+    this.about = new AboutPanel();
+    this.notes = new NotesPanel({
+      onSaved: (run) => {
+        this.runs.upsert(run);
+        this.setRun(run);
+      },
+      onError,
+    });
+    this.samples = new SamplesView({ onError });
+    this.distribution = new DistributionView({ onError });
     this.panels = this.createPanels();
     this.events = new Map();
     this.run = null;
@@ -56,6 +70,8 @@ export class RunView {
       this.loadCheckpoints(id);
       this.loadBoundary(run);
       this.loadOptimizer(run);
+      this.samples.open(id);
+      this.distribution.open(id);
       [history, events] = await restAsked;
     } catch (error) {
       if (token !== this.token) return;
@@ -67,6 +83,7 @@ export class RunView {
     if (token !== this.token) return;
     this.setEvents(events);
     this.panels.know(Object.keys(history.series));
+    this.runs.knowKeys(Object.keys(history.series));
     for (const [key, rows] of Object.entries(history.series)) {
       this.panels.chartFor(key).setPoints(key, rows);
     }
@@ -94,6 +111,8 @@ export class RunView {
     this.panels.destroy();
     setLrScheduled(false);
     this.boundary.setVisible(false);
+    this.samples.clear();
+    this.distribution.clear();
     this.controls.clear();
     delete document.documentElement.dataset.chartsRendered;
     document.getElementById("charts-loading").hidden = true;
@@ -162,6 +181,8 @@ export class RunView {
   takeSnapshot(snap) {
     if (snap.kind === "boundary") this.boundary.show(snap);
     if (snap.kind === "optimizer") this.showOptimizer(snap);
+    if (snap.kind === "text") this.samples.take(snap);
+    if (snap.kind === "distribution") this.distribution.take(snap);
   }
 
   // Events read differently with an LR schedule (a scale change names its factor).
@@ -182,6 +203,8 @@ export class RunView {
     this.renderHeader();
     this.controls.show(run);
     this.hparams.show(run);
+    this.about.show(run);
+    this.notes.show(run);
     if (startedNow) for (const chart of this.panels.charts()) {
       for (const id of chart.series.keys()) chart.setT0(id, this.t0());
     }
@@ -373,6 +396,10 @@ export class RunView {
     this.renderHeader();
     this.renderEvents();
     this.hparams.refreshLanguage();
+    this.about.refreshLanguage();
+    this.notes.refreshLanguage();
+    this.samples.refreshLanguage();
+    this.distribution.refreshLanguage();
     this.panels.refreshLanguage();
     this.loadCheckpoints(this.run.id);
     if (this.boundary.snapshot) this.boundary.draw();
@@ -380,6 +407,7 @@ export class RunView {
 
   refreshTheme() {
     for (const chart of this.panels.charts()) chart.refreshTheme();
+    this.distribution.refreshTheme();
     if (this.boundary.snapshot) this.boundary.draw();
   }
 }
