@@ -3,9 +3,11 @@
 - Rank 0 owns the run: it creates (or resumes) the row, and its writer writes points, events
   and heartbeats and hands over the app's commands. The other ranks attach to the run id that
   rank 0 broadcasts and never touch the database.
-- At each step boundary rank 0 broadcasts how many commands it took from its inbox (one int64),
-  and the commands themselves only when there are some. Every rank applies the same list at
-  the same step, so the replicas stay bitwise equal.
+- At each step boundary rank 0 sends how many commands it took from its inbox (one int64,
+  asynchronously: it crosses while the step runs), and at the next boundary every rank
+  receives it, and the commands themselves only when there are some. Every rank applies the
+  same list at the same step (one step after rank 0 took it), so the replicas stay bitwise
+  equal, and the loop never waits at a boundary for the other ranks.
 - A pause holds every rank in ``between_steps``, outside any collective of the script's. Rank 0
   broadcasts (an empty list, or the next command) every PAUSE_POLL seconds, far below any
   process group's timeout, so a pause lasts as long as the person wants.
@@ -76,18 +78,45 @@ class Job:
         self.backend = str(dist.get_backend())
         self.group = None if self.backend == "gloo" else dist.new_group(backend="gloo")
         self._count = torch.zeros(1, dtype=torch.int64)
+        # The count goes straight to the process group: dist.broadcast's checks and logging
+        # cost more than the broadcast itself at every step.
+        self._pg = self.group or self.world
+        self._from_rank0 = dist.BroadcastOptions()
+        self._from_rank0.rootRank = 0
+        self._from_rank0.rootTensor = 0
+        self.inflight: tuple | None = None  # the count sent at the last step boundary
 
-    def broadcast(self, items: list | None) -> list:
-        """Rank 0's ``items`` on every rank: one int64 when there are none, else the objects."""
+    def send(self, items: list | None) -> None:
+        """Start broadcasting how many ``items`` rank 0 has (one int64, asynchronous: it
+        travels while the step runs); ``receive`` completes it."""
         count = self._count
         if self.rank == 0:
             count[0] = len(items)
-        self.dist.broadcast(count, 0, group=self.group)
-        if not int(count[0]):
+        work = self._pg.broadcast([count], self._from_rank0)
+        self.inflight = (work, items)
+
+    def receive(self) -> list:
+        """Rank 0's items of the last ``send`` on every rank (the objects travel only if any)."""
+        if self.inflight is None:
+            return []
+        (work, items), self.inflight = self.inflight, None
+        work.wait()
+        if not int(self._count[0]):
             return []
         box = [items]
         self.dist.broadcast_object_list(box, 0, group=self.group)
         return box[0]
+
+    def broadcast(self, items: list | None) -> list:
+        """Rank 0's ``items`` on every rank, now."""
+        self.send(items)
+        return self.receive()
+
+    def settle(self) -> None:
+        """Complete the count still under way (the run ended: nothing more is applied)."""
+        if self.inflight is not None:
+            self.inflight[0].wait()
+            self.inflight = None
 
     def hosts(self) -> dict[str, list[int]]:
         """Every rank's host name, as host -> ranks (a collective: all ranks call it)."""
@@ -191,7 +220,10 @@ class JobRun(Run):
             super().log(data, step=step, **scalars)
 
     def between_steps(self, step: int) -> bool:
-        self._agreed = self.job.broadcast(self._take_inbox() if self.leads else None)
+        """Apply what rank 0 took at the last boundary (on every rank: here, now), and send
+        what it takes now; the count crosses during the step, out of the loop's way."""
+        self._agreed = self.job.receive()
+        self.job.send(self._take_inbox() if self.leads else None)
         if self._agreed:
             self._signal = True
         return super().between_steps(step)
@@ -212,13 +244,20 @@ class JobRun(Run):
             if self._stopping or not self._paused or self._step_budget:
                 break
             self.status = "paused"
-            if self.leads:
-                with self._cond:
-                    if not self._inbox:
-                        self._cond.wait(PAUSE_POLL)
-            items = self.job.broadcast(self._take_inbox() if self.leads else None)
+            if self.job.inflight is None:  # the same on every rank: they meet here
+                if self.leads:
+                    with self._cond:
+                        if not self._inbox:
+                            self._cond.wait(PAUSE_POLL)
+                self.job.send(self._take_inbox() if self.leads else None)
+            items = self.job.receive()
         if not self._stopping:
             self.status = "running" if not self._paused else "paused"
+
+    def _end(self, status: str, error: str | None = None) -> None:
+        if status != "failed":  # a failing rank may have lost its peers: never wait for them
+            self.job.settle()
+        super()._end(status, error)
 
 
 class LeaderRun(JobRun):
