@@ -135,7 +135,9 @@ def test_tags_filter_the_sidebar_and_a_note_round_trips(dashboard, tmp_path):
 def test_compare_shows_only_differing_hparams_and_sorts_runs(dashboard, tmp_path):
     page, db_path = dashboard.page, dashboard.server.db_path
     config = {"lr": 0.1, "batch_size": 32, "seed": 1, "optimizer": "adam"}
-    low = finished_run(db_path, "low", {**config, "lr": 0.01}, values=lambda s: {"train_loss": 2 - s / 20})
+    low = finished_run(
+        db_path, "low", {**config, "lr": 0.01}, values=lambda s: {"train_loss": 2 - s / 20}
+    )
     high = finished_run(db_path, "high", config, values=lambda s: {"train_loss": 1 - s / 40})
     page.evaluate(f"location.hash = '#/compare/{low},{high}'")
     table = page.locator("#cmp-table")
@@ -148,7 +150,10 @@ def test_compare_shows_only_differing_hparams_and_sorts_runs(dashboard, tmp_path
     page.get_by_text("Show all hyperparameters").click()
     dashboard.wait_for(lambda: rows.count() == 4)
     assert [r.get_attribute("data-row") for r in rows.all()] == [
-        "hp:lr", "hp:batch_size", "hp:seed", "hp:optimizer"
+        "hp:lr",
+        "hp:batch_size",
+        "hp:seed",
+        "hp:optimizer",
     ]
     page.get_by_text("Show all hyperparameters").click()
     dashboard.wait_for(lambda: rows.count() == 1)
@@ -217,7 +222,10 @@ def test_distribution_chart_draws_percentile_bands_from_snapshots(dashboard, tmp
 
     def during(run, step):
         if step % 5 == 0:
-            for name, kind, scale in (("fc1.weight", "weight", 1.0), ("fc1.weight.grad", "grad", 0.01)):
+            for name, kind, scale in (
+                ("fc1.weight", "weight", 1.0),
+                ("fc1.weight.grad", "grad", 0.01),
+            ):
                 payload = {"name": name, "kind": kind, "q": q, "values": values(step, scale)}
                 run.snapshot("distribution", payload, step=step)
 
@@ -239,8 +247,10 @@ def test_distribution_chart_draws_percentile_bands_from_snapshots(dashboard, tmp
 
     page.select_option("#dist-name", "fc1.weight.grad")
     dashboard.wait_for(
-        lambda: {s[0]: s[2] for s in page.evaluate(read)}[1]
-        == [[step, values(step, 0.01)[6]] for step in steps]
+        lambda: (
+            {s[0]: s[2] for s in page.evaluate(read)}[1]
+            == [[step, values(step, 0.01)[6]] for step in steps]
+        )
     )
     page.locator("#dist-card").scroll_into_view_if_needed()
     shot(page, tmp_path, "distribution")
@@ -288,14 +298,19 @@ def test_chart_details_log_ticks_tooltip_and_keyboard_reset(dashboard, tmp_path)
     # The lr panel is logarithmic: its labels keep apart (the rest keep their grid line).
     labels = """() => {
         const y = Chart.getChart(document.querySelector('#chart-block-lr canvas')).scales.y;
-        return y.ticks.filter((t) => t.label !== '').map((t) => [t.label, y.getPixelForValue(t.value)]);
+        return y.ticks.filter((t) => t.label !== '')
+            .map((t) => [t.label, y.getPixelForValue(t.value)]);
     }"""
     shown = dashboard.wait_for(lambda: page.evaluate(labels))
-    assert page.evaluate("Chart.getChart(document.querySelector('#chart-block-lr canvas'))"
-                         ".scales.y.type") == "logarithmic"
+    assert (
+        page.evaluate(
+            "Chart.getChart(document.querySelector('#chart-block-lr canvas')).scales.y.type"
+        )
+        == "logarithmic"
+    )
     assert len(shown) >= 3
     pixels = sorted(p for _, p in shown)
-    assert min(b - a for a, b in zip(pixels, pixels[1:])) >= 16
+    assert min(b - a for a, b in zip(pixels, pixels[1:], strict=False)) >= 16
     assert {"1e-6", "1e-5", "0.01", "1"} <= {label for label, _ in shown}
 
     # The tooltip names every series at the hovered step, also one logged every 10 steps only.
@@ -318,8 +333,10 @@ def test_chart_details_log_ticks_tooltip_and_keyboard_reset(dashboard, tmp_path)
     # A focused chart resets the zoom of all charts on 0 and on Escape.
     zoomed = """() => ['loss', 'lr'].map((n) =>
         Chart.getChart(document.querySelector(`#chart-block-${n} canvas`)).isZoomedOrPanned())"""
-    zoom = "() => Chart.getChart(document.querySelector('#chart-block-loss canvas'))" \
+    zoom = (
+        "() => Chart.getChart(document.querySelector('#chart-block-loss canvas'))"
         ".zoomScale('x', {min: 10, max: 30}, 'none')"
+    )
     for key in ("0", "Escape"):
         page.evaluate(zoom)
         # As after a drag: the zoomed chart tells the others.
@@ -345,8 +362,9 @@ def test_a_watched_torch_run_fills_grad_sys_and_distribution_views(dashboard, tm
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    run = training.init(name="watched", config={"lr": 0.1}, live=["lr"], db=db_path,
-                        system_metrics=0.2)
+    run = training.init(
+        name="watched", config={"lr": 0.1}, live=["lr"], db=db_path, system_metrics=0.2
+    )
     run.watch(model, optimizer, log_grads=5, log_histograms=10)
     x, y = torch.randn(64, 8), torch.randint(0, 2, (64,))
     with run:
@@ -361,8 +379,13 @@ def test_a_watched_torch_run_fills_grad_sys_and_distribution_views(dashboard, tm
             time.sleep(0.01)
 
     dashboard.open_run(run.id)
-    panels = "() => [...document.querySelectorAll('#chart-stack [data-chart]')].map((b) => b.dataset.chart)"
-    names = dashboard.wait_for(lambda: {"grad", "sys", "update"} <= set(page.evaluate(panels)) and page.evaluate(panels))
+    panels = (
+        "() => [...document.querySelectorAll('#chart-stack [data-chart]')]"
+        ".map((b) => b.dataset.chart)"
+    )
+    names = dashboard.wait_for(
+        lambda: {"grad", "sys", "update"} <= set(page.evaluate(panels)) and page.evaluate(panels)
+    )
     assert names[0] == "loss"
     legend = page.locator("#chart-block-grad [data-legend] .legend-item")
     assert "grad/total_norm" in legend.all_inner_texts()
