@@ -31,26 +31,25 @@ def _script_folder() -> Path:
 
 
 def git_state(folder: Path) -> dict | None:
-    """{"commit", "branch", "dirty"} of the repository holding folder; None outside one."""
+    """{"commit", "branch", "dirty"} of the repository holding folder; None outside one.
 
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(
-                ["git", *args], cwd=folder, capture_output=True, text=True, timeout=3
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if commit is None:
+    One ``git status`` call gives all three (a run appears in the app only after this).
+    """
+    command = ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"]
+    try:
+        out = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=3)
+    except (OSError, subprocess.TimeoutExpired):
         return None
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {
-        "commit": commit,
-        "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
-        "dirty": bool(status),
-    }
+    if out.returncode != 0:
+        return None
+    heads = dict(
+        line[2:].split(" ", 1) for line in out.stdout.splitlines() if line.startswith("# ")
+    )
+    commit = heads.get("branch.oid")
+    if commit in (None, "(initial)"):
+        return None
+    changed = any(not line.startswith("#") for line in out.stdout.splitlines())
+    return {"commit": commit, "branch": heads.get("branch.head"), "dirty": changed}
 
 
 def _version(package: str) -> str | None:
