@@ -9,9 +9,9 @@ import { loadSnapshots } from "./snapshots.js";
 const COLOR = [28, 126, 214]; // the page's blue
 const BANDS = [
   // [lower quantile, upper quantile, fill alpha]
-  [0, 1, 0.12],
-  [0.05, 0.95, 0.22],
-  [0.25, 0.75, 0.38],
+  [0, 1, 0.15],
+  [0.05, 0.95, 0.28],
+  [0.25, 0.75, 0.45],
 ];
 const UPDATE_INTERVAL_MS = 200;
 

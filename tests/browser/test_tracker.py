@@ -405,3 +405,41 @@ def test_a_watched_torch_run_fills_grad_sys_and_distribution_views(dashboard, tm
     page.locator("#samples-list .sample-item").first.wait_for()
     for block in ("#chart-block-sys", "#chart-block-sys-MB", "#chart-block-update", "#dist-card"):
         page.locator(block).screenshot(path=str(tmp_path / f"watched-{block[1:]}.png"))
+
+
+def test_the_new_panels_in_german_and_dark(dashboard, tmp_path):
+    page, db_path = dashboard.page, dashboard.server.db_path
+
+    def during(run, step):
+        if step in (10, 20):
+            run.log_text("sample", f"Schritt {step}: der Hund schläft", step=step)
+        if step % 10 == 0:
+            values = [-1 - step / 10, -0.5, -0.2, 0, 0.2, 0.5, 1 + step / 10]
+            payload = {
+                "name": "fc.weight",
+                "kind": "weight",
+                "q": [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1],
+            }
+            run.snapshot("distribution", {**payload, "values": values}, step=step)
+
+    run_id = finished_run(db_path, "deutsch", {"lr": 0.1}, during=during)
+    set_context(db_path, run_id, CONTEXT)
+    answer = dashboard.api.patch(
+        f"/api/runs/{run_id}", json={"tags": ["basis"], "notes": "**fett**"}
+    )
+    assert answer.status_code == 200
+    page.evaluate("document.querySelector('#lang-menu [data-lang=de]').click()")
+    page.evaluate("document.querySelector('#theme-menu [data-theme=dark]').click()")
+    dashboard.open_run(run_id)
+    page.locator("#samples-list .sample-item").first.wait_for()
+    page.locator("#dist-card").wait_for()
+    assert page.locator("#about-heading").inner_text() == "Über diesen Lauf"
+    assert page.locator("#notes-heading").inner_text() == "Tags und Notizen"
+    assert page.locator("#samples-heading").inner_text() == "Textbeispiele"
+    assert page.locator("#dist-heading").inner_text() == "Verteilungen"
+    assert page.locator("#about-list [data-about='versions']").inner_text().endswith("CUDA keine")
+    assert page.locator("#about-list [data-dirty]").inner_text() == "nicht eingecheckte Änderungen"
+    page.get_by_role("button", name="Unterschied", exact=True).click()
+    page.locator("#samples-diff-view ins").first.wait_for()
+    page.set_viewport_size({"width": 1400, "height": 1500})
+    page.locator("#view-run").screenshot(path=str(tmp_path / "german-dark.png"))
