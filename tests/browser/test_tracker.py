@@ -443,3 +443,29 @@ def test_the_new_panels_in_german_and_dark(dashboard, tmp_path):
     page.locator("#samples-diff-view ins").first.wait_for()
     page.set_viewport_size({"width": 1400, "height": 1500})
     page.locator("#view-run").screenshot(path=str(tmp_path / "german-dark.png"))
+
+
+def test_samples_and_distributions_arrive_live(dashboard):
+    from script_runs import ScriptRun
+
+    page = dashboard.page
+    script = ScriptRun(dashboard.server.db_path, "live lm", {"lr": 0.1}, live=["lr"])
+    try:
+        dashboard.api.wait_step(script.run.id, 5)
+        dashboard.open_run(script.run.id)
+        assert page.locator("#samples-card").is_hidden()
+        assert page.locator("#dist-card").is_hidden()
+        q = [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1]
+        for step, text in ((7, "first words"), (9, "second words")):
+            script.write("snapshots", "text", {"key": "sample", "text": text}, step=step)
+            payload = {"name": "w", "kind": "weight", "q": q, "values": [-2, -1, 0, step, 1, 2, 3]}
+            script.write("snapshots", "distribution", payload, step=step)
+        items = page.locator("#samples-list .sample-item pre")
+        dashboard.wait_for(lambda: items.all_inner_texts() == ["second words", "first words"])
+        median = """() => {
+            const c = Chart.getChart(document.querySelector('#dist-chart-block canvas'));
+            return c ? c.data.datasets.find((d) => d.lkQ === 0.5).data.map((p) => [p.x, p.y]) : [];
+        }"""
+        dashboard.wait_for(lambda: page.evaluate(median) == [[7, 7], [9, 9]])
+    finally:
+        script.finish()
