@@ -83,6 +83,7 @@ export const runs = ({ tag, metric, mode } = {}) =>
 export const run = (id) => request("GET", `/api/runs/${id}`);
 /** Change a run's tags, notes or name: {tags?, notes?, name?}; answers the run. */
 export const patchRun = (id, body) => request("PATCH", `/api/runs/${id}`, body);
+export const importTensorboard = (logdir) => request("POST", "/api/import/tensorboard", { logdir });
 export const createRun = (body) => request("POST", "/api/runs", body);
 /**
  * Delete a run. When the server answers that its process may still live, askForce(reason)

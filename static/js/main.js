@@ -5,6 +5,7 @@ import { CompareView } from "./compare.js";
 import { watchDiskFull } from "./diskfull.js";
 import * as i18n from "./i18n.js";
 import { NewRunDialog } from "./newrun.js";
+import { TbImportDialog } from "./tbimport.js";
 import { RunList } from "./runs.js";
 import { RunView } from "./runview.js";
 import { Live } from "./socket.js";
@@ -128,6 +129,10 @@ async function start() {
     }
   }
 
+  const tbImport = new TbImportDialog({
+    onImported: async () => runs.setRuns(await api.runs()),
+  });
+  document.getElementById("tb-import-btn").addEventListener("click", () => tbImport.open());
   for (const id of ["new-run-btn", "empty-new-run"]) {
     document.getElementById(id).addEventListener("click", () => newRun.open());
   }
