@@ -101,9 +101,11 @@ def main() -> int:
         subprocess.run(command, env=env, check=True, stderr=subprocess.DEVNULL)
         result = json.loads(out.read_text())
     plain = statistics.median(result["times"]["plain"])
+    cores, load = os.cpu_count(), os.getloadavg()[0]  # scheduling delays dominate a busy machine
     print(
         f"DDP, 2 ranks (gloo, CPU), steps padded to {args.step_ms:g} ms, "
-        f"{args.rounds} x {args.block} steps each, rank 0's medians"
+        f"{args.rounds} x {args.block} steps each, rank 0's medians "
+        f"({cores} cores, load {load:.1f})"
     )
     print(f"{'job':<11} {'ms/step':>8} {'cost':>8} {'inside':>8}  goal <= {GOAL:.0%}")
     for mode in MODES:

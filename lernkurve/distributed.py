@@ -19,9 +19,11 @@
 
 from __future__ import annotations
 
+import math
 import socket
 import sys
 import threading
+import time
 from collections import deque
 from contextlib import contextmanager
 
@@ -32,6 +34,8 @@ from lernkurve.livevalues import read_now
 from lernkurve.run import Run
 
 PAUSE_POLL = 0.2  # seconds between the ranks' meetings while paused
+MEET_EVERY = 0.05  # seconds between meetings at least (every step when steps are longer)
+MAX_SPACING = 1000  # steps between meetings at most
 REDUCTIONS = ("mean", "sum", "min", "max")
 
 _job: Job | None = None
@@ -77,21 +81,23 @@ class Job:
         self.world_size = dist.get_world_size()
         self.backend = str(dist.get_backend())
         self.group = None if self.backend == "gloo" else dist.new_group(backend="gloo")
-        self._count = torch.zeros(1, dtype=torch.int64)
+        self._count = torch.zeros(2, dtype=torch.int64)  # commands, the meeting after next
         # The count goes straight to the process group: dist.broadcast's checks and logging
         # cost more than the broadcast itself at every step.
         self._pg = self.group or self.world
         self._from_rank0 = dist.BroadcastOptions()
         self._from_rank0.rootRank = 0
         self._from_rank0.rootTensor = 0
-        self.inflight: tuple | None = None  # the count sent at the last step boundary
+        self.inflight: tuple | None = None  # the count sent at the last meeting
+        self.announced = 0  # the step of the meeting after next, as rank 0 last said
 
-    def send(self, items: list | None) -> None:
-        """Start broadcasting how many ``items`` rank 0 has (one int64, asynchronous: it
-        travels while the step runs); ``receive`` completes it."""
+    def send(self, items: list | None, after: int = 0) -> None:
+        """Start broadcasting how many ``items`` rank 0 has and ``after``, the step of the
+        meeting after next (two int64, asynchronous: they travel while the steps run);
+        ``receive`` completes it."""
         count = self._count
         if self.rank == 0:
-            count[0] = len(items)
+            count[0], count[1] = len(items), after
         work = self._pg.broadcast([count], self._from_rank0)
         self.inflight = (work, items)
 
@@ -101,6 +107,7 @@ class Job:
             return []
         (work, items), self.inflight = self.inflight, None
         work.wait()
+        self.announced = int(self._count[1])
         if not int(self._count[0]):
             return []
         box = [items]
@@ -193,6 +200,8 @@ class JobRun(Run):
         super().__init__(*args, **kwargs)
         self.job = job()
         self._agreed: list = []
+        self._next_meeting = 0
+        self._last_meeting: tuple[int, float] | None = None
 
     def log(
         self,
@@ -220,13 +229,33 @@ class JobRun(Run):
             super().log(data, step=step, **scalars)
 
     def between_steps(self, step: int) -> bool:
-        """Apply what rank 0 took at the last boundary (on every rank: here, now), and send
-        what it takes now; the count crosses during the step, out of the loop's way."""
-        self._agreed = self.job.receive()
-        self.job.send(self._take_inbox() if self.leads else None)
+        """At a meeting: apply what rank 0 took at the last one (every rank, this step) and
+        send what it takes now, with the step of the meeting after next. Meetings are about
+        MEET_EVERY seconds apart (every step when steps are longer); the count crosses while
+        the steps run, so the loop never waits here for the other ranks."""
+        job = self.job
+        if job.inflight is not None and step < self._next_meeting:
+            return super().between_steps(step)
+        if job.inflight is None:  # the first boundary, or the first after a pause
+            self._agreed, self._next_meeting = [], step + 1
+        else:
+            self._agreed, self._next_meeting = job.receive(), job.announced
+        if self.leads:
+            job.send(self._take_inbox(), self._next_meeting + self._spacing(step))
+        else:
+            job.send(None)
         if self._agreed:
             self._signal = True
         return super().between_steps(step)
+
+    def _spacing(self, step: int) -> int:
+        """Steps between meetings (rank 0 decides): about MEET_EVERY seconds, at least one."""
+        now = time.monotonic()
+        last, self._last_meeting = self._last_meeting, (step, now)
+        if last is None or step <= last[0]:
+            return 1
+        per_step = (now - last[1]) / (step - last[0])
+        return max(1, min(MAX_SPACING, math.ceil(MEET_EVERY / max(per_step, 1e-6))))
 
     def _take_inbox(self) -> list:
         with self._cond:
