@@ -174,6 +174,7 @@ def test_compare_shows_only_differing_hparams_and_sorts_runs(dashboard, tmp_path
     dashboard.wait_for(lambda: order() == [low, high])
     assert table.locator("tr[data-row='best'] th").get_attribute("aria-sort") == "descending"
     shot(page, tmp_path, "compare")
+    page.locator("#view-compare .card").last.screenshot(path=str(tmp_path / "compare-table.png"))
 
 
 def test_text_samples_newest_first_and_a_diff_between_steps(dashboard, tmp_path):
