@@ -12,6 +12,10 @@ import { metricLabel } from "./format.js";
 import { apply as applyLanguage, t } from "./i18n.js";
 
 const KNOWN = ["loss", "accuracy", "lr", "other"];
+// Per-layer series (`grad/norm/fc1.weight`: two slashes) past the first few of a panel start
+// hidden, so a model with a hundred layers stays readable; their legend chips show them.
+const MAX_SHOWN_LAYERS = 8;
+const isPerLayer = (key) => key.split("/").length > 2;
 // Panels whose series span orders of magnitude start on a log axis (update/weight ratios).
 const LOG_PANELS = ["lr", "update"];
 const ALIASES = { acc: "accuracy", learning_rate: "lr" };
@@ -112,6 +116,8 @@ export class ChartPanels {
     const name = panelFor(key, this.keys);
     const chart = this.panel(name).chart;
     chart.addSeries(key, { label: metricLabel(key), color, t0: this.options.t0() });
+    const layers = [...chart.series.keys()].filter(isPerLayer).length;
+    if (isPerLayer(key) && layers > MAX_SHOWN_LAYERS) chart.toggleSeries(key);
     this.placed.set(key, name);
     return chart;
   }

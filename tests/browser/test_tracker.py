@@ -472,3 +472,28 @@ def test_samples_and_distributions_arrive_live(dashboard):
         dashboard.wait_for(lambda: page.evaluate(median) == [[7, 7], [9, 9]])
     finally:
         script.finish()
+
+
+def test_many_layers_start_with_only_the_first_few_shown(dashboard, tmp_path):
+    page, db_path = dashboard.page, dashboard.server.db_path
+
+    def values(step):
+        out = {"grad/total_norm": 1.0 + step}
+        out.update({f"grad/norm/layer{i:02d}.weight": i + step / 10 for i in range(12)})
+        return out
+
+    run_id = finished_run(db_path, "deep", {"lr": 0.1}, steps=10, values=values)
+    dashboard.open_run(run_id)
+    chips = page.locator("#chart-block-grad [data-legend] .legend-item")
+    dashboard.wait_for(lambda: chips.count() == 13)
+    shown = [
+        c.get_attribute("data-series")
+        for c in chips.all()
+        if c.get_attribute("aria-pressed") == "true"
+    ]
+    assert len(shown) == 9 and "grad/total_norm" in shown  # the total and 8 layers
+    hidden = page.locator("#chart-block-grad [data-series='grad/norm/layer11.weight']")
+    assert hidden.get_attribute("aria-pressed") == "false"
+    hidden.click()
+    assert hidden.get_attribute("aria-pressed") == "true"
+    page.locator("#chart-block-grad").screenshot(path=str(tmp_path / "many-layers.png"))
