@@ -186,7 +186,10 @@ def annotate_run(run_id: int):
         for key, value in changes.items():
             setattr(run, key, value)
         session.commit()
-        return run.to_dict()
+        row = run.to_dict()
+    # Finished runs are not in the streamer's change sweep: tell every open page here.
+    current_app.extensions["socketio"].emit("run", row)
+    return row
 
 
 def checked_tags(tags) -> list[str]:

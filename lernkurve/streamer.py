@@ -220,6 +220,9 @@ class Streamer:
                 repr(run["hparams"]),
                 run["error"],
                 run.get("pending"),  # points a process holds while the disk is full
+                run["name"],
+                repr(run.get("tags")),
+                run.get("notes"),
             )
             if self._runs_seen.get(run["id"]) != state:
                 self._runs_seen[run["id"]] = state

@@ -45,3 +45,12 @@ def test_each_run_has_its_best_and_last_value_of_a_chosen_metric(api, db_path):
     best_max = api.get("/api/runs?metric=loss&mode=max").get_json()["runs"]
     assert [r["summary"]["best"] for r in best_max if r["id"] == falling] == [3.0]
     assert api.get("/api/runs?metric=loss&mode=median").status_code == 400
+
+
+def test_every_open_page_hears_of_new_tags_even_on_a_finished_run(api, db_path, socket_client):
+    run_id = script_run(db_path, "a", [1.0])
+    page = socket_client()
+    page.get_received()
+    api.patch(f"/api/runs/{run_id}", json={"tags": ["keep"]})
+    heard = [m["args"][0] for m in page.get_received() if m["name"] == "run"]
+    assert [(r["id"], r["tags"]) for r in heard] == [(run_id, ["keep"])]
