@@ -34,7 +34,7 @@ from lernkurve.livevalues import read_now
 from lernkurve.run import Run
 
 PAUSE_POLL = 0.2  # seconds between the ranks' meetings while paused
-MEET_EVERY = 0.05  # seconds between meetings at least (every step when steps are longer)
+MEET_EVERY = 0.1  # seconds between meetings at least (every step when steps are longer)
 MAX_SPACING = 1000  # steps between meetings at most
 REDUCTIONS = ("mean", "sum", "min", "max")
 
