@@ -3,10 +3,11 @@
 - Rank 0 owns the run: it creates (or resumes) the row, and its writer writes points, events
   and heartbeats and hands over the app's commands. The other ranks attach to the run id that
   rank 0 broadcasts and never touch the database.
-- At each step boundary rank 0 sends how many commands it took from its inbox (one int64,
-  asynchronously: it crosses while the step runs), and at the next boundary every rank
-  receives it, and the commands themselves only when there are some. Every rank applies the
-  same list at the same step (one step after rank 0 took it), so the replicas stay bitwise
+- The ranks meet at step boundaries about MEET_EVERY seconds apart (every boundary when steps
+  are longer). At a meeting rank 0 sends how many commands it took from its inbox and the
+  step of the meeting after next (two int64, asynchronously: they cross while the steps run);
+  at the next meeting every rank receives them, and the commands themselves only when there
+  are some. Every rank applies the same list at the same step, so the replicas stay bitwise
   equal, and the loop never waits at a boundary for the other ranks.
 - A pause holds every rank in ``between_steps``, outside any collective of the script's. Rank 0
   broadcasts (an empty list, or the next command) every PAUSE_POLL seconds, far below any
@@ -55,15 +56,13 @@ def this_rank_only():
 
 
 def job() -> Job | None:
-    """The torch.distributed job this process is a rank of (None: no job, or a single rank)."""
+    """The torch.distributed job this process is a rank of (None: no process group)."""
     global _job
     if getattr(_alone, "on", False):
         return None
     dist = sys.modules.get("torch.distributed")  # never imports torch: the server calls init too
     if dist is None or not dist.is_available() or not dist.is_initialized():
-        return None
-    if dist.get_world_size() < 2:
-        return None
+        return None  # a job of one rank is still a job: run.log(all_ranks=True) means the same
     if _job is None or _job.world is not dist.group.WORLD:  # a new process group: a new job
         _job = Job(dist)
     return _job
