@@ -174,3 +174,32 @@ def test_a_checkpoint_is_written_once_and_every_rank_resumes_from_it(api, job, d
     assert again.read("hash0") == again.read("hash1")
     assert api.run(j.run_id)["status"] == "completed"
     assert len(api.get("/api/runs").get_json()["runs"]) == 1
+
+
+def test_a_single_rank_job_logs_per_rank_and_rank_zero_only_code_gets_its_own_run(
+    db_path, tmp_path
+):
+    import torch.distributed as dist
+
+    from lernkurve import distributed, training
+    from lernkurve.db import Database, Metric
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        run = training.init(name="job", config={"lr": 0.1}, db=db_path, system_metrics=False)
+        with distributed.this_rank_only():  # e.g. a framework's rank-zero callback
+            alone = training.init(name="alone", db=db_path, system_metrics=False)
+        assert isinstance(run, distributed.LeaderRun)
+        assert not isinstance(alone, distributed.JobRun)
+        for step in run.steps(3):
+            run.log(step, all_ranks=True, loss=1.0 + step)
+            run.log(step, all_ranks=True, reduce="max", top=2.0 * step)
+        with pytest.raises(ValueError, match="reduce must be one of"):
+            run.log(all_ranks=True, reduce="median", loss=1.0)
+        run.finish()
+        alone.finish()
+    finally:
+        dist.destroy_process_group()
+    with Database(db_path).Session() as session:
+        keys = {key for (key,) in session.query(Metric.key).filter(Metric.run_id == run.id)}
+    assert {"loss/rank0", "top"} <= keys and "loss" not in keys
