@@ -55,4 +55,3 @@ def _best(db: Database, run_ids: list[int], metric: str, mode: str) -> dict[int,
             if held is None or pick(value, held[0]) != held[0]:
                 best[run_id] = (value, step)
     return best
-
