@@ -6,16 +6,11 @@ The public API (``init``, ``Run``, ``HParamError``) is imported on first use, so
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 __version__ = "0.2.0"
 __all__ = ["HParamError", "Run", "__version__", "init"]
 
-if TYPE_CHECKING:
-    from lernkurve.hparams import HParamError
-    from lernkurve.run import Run
-    from lernkurve.training import init
-
+# No import statements for these, not even under TYPE_CHECKING: PyInstaller follows every
+# import it sees, and the executable's small launcher imports this package.
 _LAZY = {"init": "lernkurve.training", "Run": "lernkurve.run", "HParamError": "lernkurve.hparams"}
 
 
