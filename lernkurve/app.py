@@ -157,15 +157,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def serve(app: Flask, host: str, port: int, announce=print) -> None:
     """Serve until Ctrl-C or SIGTERM, then stop runs and the server cleanly."""
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the URL: a signal right after it
+        signal.signal(sig, lambda *_: done.set())  # must stop cleanly, not kill
     server = ServerThread(app, host, port)  # bound first: a taken port starts nothing
     start_app(app)
     server.start()
     announce(f"Lernkurve is running at {server.base_url}/?token={app.config['TOKEN']}")
     announce("Press Ctrl-C to stop.")
     sys.stdout.flush()
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
     while not done.wait(0.05):
         pass
     app.extensions["lernkurve"].shutdown()

@@ -125,9 +125,14 @@ def test_the_app_serves_on_ipv6_loopback(db_path, data_dir):
 def stop_and_time(process: subprocess.Popen) -> float:
     started = time.perf_counter()
     process.send_signal(signal.SIGTERM)
-    assert process.wait(10) == 0
-    elapsed = time.perf_counter() - started
-    process.communicate()  # closes the pipes
+    try:
+        code = process.wait(10)
+        elapsed = time.perf_counter() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()  # closes the pipes, also when the assertion below fails
+    assert code == 0
     return elapsed
 
 
