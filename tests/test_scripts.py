@@ -140,8 +140,8 @@ def test_checkpoint_then_resume_continues_with_the_checkpointed_state(
     proc, same_id = start_script("100000", "0.005", "--resume", str(run_id), "--dump", str(dump))
     assert same_id == run_id
     wait_for(lambda: server.run(run_id)["status"] == "running")
-    saved = torch.load(ckpt[0]["path"], weights_only=False)
-    loaded = wait_for(lambda: dump.exists() and torch.load(dump, weights_only=False))
+    saved = torch.load(ckpt[0]["path"], weights_only=True)
+    loaded = wait_for(lambda: dump.exists() and torch.load(dump, weights_only=True))
     assert loaded["step"] == saved["step"] == ckpt[0]["step"]
     for name, tensor in saved["model"].items():
         assert torch.equal(loaded["model"][name], tensor), name

@@ -137,7 +137,7 @@ def test_pause_holds_checkpoint_and_stop_save_lightnings_own_and_fit_goes_on(
     control(api, run_id, "resume")
     wait_for(lambda: checkpoints(api, run_id))
     assert trainer.gradient_clip_val == 0.5
-    saved = torch.load(checkpoints(api, run_id)[0], weights_only=False)
+    saved = torch.load(checkpoints(api, run_id)[0], weights_only=True)
     assert saved["global_step"] == before  # Lightning's own checkpoint format
 
     control(api, run_id, "stop")
