@@ -124,3 +124,13 @@ export const latestSnapshot = (id, kind) =>
 /** Every snapshot of a kind, oldest first: [{id, run_id, step, kind, payload, wall_time}]. */
 export const snapshots = (id, kind) =>
   request("GET", `/api/runs/${id}/snapshots${query({ kind })}`).then((d) => d.snapshots);
+
+// Deciding while it trains (issue 14): trials from the run's current state, the autopilot, recipes.
+/** An LR range test {min_lr, max_lr, steps}; answers {run_id} of the trial's child run. */
+export const lrTest = (id, body) => request("POST", `/api/runs/${id}/lr_test`, body);
+/** A race {variants: [{hparam: value}], steps, metric, mode}; answers {run_ids}. */
+export const race = (id, body) => request("POST", `/api/runs/${id}/race`, body);
+/** Change autopilot settings (or {undo: true}); answers {autopilot: settings}. */
+export const autopilot = (id, body) => request("PATCH", `/api/runs/${id}/autopilot`, body);
+/** The run's applied changes as {steps: [{step, command: {kind, payload}}]}. */
+export const recipe = (id) => request("GET", `/api/runs/${id}/recipe`);

@@ -4,7 +4,8 @@
 import { duration, integer, number } from "./format.js";
 import { t } from "./i18n.js";
 import { cssVar } from "./theme.js";
-import { describeEvent, eventStyle } from "./events.js";
+import { PLANNED_STYLE, eventLines, eventStyle } from "./events.js";
+import { Overlays } from "./overlays.js";
 import { Ema, downsample, smooth } from "./series.js";
 
 const UPDATE_INTERVAL_MS = 100; // at most 10 redraws a second, however fast points arrive
@@ -110,11 +111,13 @@ export class MetricChart {
     this.logBox = block.querySelector("[data-log]");
     this.series = new Map();
     this.events = new Map();
+    this.planned = [];
     this.xMode = "step";
     this.smoothing = options.smoothing ?? 0;
     this.timer = null;
     this.lastDraw = 0;
     this.chart = new Chart(this.canvas, this.config());
+    this.overlays = new Overlays(this);
     this.onLog = () => this.setLog(this.logBox.checked);
     this.logBox?.addEventListener("change", this.onLog);
     this.pngButton = block.querySelector("[data-png]");
@@ -220,8 +223,12 @@ export class MetricChart {
     const lines = [];
     for (const ev of this.events.values()) {
       if (Math.abs(scale.getPixelForValue(this.eventX(ev)) - px) <= 6) {
-        lines.push(...describeEvent(ev).map((text) => `▍ ${text}`));
+        lines.push(...eventLines(ev).map((text) => `▍ ${text}`));
       }
+    }
+    if (this.xMode !== "step") return lines;
+    for (const plan of this.planned) {
+      if (Math.abs(scale.getPixelForValue(plan.step) - px) <= 6) lines.push(...plan.lines.map((text) => `┊ ${text}`));
     }
     return lines;
   }
@@ -403,37 +410,51 @@ export class MetricChart {
     return ev.wall_time - t0;
   }
 
+  /** A recipe's changes still to come, [{step, lines}]: dashed markers (step axis only). */
+  setPlanned(list) {
+    this.planned = list;
+    this.renderEvents();
+  }
+
   renderEvents() {
     const annotations = {};
     for (const ev of this.events.values()) {
-      const style = eventStyle(ev.kind);
-      annotations[`ev${ev.id}`] = {
-        type: "line",
-        scaleID: "x",
-        value: this.eventX(ev),
-        borderColor: style.color,
-        borderWidth: style.width || 1,
-        borderDash: style.dash,
-        label: {
-          display: false,
-          content: describeEvent(ev),
-          position: "start",
-          backgroundColor: style.color,
-          color: "#fff",
-          font: { size: 11 },
-        },
-        enter: ({ element }) => {
-          element.label.options.display = true;
-          return true;
-        },
-        leave: ({ element }) => {
-          element.label.options.display = false;
-          return true;
-        },
-      };
+      annotations[`ev${ev.id}`] = this.marker(this.eventX(ev), eventStyle(ev.kind, ev), eventLines(ev));
+    }
+    if (this.xMode === "step") {
+      for (const plan of this.planned) {
+        annotations[`plan${plan.step}`] = { ...this.marker(plan.step, PLANNED_STYLE, plan.lines), lkPlanned: true };
+      }
     }
     this.chart.options.plugins.annotation.annotations = annotations;
     this.schedule();
+  }
+
+  marker(x, style, lines) {
+    return {
+      type: "line",
+      scaleID: "x",
+      value: x,
+      borderColor: style.color,
+      borderWidth: style.width || 1,
+      borderDash: style.dash,
+      label: {
+        display: false,
+        content: lines,
+        position: "start",
+        backgroundColor: style.color,
+        color: "#fff",
+        font: { size: 11 },
+      },
+      enter: ({ element }) => {
+        element.label.options.display = true;
+        return true;
+      },
+      leave: ({ element }) => {
+        element.label.options.display = false;
+        return true;
+      },
+    };
   }
 
   // ---- view options ----------------------------------------------------------------------
@@ -443,6 +464,7 @@ export class MetricChart {
     this.xMode = mode;
     this.resetZoom();
     for (const s of this.series.values()) this.rebuild(s);
+    this.overlays.relocate();
     this.renderEvents();
   }
 

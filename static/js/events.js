@@ -1,5 +1,5 @@
 // How run events read and look, shared by the chart markers and the events list.
-import { number, value } from "./format.js";
+import { integer, number, value } from "./format.js";
 import { t } from "./i18n.js";
 
 const STYLE = {
@@ -13,10 +13,35 @@ const STYLE = {
   diverged: { color: "#e03131", dash: [], width: 2 },
   error: { color: "#e03131", dash: [], width: 2 },
   note: { color: "#868e96", dash: [1, 2] },
+  restore: { color: "#e8590c", dash: [], width: 2 },
+  lr_test: { color: "#15aabf", dash: [2, 2] },
+  race: { color: "#d6336c", dash: [2, 2] },
 };
+// Who made a change when it was not the person at the page: its marker and row say so.
+const BY = {
+  autopilot: { icon: "bi-robot", color: "#0b7285", dash: [3, 2] },
+  recipe: { icon: "bi-journal-text", color: "#5f3dc4", dash: [] },
+};
+/** A recipe's change still to come: drawn dashed before it happens. */
+export const PLANNED_STYLE = { color: "#7950f2", dash: [6, 4], width: 1.5 };
 
-export function eventStyle(kind) {
-  return STYLE[kind] || STYLE.note;
+export function eventStyle(kind, ev = null) {
+  const by = ev && byWhom(ev);
+  const style = STYLE[kind] || STYLE.note;
+  return by ? { ...style, color: BY[by].color, dash: BY[by].dash } : style;
+}
+
+/** "autopilot" or "recipe" when one of them made this change, else null. */
+export function byWhom(ev) {
+  const by = ev.payload?.by;
+  return by in BY ? by : null;
+}
+
+/** "lr=0.001, momentum=0.9": a variant's values. */
+export function hparamsText(hparams) {
+  return Object.entries(hparams || {})
+    .map(([key, v]) => `${key}=${value(v)}`)
+    .join(", ");
 }
 
 // Whether the open run's lr follows a schedule: only then does a scale change's factor say
@@ -67,6 +92,12 @@ export function describeEvent(ev) {
       ];
     case "note":
       return [t("ev.note", { text: payload.text ?? payload.message ?? JSON.stringify(payload) })];
+    case "restore":
+      return [t("ev.restore", { step: integer(payload.from_step ?? payload.step ?? ev.step) })];
+    case "lr_test":
+      return [t("ev.lrTest", { lr: number(payload.suggested_lr) })];
+    case "race":
+      return [describeRace(payload)];
     case "pause":
     case "resume":
     case "step":
@@ -77,4 +108,66 @@ export function describeEvent(ev) {
     default:
       return [t("ev.other", { kind: ev.kind })];
   }
+}
+
+function describeRace(payload) {
+  const winner = (payload.results || [])[payload.winner];
+  if (!winner) return t("ev.raceNone");
+  return t("ev.race", { n: payload.results.length, winner: hparamsText(winner.hparams), score: number(winner.score) });
+}
+
+/** Every line a marker's label and tooltip show: who made it, what changed, what it did. */
+export function eventLines(ev) {
+  const lines = describeEvent(ev);
+  const by = byWhom(ev);
+  if (by && lines.length) lines[0] = `${byLabel(ev)} · ${lines[0]}`;
+  if (ev.impact?.text) lines.push(t("ev.impact", { text: ev.impact.text }));
+  return lines;
+}
+
+/** A row of the events list: dot, what happened (with who and its impact), step. */
+export function eventItem(ev, extra = null) {
+  const li = document.createElement("li");
+  li.className = "list-group-item d-flex gap-2";
+  li.dataset.kind = ev.kind;
+  const by = byWhom(ev);
+  if (by) li.dataset.by = by;
+  const dot = document.createElement("span");
+  dot.className = "event-dot";
+  dot.style.background = eventStyle(ev.kind, ev).color;
+  const text = document.createElement("div");
+  text.className = "flex-grow-1 text-break";
+  if (by) text.append(byBadge(ev, by), " ");
+  text.append(describeEvent(ev).join(", "));
+  if (ev.impact?.text) {
+    const impact = document.createElement("div");
+    impact.className = "event-impact text-body-secondary";
+    impact.textContent = t("ev.impact", { text: ev.impact.text });
+    text.append(impact);
+  }
+  const action = extra?.(ev);
+  if (action) text.append(" ", action);
+  const step = document.createElement("span");
+  step.className = "text-body-secondary text-nowrap";
+  step.textContent = t("events.atStep", { step: integer(ev.step) });
+  li.append(dot, text, step);
+  return li;
+}
+
+/** "Autopilot (plateau)", "Autopilot (undo)", "Recipe". */
+function byLabel(ev) {
+  const payload = ev.payload || {};
+  const rule = payload.undo ? "undo" : payload.rule;
+  const label = t(`ev.by.${byWhom(ev)}`);
+  return rule ? `${label} (${t(`ev.rule.${rule}`)})` : label;
+}
+
+function byBadge(ev, by) {
+  const badge = document.createElement("span");
+  badge.className = `badge event-by event-by-${by}`;
+  const icon = document.createElement("i");
+  icon.className = `bi ${BY[by].icon}`;
+  icon.setAttribute("aria-hidden", "true");
+  badge.append(icon, " ", byLabel(ev));
+  return badge;
 }

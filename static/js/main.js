@@ -7,6 +7,7 @@ import * as i18n from "./i18n.js";
 import { NewRunDialog } from "./newrun.js";
 import { TbImportDialog } from "./tbimport.js";
 import { RunList } from "./runs.js";
+import { isTrial } from "./trials.js";
 import { RunView } from "./runview.js";
 import { Live } from "./socket.js";
 import * as theme from "./theme.js";
@@ -101,6 +102,7 @@ async function start() {
       runs.upsert(run);
       location.hash = `#/run/${run.id}`;
     },
+    runs: () => runs.all().filter((run) => !isTrial(run)),
   });
   const runView = new RunView({ live, runs, newRun, onError });
   const compare = new CompareView({ live, runs, onError });

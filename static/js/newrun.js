@@ -1,12 +1,15 @@
-// The "New run" dialog, generated from /api/tasks; also forks a run from a checkpoint.
+// The "New run" dialog, generated from /api/tasks; also forks a run from a checkpoint. A new run
+// may replay another run's recipe (its changes at the same steps).
 // Validation is the server's: its message appears at the field it names.
 /* global bootstrap */
 import * as api from "./api.js";
 import { Field } from "./fields.js";
 import { optional, t } from "./i18n.js";
+import { RecipeChoice } from "./recipe.js";
 
 export class NewRunDialog {
-  constructor({ onCreated }) {
+  /** onCreated(run); runs() -> the runs whose recipe may be replayed. */
+  constructor({ onCreated, runs = () => [] }) {
     this.modalEl = document.getElementById("new-run-modal");
     this.modal = bootstrap.Modal.getOrCreateInstance(this.modalEl);
     this.form = document.getElementById("new-run-form");
@@ -23,6 +26,7 @@ export class NewRunDialog {
     this.tasks = [];
     this.fields = new Map();
     this.forkFrom = null;
+    this.recipeChoice = new RecipeChoice(runs);
     this.taskSelect.addEventListener("change", () => this.buildFields());
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -51,6 +55,7 @@ export class NewRunDialog {
       }
     }
     this.nameInput.value = "";
+    this.recipeChoice.fill(false);
     this.buildFields();
     this.modal.show();
   }
@@ -59,6 +64,7 @@ export class NewRunDialog {
   openFork(run, checkpoint) {
     this.forkFrom = { run, checkpoint };
     this.setMode();
+    this.recipeChoice.fill(true);
     this.nameInput.value = "";
     this.buildFields();
     this.modal.show();
@@ -128,6 +134,8 @@ export class NewRunDialog {
       } else {
         const body = { task: this.taskSelect.value, hparams };
         if (name) body.name = name;
+        const recipe = await this.recipeChoice.recipe();
+        if (recipe) body.recipe = recipe;
         run = await api.createRun(body);
       }
       this.modal.hide();
@@ -165,5 +173,6 @@ export class NewRunDialog {
     }
     if (!this.forkFrom) this.schema();
     for (const field of this.fields.values()) field.refreshLanguage();
+    this.recipeChoice.refreshLanguage();
   }
 }

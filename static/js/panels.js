@@ -74,7 +74,8 @@ function slugOf(name, taken) {
 
 /**
  * The run's chart panels, made from a <template> as keys arrive and removed when emptied.
- * options: smoothing(), xMode(), t0(), events() -> the run's events, fileName(slug),
+ * options: smoothing(), xMode(), t0(), events() -> the run's events, planned() -> a recipe's
+ * changes to come (optional), fileName(slug),
  * onRange(chart, min, max), onReset().
  */
 export class ChartPanels {
@@ -110,6 +111,12 @@ export class ChartPanels {
     this.keys.add(key);
     this.regroup();
     return this.place(key);
+  }
+
+  /** The chart a key is on, or null while the run has no such key. */
+  existingChart(key) {
+    const placed = this.placed.get(key);
+    return placed === undefined ? null : this.panels.get(placed).chart;
   }
 
   place(key, color = this.colorFor(key)) {
@@ -187,6 +194,7 @@ export class ChartPanels {
     chart.setXMode(this.options.xMode());
     chart.setLog(LOG_PANELS.includes(name));
     chart.setEvents(this.options.events());
+    if (this.options.planned) chart.setPlanned(this.options.planned());
     this.followZoom(chart);
     return chart;
   }

@@ -1,9 +1,10 @@
 // The sidebar: every run, newest first, with a live status badge, a filter and compare boxes,
 // its tags (click one above the list to show only runs carrying it) and, for a chosen metric,
-// each run's best and last value.
+// each run's best and last value. Trial runs (lr tests, races) sit nested under their run.
 import * as api from "./api.js";
 import { integer, isLive, isStale, number, status, statusBadge } from "./format.js";
 import { t } from "./i18n.js";
+import { isTrial, renderTrials } from "./trials.js";
 
 const METRIC_KEY = "lernkurve.runs.metric";
 const SUMMARY_REFRESH_MS = 3000; // while a run is live, its best and last move
@@ -130,6 +131,10 @@ export class RunList {
     const known = this.runs.get(run.id);
     if (isStale(run, known)) return;
     this.runs.set(run.id, run);
+    if (isTrial(run)) {
+      this.renderTrialsOf(run.parent_id);
+      return;
+    }
     let item = this.items.get(run.id);
     if (!item) {
       item = this.createItem(run);
@@ -144,6 +149,12 @@ export class RunList {
   }
 
   remove(id) {
+    const run = this.runs.get(id);
+    if (run && isTrial(run)) {
+      this.runs.delete(id);
+      this.renderTrialsOf(run.parent_id);
+      return;
+    }
     this.items.get(id)?.remove();
     this.items.delete(id);
     this.runs.delete(id);
@@ -216,6 +227,7 @@ export class RunList {
     box.setAttribute("aria-label", t("runs.compareOne", { name: run.name }));
     box.checked = this.compare.includes(run.id);
     li.classList.toggle("current", run.id === this.activeId);
+    this.renderTrialsOf(run.id);
     if (run.id === this.activeId) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
@@ -298,8 +310,16 @@ export class RunList {
   }
 
   updateCounts() {
-    this.count.textContent = String(this.runs.size);
-    this.empty.hidden = this.runs.size > 0;
+    this.count.textContent = String(this.items.size);
+    this.empty.hidden = this.items.size > 0;
+  }
+
+  /** The trials badge under a run's row (nothing while its row is not here). */
+  renderTrialsOf(parentId) {
+    const li = this.items.get(parentId);
+    if (!li) return;
+    const children = [...this.runs.values()].filter((r) => r.parent_id === parentId && isTrial(r));
+    renderTrials(li, parentId, children);
   }
 
   refreshLanguage() {

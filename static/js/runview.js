@@ -1,11 +1,12 @@
 // One run, live: header with progress and ETA, controls, hparam panel, charts, events,
-// checkpoints and (for the spiral) the decision boundary.
+// checkpoints and (for the spiral) the decision boundary; trials, autopilot and recipes in decide.js.
 import { AboutPanel } from "./about.js";
 import * as api from "./api.js";
 import { BoundaryView } from "./boundary.js";
 import { Controls } from "./controls.js";
 import { DistributionView } from "./distribution.js";
-import { describeEvent, eventStyle, setLrScheduled } from "./events.js";
+import { Decide } from "./decide.js";
+import { eventItem, setLrScheduled } from "./events.js";
 import { duration, integer, isLive, isStale, statusBadge } from "./format.js";
 import { HparamPanel } from "./hparams.js";
 import { t } from "./i18n.js";
@@ -44,6 +45,7 @@ export class RunView {
     this.token = 0;
     this.etaSamples = [];
     this.toolbar = new ChartToolbar("", () => this.panels.charts());
+    this.decide = new Decide({ view: this, live, runs, onError });
     document.getElementById("run-delete").addEventListener("click", () => this.deleteRun());
   }
 
@@ -95,6 +97,7 @@ export class RunView {
       // Events are not replayed: once subscribed, fetch them again to close the gap.
       onSubscribed: () => this.mergeEvents(id, token),
     });
+    this.decide.open();
     document.getElementById("charts-loading").hidden = true;
     // For tests and the benchmark: the run's charts are complete on screen from here on.
     performance.mark(`lernkurve:charts-rendered:${id}`);
@@ -114,6 +117,7 @@ export class RunView {
     this.samples.clear();
     this.distribution.clear();
     this.controls.clear();
+    this.decide.close();
     delete document.documentElement.dataset.chartsRendered;
     document.getElementById("charts-loading").hidden = true;
     this.section.hidden = true;
@@ -159,6 +163,7 @@ export class RunView {
         xMode: () => this.toolbar.xMode,
         t0: () => this.t0(),
         events: () => [...this.events.values()],
+        planned: () => this.decide?.planned ?? [],
         fileName: (slug) => `${this.run ? this.run.name : "run"}-${slug}`,
         onRange: (source, min, max) => this.syncRange(source, min, max),
         onReset: () => this.toolbar.resetZoom(),
@@ -176,6 +181,7 @@ export class RunView {
 
   takePoints(points) {
     for (const [, key, step, value, wall] of points) this.panels.chartFor(key).append(key, step, value, wall);
+    this.decide.takePoints();
   }
 
   takeSnapshot(snap) {
@@ -205,6 +211,7 @@ export class RunView {
     this.hparams.show(run);
     this.about.show(run);
     this.notes.show(run);
+    this.decide.setRun(run);
     if (startedNow) for (const chart of this.panels.charts()) {
       for (const id of chart.series.keys()) chart.setT0(id, this.t0());
     }
@@ -295,30 +302,23 @@ export class RunView {
     this.events.set(ev.id, ev);
     for (const chart of this.panels.charts()) chart.addEvent(ev);
     this.renderEvents();
+    this.decide.takeEvent(ev);
     if (ev.kind === "checkpoint" && this.run) this.loadCheckpoints(this.run.id);
+  }
+
+  /** Fetched events that changed since they were shown (an hparams event gained its impact). */
+  replaceEvents(list) {
+    const changed = list.filter((ev) => JSON.stringify(ev) !== JSON.stringify(this.events.get(ev.id)));
+    if (!changed.length) return;
+    for (const ev of changed) this.events.set(ev.id, ev);
+    for (const chart of this.panels.charts()) chart.setEvents([...this.events.values()]);
+    this.renderEvents();
   }
 
   renderEvents() {
     const list = document.getElementById("events-list");
     const sorted = [...this.events.values()].sort((a, b) => b.id - a.id).slice(0, MAX_EVENT_ROWS);
-    list.replaceChildren(
-      ...sorted.map((ev) => {
-        const li = document.createElement("li");
-        li.className = "list-group-item d-flex gap-2";
-        li.dataset.kind = ev.kind;
-        const dot = document.createElement("span");
-        dot.className = "event-dot";
-        dot.style.background = eventStyle(ev.kind).color;
-        const text = document.createElement("span");
-        text.className = "flex-grow-1 text-break";
-        text.textContent = describeEvent(ev).join(", ");
-        const step = document.createElement("span");
-        step.className = "text-body-secondary text-nowrap";
-        step.textContent = t("events.atStep", { step: integer(ev.step) });
-        li.append(dot, text, step);
-        return li;
-      }),
-    );
+    list.replaceChildren(...sorted.map((ev) => eventItem(ev, (e) => this.decide.eventAction(e))));
     document.getElementById("events-empty").hidden = this.events.size > 0;
   }
 
@@ -401,6 +401,7 @@ export class RunView {
     this.samples.refreshLanguage();
     this.distribution.refreshLanguage();
     this.panels.refreshLanguage();
+    this.decide.refreshLanguage();
     this.loadCheckpoints(this.run.id);
     if (this.boundary.snapshot) this.boundary.draw();
   }

@@ -1,0 +1,169 @@
+// "Race": 2-8 variants of the live hparams, prefilled around the live values (lr ×0.3, ×1, ×3),
+// each trained K steps from one snapshot; the server scores them and the run goes on with the
+// winner. Only the hparams that differ between variants are sent, so each one reads as its change.
+/* global bootstrap */
+import * as api from "./api.js";
+import { t } from "./i18n.js";
+import { modeFor } from "./runs.js";
+
+const MIN_VARIANTS = 2;
+const MAX_VARIANTS = 8;
+const LR_FACTORS = [0.3, 1, 3];
+const NUMERIC = ["float", "int"];
+
+export class RaceDialog {
+  /** onStarted(run, runIds, variants) once the server took the race. */
+  constructor({ onStarted }) {
+    this.modalEl = document.getElementById("race-modal");
+    this.modal = bootstrap.Modal.getOrCreateInstance(this.modalEl);
+    this.form = document.getElementById("race-form");
+    this.rowsBox = document.getElementById("race-rows");
+    this.addButton = document.getElementById("race-add");
+    this.startButton = document.getElementById("race-start");
+    this.metricInput = document.getElementById("race-metric");
+    this.modeSelect = document.getElementById("race-mode");
+    this.message = document.getElementById("race-message");
+    this.onStarted = onStarted;
+    this.run = null;
+    this.keys = [];
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.start();
+    });
+    this.addButton.addEventListener("click", () => this.addRow(this.run.hparams));
+    this.metricInput.addEventListener("change", () => {
+      this.modeSelect.value = modeFor(this.metricInput.value.trim());
+    });
+  }
+
+  /** Open for a run; metricKeys: the keys it logs (offered as the score). */
+  open(run, metricKeys) {
+    this.run = run;
+    const schema = run.config?.schema || {};
+    this.keys = Object.keys(schema).filter((k) => schema[k].live && NUMERIC.includes(schema[k].type));
+    if (!this.keys.length) this.keys = Object.keys(run.hparams).filter((k) => typeof run.hparams[k] === "number");
+    this.renderHead();
+    this.rowsBox.replaceChildren();
+    for (const factor of LR_FACTORS) this.addRow(scaled(run.hparams, factor, schema.lr));
+    const keys = [...metricKeys].sort();
+    document.getElementById("race-metric-keys").replaceChildren(...keys.map((k) => new Option(k, k)));
+    const metric = keys.includes("train_loss") ? "train_loss" : keys.find((k) => /loss/.test(k)) || keys[0] || "train_loss";
+    this.metricInput.value = metric;
+    this.modeSelect.value = modeFor(metric);
+    this.say("", "");
+    this.modal.show();
+  }
+
+  renderHead() {
+    const head = document.getElementById("race-head");
+    const cells = ["#", ...this.keys, ""].map((text) => {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.className = "font-monospace fw-medium";
+      th.textContent = text;
+      return th;
+    });
+    head.replaceChildren(...cells);
+  }
+
+  addRow(values) {
+    if (this.rowsBox.children.length >= MAX_VARIANTS) return;
+    const tr = document.createElement("tr");
+    tr.className = "race-row";
+    const index = document.createElement("th");
+    index.scope = "row";
+    tr.append(index);
+    for (const key of this.keys) {
+      const td = document.createElement("td");
+      const input = document.createElement("input");
+      input.className = "form-control form-control-sm font-monospace";
+      input.inputMode = "decimal";
+      input.dataset.key = key;
+      input.value = values[key] === undefined ? "" : String(values[key]);
+      td.append(input);
+      tr.append(td);
+    }
+    const td = document.createElement("td");
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "btn btn-outline-secondary btn-sm race-remove";
+    const icon = document.createElement("i");
+    icon.className = "bi bi-x";
+    icon.setAttribute("aria-hidden", "true");
+    remove.append(icon);
+    remove.addEventListener("click", () => {
+      tr.remove();
+      this.renumber();
+    });
+    td.append(remove);
+    tr.append(td);
+    this.rowsBox.append(tr);
+    this.renumber();
+  }
+
+  renumber() {
+    const rows = [...this.rowsBox.children];
+    rows.forEach((tr, i) => {
+      tr.firstElementChild.textContent = String(i + 1);
+      tr.querySelector(".race-remove").setAttribute("aria-label", t("race.remove", { n: i + 1 }));
+      tr.querySelector(".race-remove").disabled = rows.length <= MIN_VARIANTS;
+      for (const input of tr.querySelectorAll("input")) {
+        input.setAttribute("aria-label", t("race.valueLabel", { key: input.dataset.key, n: i + 1 }));
+      }
+    });
+    this.addButton.disabled = rows.length >= MAX_VARIANTS;
+  }
+
+  /** Each row's values; only the keys that differ between rows (lr when none do). */
+  variants() {
+    const rows = [...this.rowsBox.children].map((tr) => {
+      const values = {};
+      for (const input of tr.querySelectorAll("input")) values[input.dataset.key] = parseValue(input.value);
+      return values;
+    });
+    let varying = this.keys.filter((k) => new Set(rows.map((r) => JSON.stringify(r[k]))).size > 1);
+    if (!varying.length) varying = this.keys.includes("lr") ? ["lr"] : this.keys.slice(0, 1);
+    return rows.map((r) => Object.fromEntries(varying.map((k) => [k, r[k]])));
+  }
+
+  async start() {
+    const variants = this.variants();
+    const body = {
+      variants,
+      steps: Math.round(Number(document.getElementById("race-steps").value)),
+      metric: this.metricInput.value.trim(),
+      mode: this.modeSelect.value,
+    };
+    this.startButton.disabled = true;
+    try {
+      const { run_ids: runIds } = await api.race(this.run.id, body);
+      this.modal.hide();
+      this.onStarted(this.run, runIds, variants);
+    } catch (error) {
+      this.say(error.message, "text-danger");
+    } finally {
+      this.startButton.disabled = false;
+    }
+  }
+
+  say(text, className) {
+    this.message.textContent = text;
+    this.message.className = `small mt-2 ${className}`;
+  }
+}
+
+/** The live values with lr times factor (3 significant digits, within the schema's bounds). */
+function scaled(hparams, factor, lrSpec) {
+  if (typeof hparams.lr !== "number") return { ...hparams };
+  let lr = Number((hparams.lr * factor).toPrecision(3));
+  if (lrSpec && Number.isFinite(lrSpec.max)) lr = Math.min(lr, lrSpec.max);
+  if (lrSpec && Number.isFinite(lrSpec.min)) lr = Math.max(lr, lrSpec.min);
+  return { ...hparams, lr };
+}
+
+/** A number when the text is one, else the text (the server answers with its own message). */
+function parseValue(text) {
+  const trimmed = text.trim();
+  const n = Number(trimmed);
+  return trimmed !== "" && Number.isFinite(n) ? n : trimmed;
+}
