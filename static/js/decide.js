@@ -38,7 +38,10 @@ export class Decide {
     this.findButton.addEventListener("click", () => this.view.run && this.lrTest.open(this.view.run));
     this.raceButton.addEventListener("click", () => this.openRace());
     document.getElementById("export-recipe").addEventListener("click", () => this.exportRecipe());
-    live.onRun((run) => this.lrTest.takeChildRun(run));
+    live.onRun((run) => {
+      this.lrTest.takeChildRun(run);
+      if (this.view.run) this.overlay.takeRun(run, this.view.run.id);
+    });
   }
 
   /** The run's history and events are on the charts: overlay its races, mark its plans. */

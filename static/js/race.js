@@ -34,6 +34,12 @@ export class RaceOverlay {
     }
   }
 
+  /** A run arrived (broadcast): a race child of the open run started elsewhere joins in. */
+  takeRun(run, parentId) {
+    if (!isRaceChild(run, parentId) || this.children.has(run.id)) return;
+    this.add(run.id, run.config.race_index ?? 0, run.config.variant || {}, this.token, isLive(run));
+  }
+
   /** A race started from this page: its children, in the order of the variants. */
   start(runIds, variants) {
     runIds.forEach((id, i) => this.add(id, i, variants[i] || {}, this.token, true));
