@@ -18,8 +18,20 @@ from lernkurve.security import host_is_loopback, presented_token, same_origin, t
 from lernkurve.streamer import Streamer, ThrottledLog
 
 log = ThrottledLog(logging.getLogger(__name__))
+disconnects = ThrottledLog(logging.getLogger(__name__))
 
 MAX_ID = 2**63 - 1  # SQLite integers are 64-bit signed
+
+# Engine.IO pings every PING_INTERVAL seconds and closes a connection whose answer has not come
+# PING_TIMEOUT seconds after the ping was queued. Its default of 20 s dropped every client of a
+# busy stream: a ping waits behind all the messages queued before it, and a client that reads
+# slower than the stream arrives (a starved process; a page busy drawing) answers it late, so
+# all 50 benchmark clients were closed 25 + 20 s after they connected. A dead connection is
+# still found within PING_INTERVAL + PING_TIMEOUT, and a reconnect resumes from its last id.
+PING_INTERVAL = 25.0
+PING_TIMEOUT = 60.0
+# Reasons a connection ends that are worth a log line ("transport close" is a closed tab).
+UNEXPECTED_ENDS = {"ping timeout", "transport error"}
 
 
 class SocketError(Exception):
@@ -71,7 +83,16 @@ def subscription(data, fields: set[str]) -> dict:
     }
 
 
+def configure_engineio(socketio: SocketIO) -> None:
+    """Ping settings that tolerate a busy stream (see PING_TIMEOUT); they go out to each client
+    in its handshake."""
+    eio = socketio.server.eio
+    eio.ping_interval, eio.ping_timeout = PING_INTERVAL, PING_TIMEOUT
+
+
 def register_socket_events(socketio: SocketIO, app: Flask, streamer: Streamer) -> None:
+    configure_engineio(socketio)
+
     @socketio.on("connect")
     def connect(auth=None):
         """Refuse (False) a socket without the token, from a foreign page or Host."""
@@ -80,6 +101,12 @@ def register_socket_events(socketio: SocketIO, app: Flask, streamer: Streamer) -
             and same_origin(request)
             and token_ok(app, presented_token(request, auth))
         )
+
+    @socketio.on("disconnect")
+    def disconnect(reason=None):
+        """Say why a connection ended when the client did not end it (rate-limited)."""
+        if reason in UNEXPECTED_ENDS:
+            disconnects.warning(f"lernkurve: a socket connection ended: {reason}")
 
     @socketio.on("subscribe")
     @answered

@@ -64,7 +64,7 @@ def point(row) -> list:
 
 
 class ThrottledLog:
-    """log.exception at most once per message every ``every`` seconds, counting the rest."""
+    """Log each message at most once every ``every`` seconds, counting the rest."""
 
     def __init__(self, logger: logging.Logger, every: float = LOG_EVERY) -> None:
         self.logger, self.every = logger, every
@@ -72,13 +72,19 @@ class ThrottledLog:
         self._skipped: dict[str, int] = defaultdict(int)
 
     def exception(self, message: str) -> None:
+        self._log(self.logger.exception, message)
+
+    def warning(self, message: str) -> None:
+        self._log(self.logger.warning, message)
+
+    def _log(self, emit, message: str) -> None:
         clock = time.monotonic()
         if clock - self._last.get(message, -self.every) < self.every:
             self._skipped[message] += 1
             return
         self._last[message] = clock
         skipped = self._skipped.pop(message, 0)
-        self.logger.exception("%s%s", message, f" ({skipped} more since)" if skipped else "")
+        emit("%s%s", message, f" ({skipped} more since)" if skipped else "")
 
 
 def run_of_room(name) -> int | None:
