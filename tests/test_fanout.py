@@ -102,7 +102,7 @@ def test_a_client_that_answers_a_ping_late_keeps_its_connection(app, api):
 
 def test_websocket_compression_is_not_negotiated(app):
     """A browser offers permessage-deflate on every websocket; accepted, each message would be
-    deflated once per client (about 15x the cost of a send) to save bytes on loopback."""
+    deflated once per client (14x the cost of a send) to save bytes on loopback."""
     server = ServerThread(app, "127.0.0.1", 0).start()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
