@@ -28,8 +28,22 @@ def handler_with_timeout(seconds: float | None) -> type[WSGIRequestHandler]:
     return type("TimedRequestHandler", (QuietRequestHandler,), {"timeout": seconds})
 
 
-def without_websocket_compression(app):
-    """The WSGI app, with websocket compression offers taken out of each request.
+def websocket_idle_timeout(app) -> float | None:
+    """Seconds a websocket may stay silent: Engine.IO's ping interval + timeout, and a margin.
+
+    A client's only traffic may be its answer to a ping, so a websocket must not time out as
+    a silent HTTP request does (REQUEST_TIMEOUT): Engine.IO means to set this itself, but
+    cannot reach the socket through simple-websocket's wrapper.
+    """
+    socketio = getattr(app, "extensions", {}).get("socketio")
+    if socketio is None:
+        return None
+    eio = socketio.server.eio
+    return eio.ping_interval + eio.ping_timeout + 5.0
+
+
+def for_websockets(app, idle_timeout: float | None):
+    """The WSGI app, with websocket upgrades given ``idle_timeout`` and no compression.
 
     Browsers always offer permessage-deflate and simple-websocket accepts it, so every message
     would be deflated once per client (each connection keeps its own compressor): 14x the
@@ -39,6 +53,9 @@ def without_websocket_compression(app):
 
     def wsgi(environ, start_response):
         environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        sock = environ.get("werkzeug.socket")
+        if idle_timeout and sock and environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            sock.settimeout(idle_timeout)
         return app(environ, start_response)
 
     return wsgi
@@ -74,7 +91,7 @@ class ServerThread:
         self.server: BaseWSGIServer = make_server(
             host,
             port,
-            without_websocket_compression(app),
+            for_websockets(app, websocket_idle_timeout(app)),
             threaded=True,
             request_handler=handler,
             fd=self._socket.fileno(),

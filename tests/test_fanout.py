@@ -100,6 +100,27 @@ def test_a_client_that_answers_a_ping_late_keeps_its_connection(app, api):
         server.stop()
 
 
+def test_a_websocket_outlives_the_request_timeout(db_path, data_dir):
+    """A silent HTTP request is closed after REQUEST_TIMEOUT; a websocket whose client is only
+    slow to answer a ping must not be (Engine.IO's own ping timeout judges it)."""
+    from lernkurve.app import create_app, start_app
+
+    config = {"DATABASE": str(db_path), "TOKEN": TOKEN, "START_WORKER": False}
+    app = start_app(create_app({**config, "REQUEST_TIMEOUT": 1.0}))
+    server = ServerThread(app, "127.0.0.1", 0).start()
+    client = RawSocket(server.port)
+    try:
+        time.sleep(3.0)  # silent for three request timeouts (no ping comes within 25 s)
+        client.call(1, "subscribe", {"run_id": 1})
+        client.read(until=lambda: 1 in client.answers, timeout=5)
+        assert not client.closed, "the websocket was closed as a timed-out request"
+        assert client.answers[1]["error"]["code"] == "not_found"
+    finally:
+        client.close()
+        server.stop()
+        app.extensions["lernkurve"].shutdown()
+
+
 def test_websocket_compression_is_not_negotiated(app):
     """A browser offers permessage-deflate on every websocket; accepted, each message would be
     deflated once per client (14x the cost of a send) to save bytes on loopback."""
