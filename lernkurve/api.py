@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, str
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
-from lernkurve import __version__, queries
+from lernkurve import __version__, impact, queries, recipes
 from lernkurve.db import (
     FINISHED_STATUSES,
     LIVE_STATUSES,
@@ -208,7 +208,7 @@ def checked_tags(tags) -> list[str]:
 @bp.post("/runs")
 def create_run():
     body = json_body()
-    unknown = set(body) - {"task", "name", "hparams"}
+    unknown = set(body) - {"task", "name", "hparams", "recipe"}
     if unknown:
         raise ApiError(400, "invalid_field", f"unknown field {sorted(unknown)[0]!r}")
     task = body.get("task")
@@ -220,7 +220,18 @@ def create_run():
         hparams = resolve(schema, body.get("hparams") or {})
     except HParamError as err:
         raise ApiError(400, "invalid_hparams", err.message, key=err.key) from err
-    return _insert_run(name, task, hparams, {"schema": schema}), 201
+    config = {"schema": schema}
+    if body.get("recipe") is not None:
+        config["recipe"] = checked_recipe(schema, body["recipe"])
+    return _insert_run(name, task, hparams, config), 201
+
+
+def checked_recipe(schema: dict, recipe) -> dict:
+    """A recipe whose every change this task accepts live (lernkurve.recipes)."""
+    try:
+        return recipes.checked(recipe, schema)
+    except recipes.RecipeError as err:
+        raise ApiError(400, "invalid_recipe", str(err)) from err
 
 
 def _insert_run(name: str, task: str, hparams: dict, config: dict, **fields) -> dict:
@@ -328,7 +339,8 @@ def _rows_of(model, run_id: int, latest: bool = False, **filters) -> list[dict]:
 
 @bp.get("/runs/<int:run_id>/events")
 def events(run_id: int):
-    return {"events": _rows_of(Event, run_id)}
+    """The run's events; each hparams event with its measured ``impact`` once there is one."""
+    return {"events": impact.annotate(db(), run_id, _rows_of(Event, run_id))}
 
 
 @bp.get("/runs/<int:run_id>/checkpoints")

@@ -23,6 +23,7 @@ from lernkurve import __version__
 from lernkurve.api import bp as api_bp
 from lernkurve.api import json_http_error
 from lernkurve.db import Database
+from lernkurve.decide_api import bp as decide_bp
 from lernkurve.paths import resource_root
 from lernkurve.schema import SchemaTooNew
 from lernkurve.security import (
@@ -112,6 +113,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_security(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(tbimport_bp)
+    app.register_blueprint(decide_bp)
     app.register_error_handler(HTTPException, json_http_error)
     socketio = SocketIO(app, async_mode="threading")
     app.wsgi_app = SecurityMiddleware(app.wsgi_app)  # outside Socket.IO's own middleware

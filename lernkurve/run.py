@@ -27,6 +27,8 @@ from lernkurve.steering import GROUP_KEYS, OptimizerSteering
 DEFAULT_KEY_MAP = {"lr": "lr", "momentum": "momentum", "weight_decay": "weight_decay"}
 
 
+# Commands a trial takes at once (stop ends it; pause holds it); the others wait for its end.
+TRIAL_COMMANDS = ("stop", "pause", "resume", "step", "diverged")
 MAX_TEXT = 100_000  # characters of one text sample
 BACKLOG_WAKE = 8192  # log calls waiting before the writer is woken early
 
@@ -34,6 +36,11 @@ BACKLOG_WAKE = 8192  # log calls waiting before the writer is woken early
 def _drain(queue: deque, limit: int | None = None) -> list:
     count = len(queue) if limit is None else min(limit, len(queue))
     return [queue.popleft() for _ in range(count)]
+
+
+def _in_distributed_job() -> bool:
+    distributed = sys.modules.get("torch.distributed")
+    return bool(distributed and distributed.is_initialized() and distributed.get_world_size() > 1)
 
 
 class Run:
@@ -82,6 +89,10 @@ class Run:
         self._stopping = False
         self._diverged = False
         self._cond = threading.Condition()
+        self.trial = None  # an lr test or race in progress (lernkurve.trials)
+        self.autopilot = None  # opt-in rules acting between steps (lernkurve.autopilot)
+        self._recipe: deque = deque()  # (step, kind, payload) a replayed recipe applies
+        self._deferred: list = []  # commands that wait for a trial to end
         self._writer = self._register()
         atexit.register(self._at_exit)
 
@@ -101,8 +112,14 @@ class Run:
         read_now(scalars)
         if "lr" in scalars:
             self._user_logs_lr = True
+        step = self.step if step is None else step
+        if self.trial is not None:  # what a trial's steps log belongs to its child run
+            self.trial.log(step, time.time(), scalars)
+            return
+        if self.autopilot is not None:
+            self.autopilot.observe(step, scalars)
         points = self._points
-        points.append((self.step if step is None else step, time.time(), scalars))
+        points.append((step, time.time(), scalars))
         if len(points) == BACKLOG_WAKE:  # once per crossing: waking costs a lock
             self._writer.wake()
         if len(points) >= self.pending_limit:  # the bound on unwritten points: see writer.py
@@ -183,17 +200,27 @@ class Run:
         self._steer(values, "scale")
 
     def between_steps(self, step: int) -> bool:
-        """Apply commands before ``step`` runs; block while paused. False means: stop now."""
+        """Apply commands before ``step`` runs; block while paused. False means: stop now.
+
+        Afterwards ``self.step`` is the step the loop runs: a trial that ends here puts the
+        counter back to where it started (or, after a race, past the winner's steps).
+        """
         self.step = self._next_step = step
         self.hparams.started = True
         if self.steering is not None:
             self._log_effective_lr(step - 1)
+        if self.trial is not None:
+            step = self.step = self._next_step = self._trial_boundary(step)
+        if self.trial is None:
+            self._apply_recipe(step)
+            if self.autopilot is not None:
+                self.autopilot.boundary(step)
         if self._signal or self._paused:
             self._obey(step)
         if self._step_budget:
             self._step_budget -= 1
         every = self.checkpoint_every
-        if every and step % every == 0 and step and not self._stopping:
+        if every and step % every == 0 and step and not self._stopping and self.trial is None:
             self._on_checkpoint(step, {})
         self._next_step = step + 1  # from here the loop body runs this step
         return not self._stopping
@@ -208,6 +235,9 @@ class Run:
         values = {f"lr/group{i}": lr for i, lr in enumerate(effective) if i and lr != first}
         if not self._user_logs_lr:
             values["lr"] = effective[0]
+        if self.trial is not None:
+            self.trial.log(step, time.time(), values)
+            return
         self._points.append((step, time.time(), values))
         if "lr" in self.hparams:
             self.hparams["lr"] = effective[0]
@@ -217,9 +247,10 @@ class Run:
         step = self.step if start is None else start
         if total is not None:
             self.total_steps = total
-        while total is None or step < total:
+        while total is None or step < total or self.trial is not None:
             if not self.between_steps(step):
                 return
+            step = self.step  # a trial that ended here moved the counter
             yield step
             step += 1
             self.step = step
@@ -228,6 +259,8 @@ class Run:
 
     def snapshot(self, kind: str, payload: dict, step: int | None = None) -> None:
         """Record a small structured picture of the run (e.g. a decision boundary)."""
+        if self.trial is not None:
+            return  # a picture of a trial's state would mislead on the run's own charts
         item = {"step": self.step if step is None else step, "kind": kind, "payload": payload}
         self._outbox.append(("snapshot", {**item, "wall_time": now()}))
 
@@ -274,6 +307,7 @@ class Run:
         """End the run (completed unless it was stopped) and flush everything it logged."""
         if self._stopping and status == "completed":
             status = "stopped"
+        self._abort_trial("the training loop ended")
         self._end(status)
 
     def fail(self, exc: BaseException) -> None:
@@ -281,6 +315,7 @@ class Run:
         message = f"{type(exc).__name__}: {exc}"
         trace = "".join(traceback.format_exception(exc))
         self.event("error", {"message": message, "traceback": trace})
+        self._abort_trial(message)
         self._end("failed", error=message)
 
     # -- the writer thread --------------------------------------------------------------------
@@ -291,11 +326,12 @@ class Run:
     def take_pending(self, max_points: int | None = None) -> dict:
         """What the writer should write now: log calls up to ``max_points`` points, events, row."""
         status = self.status  # read before _ended: _end sets _ended first
+        trial = self.trial
         row = {
             "status": status,
-            "step": self.step,
+            "step": self.step if trial is None else trial.start,
             "total_steps": self.total_steps,
-            "hparams": dict(self.hparams),
+            "hparams": dict(self.hparams) if trial is None else dict(trial.state.hparams),
             **self._ended,
         }
         if max_points is None:
@@ -371,6 +407,9 @@ class Run:
                 self.status = "running" if not self._paused else "paused"
 
     def _apply(self, step: int, command_id: int | None, kind: str, payload: dict) -> None:
+        if self.trial is not None and kind not in TRIAL_COMMANDS:
+            self._deferred.append((command_id, kind, payload))  # applied once the trial ends
+            return
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(step, payload)
@@ -380,22 +419,37 @@ class Run:
     def _on_hparams(self, step: int, payload: dict) -> None:
         payload = dict(payload)
         mode = payload.pop("lr_mode", "scale")
-        live = self.hparams
-        changes = {k: [live.peek(k), v] for k, v in payload.items() if live.peek(k) != v}
-        if not changes:
+        source = payload.pop("by", None)  # a recipe's or the autopilot's change says so
+        details = self.set_hparams(payload, mode)
+        if details is None:
             return
+        for key in details["changes"]:
+            self._warn_if_unused(key, step)
+        self.event("hparams", {**details, **({"by": source} if source else {})}, step)
+
+    def set_hparams(self, values: dict, mode: str = "scale") -> dict | None:
+        """Change live values (the optimizer's too) now; the event's details, None if no change."""
+        live = self.hparams
+        changes = {k: [live.peek(k), v] for k, v in values.items() if live.peek(k) != v}
+        if not changes:
+            return None
         details = self._steer({k: new for k, (_, new) in changes.items()}, mode)
         for key, (_, new) in changes.items():
             self.hparams[key] = new
-            self._warn_if_unused(key, step)
         if "lr" in details:
             lr = details.pop("lr")
             if "lr" in changes:
                 changes["lr"] = [lr["old"], lr["new"]]
                 self.hparams["lr"] = lr["new"]
             details.update({k: v for k, v in lr.items() if k not in ("old", "new")})
-        self.event("hparams", {"changes": changes, **details}, step)
         self._snapshot_optimizer()
+        return {"changes": changes, **details}
+
+    def current_lr(self) -> float | None:
+        """The lr the optimizer uses now (the steered one), else the live config's."""
+        if self.steering is not None:
+            return self.steering.current_lr()
+        return self.hparams.peek("lr")
 
     def _steer(self, values: dict, mode: str) -> dict:
         """Apply changed values to the watched optimizer; returns details for the event."""
@@ -434,7 +488,8 @@ class Run:
         if "lr" in self.hparams:
             self.hparams["lr"] = details["new"]
         changes = {"lr": [details.pop("old"), details.pop("new")]}
-        self.event("hparams", {"changes": changes, **details}, step)
+        source = {"by": payload["by"]} if payload.get("by") else {}
+        self.event("hparams", {"changes": changes, **details, **source}, step)
         self._snapshot_optimizer()
 
     def _snapshot_optimizer(self) -> None:
@@ -447,7 +502,10 @@ class Run:
             self.event("pause", {}, step)
 
     def _on_diverged(self, step: int, payload: dict) -> None:
-        self._paused = True
+        if self.autopilot is not None and self.autopilot.handles_divergence():
+            self._diverged = False  # the autopilot restores; a later divergence counts again
+        else:
+            self._paused = True
         self.event("diverged", payload, payload.get("step", step))
 
     def _on_resume(self, step: int, payload: dict) -> None:
@@ -462,8 +520,109 @@ class Run:
         self.event("step", {}, step)
 
     def _on_stop(self, step: int, payload: dict) -> None:
+        self._abort_trial("stopped")
         self._stopping = True
         self.event("stop", {}, step)
+
+    # -- trials, autopilot and recipes (lernkurve.trials, .autopilot, .recipes) -----------------
+
+    def _on_lr_test(self, step: int, payload: dict) -> None:
+        from lernkurve.trials import LrTest
+
+        self._start_trial(LrTest, step, payload, [payload.get("run_id")])
+
+    def _on_race(self, step: int, payload: dict) -> None:
+        from lernkurve.trials import Race
+
+        self._start_trial(Race, step, payload, payload.get("run_ids") or [])
+
+    def _start_trial(self, cls, step: int, payload: dict, child_ids: list) -> None:
+        reason = self._why_no_trial()
+        if reason is None:
+            self.trial = cls(self, step, payload)
+            self.step = self._next_step = step
+            return
+        for child_id in child_ids:  # tell the page why its child runs never started
+            Run(self.db, child_id, dict(self.hparams), step=step)._end("failed", error=reason)
+        self.event("note", {"message": f"{cls.kind.replace('_', ' ')}: {reason}"}, step)
+
+    def _why_no_trial(self) -> str | None:
+        if self.trial is not None:
+            return "another trial is running"
+        if self.model is None or self.steering is None:
+            return "needs run.watch(model, optimizer) in the script"
+        if _in_distributed_job():
+            return "not available in distributed jobs yet"
+        return None
+
+    def _trial_boundary(self, step: int) -> int:
+        """The step the loop runs next; ends the trial (restoring state) when it is done."""
+        trial = self.trial
+        next_step = trial.boundary(step)
+        if next_step is not None:
+            return next_step
+        self.trial = None
+        result = trial.finish()
+        self.event(trial.kind, result, trial.start)
+        if trial.kind == "race" and result["winner"] is not None:
+            winner = result["results"][result["winner"]]
+            changes = {k: [trial.state.hparams.get(k), v] for k, v in winner["hparams"].items()}
+            self.event("hparams", {"changes": changes, "mode": "scale", "by": "race"}, trial.start)
+            self._snapshot_optimizer()
+        self._replay_deferred()
+        return result.get("end_step", trial.start)
+
+    def _abort_trial(self, reason: str) -> None:
+        trial, self.trial = self.trial, None
+        if trial is not None:
+            trial.abort(reason)
+            self.step = self._next_step = trial.start
+            self.event(
+                "note",
+                {"message": f"{trial.kind.replace('_', ' ')} ended early: {reason}"},
+                trial.start,
+            )
+
+    def _replay_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for item in deferred:
+            self._post(item)
+
+    def _on_autopilot(self, step: int, payload: dict) -> None:
+        from lernkurve.autopilot import Autopilot
+
+        if _in_distributed_job():  # its decisions would be rank 0's alone: replicas diverge
+            message = "autopilot: not available in distributed jobs yet"
+            self.event("note", {"message": message}, step)
+            return
+        if payload.get("undo"):
+            if self.autopilot is not None:
+                self.autopilot.undo(step)
+            return
+        if not payload.get("enabled"):
+            self.autopilot = None
+        elif self.autopilot is None:
+            self.autopilot = Autopilot(self, payload)
+        else:
+            self.autopilot.configure(payload)
+        self.event(
+            "autopilot", {"enabled": bool(payload.get("enabled")), "settings": payload}, step
+        )
+
+    def load_recipe(self, recipe: dict | None) -> None:
+        """Replay a recipe (lernkurve.recipes): each command at its step, from this step on."""
+        entries = (recipe or {}).get("steps") or []
+        self._recipe = deque(
+            (e["step"], e["command"]["kind"], e["command"].get("payload") or {})
+            for e in sorted(entries, key=lambda e: e["step"])
+            if e["step"] >= self.step
+        )
+
+    def _apply_recipe(self, step: int) -> None:
+        recipe = self._recipe
+        while recipe and recipe[0][0] <= step:
+            _, kind, payload = recipe.popleft()
+            self._apply(step, None, kind, {**payload, "by": "recipe"})
 
     def _on_checkpoint(self, step: int, payload: dict) -> None:
         try:

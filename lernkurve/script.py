@@ -65,12 +65,17 @@ def create_script_run(
     schema: dict,
     total_steps: int | None,
     cls: type[Run] = Run,
+    recipe: dict | None = None,
 ) -> Run:
     script = _script_name()
     config = {"schema": schema, "script": script, "context": run_context()}
+    if recipe is not None:
+        config["recipe"] = recipe  # the page draws its future changes before they happen
     name = name or default_name(db, script)
     row = insert_running(db, name, "script", hparams, config, total_steps)
-    return cls(db, row.id, hparams, total_steps=total_steps)
+    run = cls(db, row.id, hparams, total_steps=total_steps)
+    run.load_recipe(recipe)
+    return run
 
 
 def default_name(db: Database, script: str) -> str:
@@ -113,8 +118,10 @@ def resume_script_run(db: Database, run_id: int, cls: type[Run] = Run) -> Run:
         )
         session.commit()
         hparams, total = dict(row.hparams), row.total_steps
+        recipe = (row.config or {}).get("recipe")
     run = cls(db, run_id, hparams, step=ckpt.step, total_steps=total)
     run.resume_from = ckpt.path
+    run.load_recipe(recipe)
     return run
 
 

@@ -115,6 +115,7 @@ class Trainer:
                 run.extra_state = {"epoch": self.epoch, "pos": self.pos, "order": self.order}
                 if not run.between_steps(step) or run.gone:  # gone: deleted in the app
                     return
+                step = run.step  # an lr test or race that ended here moved the counter
                 self._train_step(step)
                 step += 1
                 run.step = step

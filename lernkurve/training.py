@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lernkurve import distributed
+from lernkurve import distributed, recipes
 from lernkurve.db import Database
 from lernkurve.hparams import HParamError, check_schema, resolve, schema_from_config
 from lernkurve.run import Run
@@ -52,6 +52,7 @@ def init(
     total_steps: int | None = None,
     checkpoint_every: int | None = None,
     system_metrics: bool | float = True,
+    recipe: dict | list | str | Path | None = None,
 ) -> Run:
     """Start (or with ``resume=RUN_ID`` continue) a run that appears in Lernkurve and obeys it.
 
@@ -61,10 +62,15 @@ def init(
     ``checkpoint_every=N`` saves a checkpoint at every N-th step (beside the database).
     ``system_metrics``: CPU, memory (and GPU) of this process under sys/ every 5 s (a number:
     every that many seconds; False: none).
+    ``recipe``: changes to replay at their steps, as ``GET /api/runs/<id>/recipe`` gives them
+    (the dict, or the path of a JSON file holding it).
     """
     job = distributed.job()  # under torch.distributed: one run for all ranks (distributed.py)
     if job is not None and job.rank:
-        return job.follow(checkpoint_every)
+        follower = job.follow(checkpoint_every)
+        if recipe is not None:  # every rank applies it at the same steps, as rank 0 does
+            follower.load_recipe(recipes.load(recipe))
+        return follower
     cls = Run if job is None else distributed.LeaderRun
     database = open_database(db)
     if resume is not None:
@@ -75,7 +81,8 @@ def init(
         else:
             schema = schema_from_config(config or {}, live)
         hparams = resolve(schema, config or {})
-        run = create_script_run(database, name, hparams, schema, total_steps, cls)
+        replay = recipes.load(recipe, schema) if recipe is not None else None
+        run = create_script_run(database, name, hparams, schema, total_steps, cls, replay)
     run.checkpoint_every = checkpoint_every
     if system_metrics:
         interval = INTERVAL if system_metrics is True else float(system_metrics)

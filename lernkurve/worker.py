@@ -38,6 +38,7 @@ def train_builtin(db: Database, row: RunRow, checkpoint_dir: Path | None) -> Run
         total_steps=row.total_steps,
         checkpoint_dir=checkpoint_dir,
     )
+    run.load_recipe((row.config or {}).get("recipe"))
     try:
         from lernkurve.tasks import Trainer  # torch loads here, not at server start
 

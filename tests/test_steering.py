@@ -6,63 +6,26 @@ group's lr and weight decay; the tests steer it only through the REST API.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
+from scripting import Scripts
 from sqlalchemy import func, select
 
 from lernkurve.db import Database, Metric
 from support import ROOT, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "scheduled.py"
-NO_DECAY_LR_SCALE = 0.5
 
 
 @pytest.fixture
 def script(db_path, data_dir, tmp_path):
-    """Start scheduled.py against the test's database; returns (process, run id, records)."""
-    env = {**os.environ, "LERNKURVE_DB": str(db_path), "LERNKURVE_DATA_DIR": str(data_dir)}
-    procs = []
-
-    def start(*args: str, record: str = "record.jsonl"):
-        path = tmp_path / record
-        proc = subprocess.Popen(
-            [sys.executable, "-u", str(SCRIPT), *args, "--record", str(path)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        line = proc.stdout.readline()
-        assert line.startswith("run "), line + proc.stderr.read()
-        return proc, int(line.split()[1]), Records(path)
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+    """Start the script against the test's database; returns (process, run id, records)."""
+    with Scripts(SCRIPT, db_path, data_dir, tmp_path) as start:
+        yield start
 
 
-class Records:
-    """The script's own record of what the optimizer used, one entry per optimizer.step()."""
-
-    def __init__(self, path) -> None:
-        self.path = path
-
-    def all(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        lines = self.path.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.endswith("}")]
-
-    def wait_past(self, step: int, timeout: float = 20.0) -> list[dict]:
-        return wait_for(lambda: (r := self.all()) and r[-1]["step"] > step and r, timeout)
+NO_DECAY_LR_SCALE = 0.5
 
 
 def change(api, run_id: int, timeout: float = 20.0, **body) -> dict:

@@ -1,0 +1,248 @@
+"""Trials in place: an LR range test or a race of variants, run inside the script's own loop.
+
+A trial starts at a step boundary: it copies the training state (lernkurve.snapshot), takes
+over the steps the loop runs next (their points go to child runs, numbered from the step the
+trial started at) and, when done, restores that copy (lr test) or the winner's end state
+(race). The parent run's step counter and charts are untouched by what was tried.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lernkurve.snapshot import TrainingState
+
+LOSS_KEYS = ("loss", "train_loss")
+DIVERGE_RATIO = 4.0  # an lr test stops once the loss exceeds its best this many times
+
+
+def pick_metric(keys, wanted: str | None = None) -> str | None:
+    """The metric a trial judges by: the asked one, else `loss`, `train_loss`, any `*loss*`."""
+    keys = list(keys)
+    if wanted:
+        return wanted if wanted in keys else None
+    for key in LOSS_KEYS:
+        if key in keys:
+            return key
+    return next((k for k in keys if "loss" in k), None)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)  # a one-element tensor reads too (accelerator: a sync, trials only)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+class Trial:
+    """What lr tests and races share: a start step, a metric, child runs and their logs."""
+
+    kind = "trial"
+
+    def __init__(self, run: Any, start: int, payload: dict) -> None:
+        self.run = run
+        self.start = start
+        self.wanted_metric = payload.get("metric")
+        self.metric: str | None = None
+        self.values: dict[int, float] = {}  # step -> the metric's last value at that step
+        self.child = None
+        self.calls: list[tuple] = []  # the current child's log calls (a race's winner keeps them)
+
+    def open_child(self, run_id: int, hparams: dict):
+        from lernkurve.run import Run
+
+        self.child = Run(self.run.db, run_id, dict(hparams), step=self.start)
+        self.values, self.calls = {}, []
+        return self.child
+
+    def log(self, step: int, wall: float, scalars: dict) -> None:
+        """A log call of the loop while the trial runs: to the child, and noted for judging."""
+        self.calls.append((step, wall, scalars))
+        self.child._points.append((step, wall, scalars))
+        self.child.step = step
+        if self.metric is None:
+            self.metric = pick_metric(scalars, self.wanted_metric)
+        if self.metric in scalars:
+            value = _number(scalars[self.metric])
+            if value is not None:
+                self.values[step] = value
+
+    def close_child(self, status: str = "completed", error: str | None = None) -> None:
+        if self.child is not None:
+            self.child._end(status, error=error)
+
+    def abort(self, reason: str) -> None:
+        """End early (stop asked, or the loop ended): back to where the trial started."""
+        self.state.restore()
+        self.close_child("stopped", reason)
+
+
+class LrTest(Trial):
+    """lr rising exponentially from min to max over `steps` steps, then everything restored."""
+
+    kind = "lr_test"
+
+    def __init__(self, run: Any, start: int, payload: dict) -> None:
+        super().__init__(run, start, payload)
+        self.min_lr, self.max_lr = float(payload["min_lr"]), float(payload["max_lr"])
+        self.steps = int(payload["steps"])
+        self.lrs: list[float] = []
+        self.state = TrainingState(run)
+        self.open_child(payload["run_id"], run.hparams)
+        self._set_lr(0)
+
+    def lr_at(self, index: int) -> float:
+        span = max(1, self.steps - 1)
+        return self.min_lr * (self.max_lr / self.min_lr) ** (index / span)
+
+    def _set_lr(self, index: int) -> None:
+        lr = self.lr_at(index)
+        self.lrs.append(lr)
+        self.run.steering.set_lr(lr, "override")
+
+    def boundary(self, step: int) -> int | None:
+        """Called before ``step`` runs: the next trial step, or None when the test is over."""
+        index = step - self.start
+        losses = self._losses()
+        if index >= self.steps or self._diverged(losses):
+            return None
+        self._set_lr(index)
+        return step
+
+    def _losses(self) -> list[float | None]:
+        """The metric at each trial step so far (None: that step logged none)."""
+        return [self.values.get(self.start + i) for i in range(len(self.lrs))]
+
+    @staticmethod
+    def _diverged(losses: list[float | None]) -> bool:
+        seen = [v for v in losses if v is not None]
+        if not seen:
+            return False
+        last = seen[-1]
+        if not math.isfinite(last):
+            return True
+        best = min(v for v in seen if math.isfinite(v))
+        return best > 0 and last > DIVERGE_RATIO * best
+
+    def finish(self) -> dict:
+        """Restore the state from before the test; the result for the `lr_test` event."""
+        self.state.restore()
+        losses = self._losses()
+        count = min(len(self.lrs), len(losses))
+        lrs, losses = self.lrs[:count], losses[:count]
+        self.close_child()
+        return {
+            "lrs": lrs,
+            "losses": [v if v is not None and math.isfinite(v) else None for v in losses],
+            "suggested_lr": suggest_lr(lrs, losses),
+            "metric": self.metric,
+            "run_id": self.child.id,
+            "steps": count,
+        }
+
+
+def smooth(values: list[float], beta: float = 0.8) -> list[float]:
+    """Bias-corrected exponential moving average (as fast.ai's lr finder smooths)."""
+    out, average = [], 0.0
+    for i, value in enumerate(values, start=1):
+        average = beta * average + (1 - beta) * value
+        out.append(average / (1 - beta**i))
+    return out
+
+
+def suggest_lr(lrs: list[float], losses: list[float | None]) -> float | None:
+    """The lr where the smoothed loss falls fastest (per log-lr), before its minimum."""
+    usable = []
+    for lr, loss in zip(lrs, losses, strict=False):
+        if loss is None:
+            continue
+        if not math.isfinite(loss):
+            break  # past divergence: nothing after it counts
+        usable.append((lr, loss))
+    if len(usable) < 2:
+        return usable[0][0] if usable else None
+    points = list(zip([u[0] for u in usable], smooth([u[1] for u in usable]), strict=True))
+    lowest = min(range(len(points)), key=lambda i: points[i][1])
+    if lowest < 2:
+        return points[lowest][0]
+    slopes = [
+        (points[i + 1][1] - points[i][1]) / math.log(points[i + 1][0] / points[i][0])
+        for i in range(lowest)
+    ]
+    steepest = min(range(len(slopes)), key=slopes.__getitem__)
+    return points[steepest][0]
+
+
+class Race(Trial):
+    """Variants trained one after another from one copy; the run goes on from the winner."""
+
+    kind = "race"
+
+    def __init__(self, run: Any, start: int, payload: dict) -> None:
+        super().__init__(run, start, payload)
+        self.variants: list[dict] = payload["variants"]
+        self.run_ids: list[int] = payload["run_ids"]
+        self.steps = int(payload["steps"])
+        self.mode = payload.get("mode", "min")
+        self.state = TrainingState(run)
+        self.results: list[dict] = []
+        self.best: tuple[float, int, TrainingState, list] | None = None
+        self.index = 0
+        self._begin_variant()
+
+    def _begin_variant(self) -> None:
+        variant = self.variants[self.index]
+        self.run.set_hparams(variant, "scale")
+        self.open_child(self.run_ids[self.index], self.run.hparams)
+
+    def boundary(self, step: int) -> int | None:
+        if step - self.start < self.steps:
+            return step
+        self._end_variant()
+        self.index += 1
+        if self.index == len(self.variants):
+            return None
+        self.state.restore()
+        self._begin_variant()
+        return self.start
+
+    def _score(self) -> float | None:
+        tail = max(1, self.steps // 5)
+        values = [self.values[s] for s in sorted(self.values)[-tail:]]
+        if not values or not all(math.isfinite(v) for v in values):
+            return None
+        return sum(values) / len(values)
+
+    def _end_variant(self) -> None:
+        score = self._score()
+        hparams = dict(self.variants[self.index])
+        self.results.append({"hparams": hparams, "score": score, "run_id": self.child.id})
+        self.close_child()
+        if score is None:
+            return
+        better = self.best is None or (
+            score < self.best[0] if self.mode == "min" else score > self.best[0]
+        )
+        if better:
+            self.best = (score, self.index, TrainingState(self.run), self.calls)
+
+    def finish(self) -> dict:
+        """Go on from the winner's end state; its points become the parent's too."""
+        winner = None
+        if self.best is None:  # every variant diverged or logged nothing: back to the start
+            self.state.restore()
+            end = self.start
+        else:
+            _, winner, state, calls = self.best
+            state.restore()
+            end = self.start + self.steps
+            for call in calls:
+                self.run._points.append(call)
+        return {
+            "results": self.results,
+            "winner": winner,
+            "metric": self.metric,
+            "steps": self.steps,
+            "end_step": end,
+        }
