@@ -471,6 +471,7 @@ export class MetricChart {
   setSmoothing(weight) {
     this.smoothing = weight;
     for (const s of this.series.values()) this.rebuild(s);
+    this.overlays.relocate();
   }
 
   setLog(on) {

@@ -1,6 +1,7 @@
 // Lines of other runs drawn over a run's chart (a race's variants): thin, one colour each,
-// not part of the chart's own series (no legend chip, no smoothing), x by step or time like it.
-import { downsample } from "./series.js";
+// not part of the chart's own series (no legend chip), smoothed and placed (step or time) as the
+// chart's own are.
+import { downsample, smooth } from "./series.js";
 
 export class Overlays {
   constructor(metricChart) {
@@ -58,10 +59,12 @@ export class Overlays {
 
   /** x follows the chart's mode: the step, or seconds since the chart's own first series began. */
   place(line) {
-    const first = this.owner.series.values().next().value;
+    const owner = this.owner;
+    const first = owner.series.values().next().value;
     const t0 = first?.t0 ?? line.points[0]?.t ?? 0;
-    for (const p of line.points) p.x = this.owner.xMode === "time" ? p.t - t0 : p.s;
-    line.dataset.data = line.points;
+    for (const p of line.points) p.x = owner.xMode === "time" ? p.t - t0 : p.s;
+    const smoothed = owner.options.smoothable !== false && owner.smoothing > 0;
+    line.dataset.data = smoothed ? smooth(line.points, owner.smoothing) : line.points;
   }
 
   relocate() {
