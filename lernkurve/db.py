@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import time
 import uuid
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import psutil
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Engine,
     Float,
     ForeignKey,
@@ -25,8 +27,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    insert,
     select,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -96,8 +98,9 @@ class RunRow(Base):
 class Metric(Base):
     __tablename__ = "metrics"
 
-    # The autoincrement id is the stream cursor: rows with id > cursor are new.
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The autoincrement id is the stream cursor: rows with id > cursor are new. 64-bit on
+    # PostgreSQL (BIGSERIAL); SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(100))
     step: Mapped[int] = mapped_column(Integer)
@@ -162,7 +165,7 @@ class MetricBucket(Base):
 
 BUCKET_SHIFT = 6  # 64 steps a bucket
 
-# Merge a batch's buckets into the stored ones (SQLite evaluates every SET against the old row).
+# Merge a batch's buckets into the stored ones (every SET sees the old row's values).
 _UPSERT_BUCKETS = """
 INSERT INTO metric_buckets (run_id, key, bucket, lo_step, lo_value, hi_step, hi_value, wall_time)
 VALUES {values}
@@ -172,6 +175,18 @@ ON CONFLICT (run_id, key, bucket) DO UPDATE SET
   hi_step = CASE WHEN excluded.hi_value > hi_value THEN excluded.hi_step ELSE hi_step END,
   hi_value = max(hi_value, excluded.hi_value),
   wall_time = max(wall_time, excluded.wall_time)
+"""
+_UPSERT_BUCKETS_PG = """
+INSERT INTO metric_buckets AS b (run_id, key, bucket, lo_step, lo_value, hi_step, hi_value,
+  wall_time)
+SELECT * FROM unnest(%s::int[], %s::varchar[], %s::int[], %s::int[], %s::float8[], %s::int[],
+  %s::float8[], %s::float8[])
+ON CONFLICT (run_id, key, bucket) DO UPDATE SET
+  lo_step = CASE WHEN excluded.lo_value < b.lo_value THEN excluded.lo_step ELSE b.lo_step END,
+  lo_value = least(b.lo_value, excluded.lo_value),
+  hi_step = CASE WHEN excluded.hi_value > b.hi_value THEN excluded.hi_step ELSE b.hi_step END,
+  hi_value = greatest(b.hi_value, excluded.hi_value),
+  wall_time = greatest(b.wall_time, excluded.wall_time)
 """
 
 
@@ -309,6 +324,7 @@ def process_alive(config: dict | None) -> bool | None:
     return not isinstance(recorded, int | float) or abs(created - recorded) < 0.5  # pid reused?
 
 
+PUBLISH_LOCK = 7311  # PostgreSQL advisory lock key: new ids become visible in id order
 INSERT_CHUNK = 2000  # rows a statement: 10,000 parameters, well under SQLite's limit
 
 
@@ -323,6 +339,34 @@ def _upsert_sql(rows: int) -> str:
     return _UPSERT_BUCKETS.format(values=",".join(["(?,?,?,?,?,?,?,?)"] * rows))
 
 
+_COPY_METRICS = "COPY metrics (run_id, key, step, value, wall_time) FROM STDIN"
+
+
+@functools.lru_cache(maxsize=4096)
+def _copy_field(key: str) -> str:
+    """A key as a field of COPY's text format (backslash, tab, CR and LF escaped)."""
+    pairs = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+    for plain, escaped in pairs:
+        key = key.replace(plain, escaped)
+    return key
+
+
+def _copy_metrics(connection, rows: list[tuple]) -> None:
+    """PostgreSQL: one COPY of the rows, formatted here in one pass (~3x executemany's rate)."""
+    null = "\\N"
+    data = "".join(
+        [
+            f"{run_id}\t{_copy_field(key)}\t{step}\t{null if value is None else value}\t{wall}\n"
+            for run_id, key, step, value, wall in rows
+        ]
+    )
+    with (
+        connection.connection.driver_connection.cursor() as cursor,
+        cursor.copy(_COPY_METRICS) as copy,
+    ):
+        copy.write(data)
+
+
 def _execute_in_chunks(connection, sql_for, rows: list[tuple], chunk: int) -> None:
     """Run one multi-row statement per chunk of rows, not one sqlite3 step per row.
 
@@ -335,6 +379,22 @@ def _execute_in_chunks(connection, sql_for, rows: list[tuple], chunk: int) -> No
         cursor.execute(sql_for(len(part)), [value for row in part for value in row])
 
 
+def _close_on_checkin(dbapi_connection, record) -> None:
+    if dbapi_connection is not None:
+        record.invalidate()  # closes it: its pool has been disposed, nobody takes it again
+
+
+def close_engine(engine: Engine) -> None:
+    """Close an engine's idle connections now and those in use when they are handed back.
+
+    ``Engine.dispose`` alone leaves a connection that a thread holds (a streamer's tick, say)
+    in the old pool when it comes back, open until the garbage collector finds it.
+    """
+    pool = engine.pool
+    engine.dispose()
+    event.listen(pool, "checkin", _close_on_checkin)
+
+
 class Database:
     """An engine plus a session factory for one database URL; creates the tables on open."""
 
@@ -344,6 +404,9 @@ class Database:
         self.engine: Engine = create_engine(self.url, **self._engine_options())
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        # Close the pooled connections when this object goes, or at exit, whichever is first
+        # (a PostgreSQL connection left to the garbage collector warns, and a server counts it).
+        self._closer = weakref.finalize(self, close_engine, self.engine)
         migrate(self, Base.metadata)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -385,10 +448,19 @@ class Database:
         if self.is_sqlite:
             _execute_in_chunks(connection, _insert_sql, rows, INSERT_CHUNK)
         else:
-            names = ("run_id", "key", "step", "value", "wall_time")
-            connection.execute(
-                insert(metrics_table), [dict(zip(names, r, strict=True)) for r in rows]
-            )
+            _copy_metrics(connection, rows)
+
+    def publish_in_order(self, connection) -> None:
+        """Make this transaction's new ids visible only after every lower id (PostgreSQL).
+
+        The streamer reads ``id > cursor`` across all runs: an id that commits after a higher
+        one would be passed over. On SQLite the write lock already orders commits; on
+        PostgreSQL a transaction-scoped advisory lock, taken just before the ids are drawn
+        (metrics COPY, events, run row) and released by the commit, does: writers queue only
+        for that short end of their transaction, never for their buckets or their heartbeats.
+        """
+        if not self.is_sqlite:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
 
     def insert_run(self, **fields: Any) -> RunRow:
         """Add one runs row (created now unless given) and return it, committed."""
@@ -399,13 +471,16 @@ class Database:
         return row
 
     def upsert_buckets(self, connection, run_id: int, buckets: dict) -> None:
-        """Merge {(key, bucket): [lo_step, lo, hi_step, hi, wall]} into metric_buckets.
-
-        Only on SQLite; elsewhere long histories are downsampled from the points themselves.
-        """
-        if buckets and self.is_sqlite:
-            rows = [(run_id, key, bucket, *agg) for (key, bucket), agg in buckets.items()]
+        """Merge {(key, bucket): [lo_step, lo, hi_step, hi, wall]} into metric_buckets."""
+        if not buckets:
+            return
+        rows = [(run_id, key, bucket, *agg) for (key, bucket), agg in buckets.items()]
+        if self.is_sqlite:
             _execute_in_chunks(connection, _upsert_sql, rows, INSERT_CHUNK)
+        else:  # one statement, the rows as eight arrays
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            with connection.connection.driver_connection.cursor() as cursor:
+                cursor.execute(_UPSERT_BUCKETS_PG, columns)
 
     def instance_id(self) -> str:
         """This database's own id (a UUID made once, on first use)."""
@@ -418,4 +493,5 @@ class Database:
             return row.value
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        """Close every pooled connection (a later use opens new ones)."""
+        close_engine(self.engine)

@@ -187,12 +187,26 @@ WHERE run_id = :run_id AND key = :key GROUP BY (bucket - :first) * :groups / :sp
 ]
 
 
+# PostgreSQL has no bare columns: DISTINCT ON keeps each group's first row in that order.
+_MERGED_BUCKETS_PG = [
+    text(f"""
+SELECT DISTINCT ON (g) {step}, {value}, wall_time FROM (
+  SELECT (bucket - CAST(:first AS bigint)) * CAST(:groups AS bigint) / CAST(:span AS bigint)
+    AS g, {step}, {value}, wall_time
+  FROM metric_buckets WHERE run_id = :run_id AND key = :key AND {value} IS NOT NULL
+) AS grouped ORDER BY g, {value} {order}
+""")
+    for step, value, order in (("lo_step", "lo_value", "ASC"), ("hi_step", "hi_value", "DESC"))
+]
+
+
 def _from_buckets(conn, run_id: int, keys: list[str], max_points: int) -> dict[str, list]:
     """Long keys' whole history from their 64-step buckets (keys of short runs are left out).
 
-    The buckets are kept by the writer as points arrive, and SQLite merges them into at most
-    max_points per key: a million-point key costs two passes over ~16k small rows in C.
+    The buckets are kept by the writer as points arrive, and the database merges them into at
+    most max_points per key: a million-point key costs two passes over ~16k small rows.
     """
+    merged = _MERGED_BUCKETS if conn.dialect.name == "sqlite" else _MERGED_BUCKETS_PG
     groups = max(1, max_points // 2)
     found = {}
     for key, count, first, last in conn.execute(
@@ -203,7 +217,7 @@ def _from_buckets(conn, run_id: int, keys: list[str], max_points: int) -> dict[s
         params = {"run_id": run_id, "key": key, "first": first, "groups": groups}
         params["span"] = last - first + 1
         points = set()
-        for query in _MERGED_BUCKETS:
+        for query in merged:
             points.update(map(tuple, conn.execute(query, params).all()))
         found[key] = sorted(points, key=lambda row: row[0])
     return found

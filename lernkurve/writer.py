@@ -111,7 +111,7 @@ def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[t
                     "lernkurve: %s=%r at step %s is not a number; dropped", key, value, step
                 )
                 continue
-            key = str(key)[:MAX_KEY]
+            key = str(key)[:MAX_KEY].replace("\0", "\ufffd")  # PostgreSQL text holds no NUL
             if not math.isfinite(value):
                 bad.append((step, key, value))
                 rows.append((run_id, key, step, None, wall_time))  # JSON has no NaN/inf
@@ -472,14 +472,12 @@ class Writer(threading.Thread):
             return
         missing = set()
         with self.db.write(poll=BATCH_POLL) as conn:
-            beat = now()  # with the lock held: a batch that lands is a beat too
-            if not self.db.is_sqlite:
-                # Other processes write too: make ids become visible in id order, or the
-                # streamer's cursor would pass a lower id that commits later.
-                conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
-            for run, batch, _, rows, _, buckets in work:
-                self.db.insert_metrics(conn, rows)
+            for run, _, _, _, _, buckets in work:  # this writer's own rows: nobody waits on them
                 self.db.upsert_buckets(conn, run.id, buckets)
+            self.db.publish_in_order(conn)
+            beat = now()  # with the lock held: a batch that lands is a beat too
+            for run, batch, _, rows, _, _ in work:
+                self.db.insert_metrics(conn, rows)
                 self._write_outbox(conn, run.id, batch["outbox"])
                 loss = self._losses.get(run.id)
                 if loss is not None:

@@ -1,10 +1,81 @@
-"""Shared fixtures: a real SQLite file per test, the real Flask and Socket.IO test clients."""
+"""Shared fixtures: a real database per test, the real Flask and Socket.IO test clients.
+
+The database is a SQLite file, or with ``--store=postgres`` (or LERNKURVE_TEST_STORE=postgres)
+a fresh database in a PostgreSQL cluster the session starts on a free port. Tests marked
+``postgres`` run on both stores whatever the option says.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+
 import pytest
 
-from support import TOKEN, Api, LiveServer
+from support import PG_BIN, PG_PACKAGE, TOKEN, Api, LiveServer, PostgresCluster
+
+STORES = ("sqlite", "postgres")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--store",
+        choices=STORES,
+        default=os.environ.get("LERNKURVE_TEST_STORE", "sqlite"),
+        help="the database behind the db_path fixture (default: LERNKURVE_TEST_STORE or sqlite)",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("postgres") and "store" in metafunc.fixturenames:
+        metafunc.parametrize("store", STORES, indirect=True)
+
+
+def pytest_report_header(config):
+    return f"lernkurve store: {config.getoption('store')}"
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One throwaway PostgreSQL cluster for the session (skips when PostgreSQL is missing)."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(
+            f"PostgreSQL is not installed ({PG_BIN}/initdb missing): install the Debian package "
+            f"'{PG_PACKAGE}' (make test does as root) or set LERNKURVE_PG_BIN"
+        )
+    if importlib.util.find_spec("psycopg") is None:
+        pytest.skip("psycopg is not installed: pip install 'lernkurve[postgres]'")
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def store(request):
+    return getattr(request, "param", None) or request.config.getoption("store")
+
+
+@pytest.fixture
+def db_path(request, store, tmp_path):
+    """The test's database: a SQLite file path, or the URL of a fresh PostgreSQL database."""
+    if store == "sqlite":
+        yield tmp_path / "lernkurve.db"
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    url, name = cluster.new_database()
+    yield url
+    close_databases()
+    cluster.drop_database(name)
+
+
+def close_databases() -> None:
+    """Close the pooled connections this process's scripts opened (training.open_database)."""
+    training = sys.modules.get("lernkurve.training")
+    if training is not None:
+        for db in list(training._databases.values()):
+            db.dispose()
+        training._databases.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -15,11 +86,6 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("LERNKURVE_DB", raising=False)
     monkeypatch.delenv("LERNKURVE_TOKEN", raising=False)
     return folder
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "lernkurve.db"
 
 
 @pytest.fixture

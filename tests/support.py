@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -153,3 +159,106 @@ class LiveServer:
 
     def stop(self) -> None:
         self.thread.stop()
+
+
+PG_BIN = Path(os.environ.get("LERNKURVE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_PACKAGE = "postgresql"  # the Debian package that holds initdb and postgres
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster on a free port, owned by an unprivileged user.
+
+    initdb and postgres refuse to run as root: as root they run as the ``postgres`` user in a
+    folder it owns; otherwise as ourselves. Trust authentication on 127.0.0.1 only (a test
+    cluster that lives as long as the test session), fsync off (nothing must survive it).
+    """
+
+    def __init__(self) -> None:
+        if not (PG_BIN / "initdb").exists():
+            raise FileNotFoundError(
+                f"PostgreSQL not found in {PG_BIN}: install the Debian package "
+                f"'{PG_PACKAGE}' (or set LERNKURVE_PG_BIN)"
+            )
+        self.as_root = os.geteuid() == 0
+        self.folder = Path(tempfile.mkdtemp(prefix="lernkurve-pg-"))
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self._databases = 0
+
+    def _command(self, *args: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *args] if self.as_root else list(args)
+
+    def start(self) -> PostgresCluster:
+        data = self.folder / "data"
+        if self.as_root:
+            shutil.chown(self.folder, "postgres", "postgres")
+        subprocess.run(
+            self._command(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
+                          "-A", "trust", "-E", "UTF8", "--no-sync"),
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        with open(self.folder / "server.log", "wb") as server_log:
+            self.proc = subprocess.Popen(
+                self._command(str(PG_BIN / "postgres"), "-D", str(data), *options.split()),
+                stdout=subprocess.DEVNULL,
+                stderr=server_log,
+            )
+        wait_for(self._ready, timeout=60, interval=0.1)
+        return self
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError((self.folder / "server.log").read_text()[-2000:])
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                pass
+        except OSError:
+            return False
+        try:
+            self.execute("SELECT 1")
+        except Exception:  # noqa: BLE001 - "the database system is starting up"
+            return False
+        return True
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def execute(self, sql: str) -> None:
+        import psycopg
+
+        dsn = f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def new_database(self) -> tuple[str, str]:
+        """A fresh, empty database: its URL and name (CREATE DATABASE: ~0.1 s)."""
+        self._databases += 1
+        name = f"t{os.getpid()}_{self._databases}"
+        self.execute(f"CREATE DATABASE {name}")
+        return self.url(name), name
+
+    def drop_database(self, name: str) -> None:
+        """Drop a test's database, ending any session still on it (a process the test left)."""
+        self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            # "Fast" shutdown ends every session. Signalled directly: runuser passes no SIGINT on.
+            pid = int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)

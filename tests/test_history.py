@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from lernkurve import training
+
+pytestmark = pytest.mark.postgres
 
 
 def log_wave(db_path, steps: int) -> int:
