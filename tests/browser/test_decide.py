@@ -194,15 +194,13 @@ def test_a_change_shows_its_impact_in_the_list_and_the_tooltip(dashboard, script
     assert any(re.fullmatch(SAID, line) for line in lines), lines
 
 
-def test_a_replayed_recipe_draws_its_future_changes_dashed(dashboard):
+def test_a_replayed_recipe_draws_its_changes_to_come_dashed(dashboard):
     api, page = dashboard.api, dashboard.page
     source = api.start(name="recipe source")
     api.wait_step(source["id"], 200)
     assert api.patch(f"/api/runs/{source['id']}/hparams", json={"lr": 0.05}).status_code == 200
     (change,) = dashboard.wait_for(lambda: api.events(source["id"], "hparams"))
     api.control(source["id"], "stop")
-    page.reload()
-    page.wait_for_selector("html[data-ready][data-connection='online']")
 
     page.locator("#new-run-btn").click()
     page.locator("#new-run-modal").wait_for(state="visible")
@@ -224,4 +222,12 @@ def test_a_replayed_recipe_draws_its_future_changes_dashed(dashboard):
     (marker,) = dashboard.wait_for(planned, 30)
     assert marker["value"] == change["step"] and marker["dash"]
     assert any("Planned: lr → 0.05" in line for line in marker["label"])
+
+    # Once the run passes that step the change is an event of the recipe's, no longer a plan.
+    assert api.patch(f"/api/runs/{new_id}/hparams", json={"delay_ms": 1.0}).status_code == 200
+    row = page.locator("#events-list li[data-by='recipe']")
+    row.wait_for(timeout=TRIAL_TIMEOUT * 1000)
+    assert "Recipe" in row.inner_text() and "0.05" in row.inner_text()
+    dashboard.wait_for(lambda: not planned())
+    assert api.run(new_id)["hparams"]["lr"] == pytest.approx(0.05)
     api.control(new_id, "stop")
