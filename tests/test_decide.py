@@ -7,13 +7,20 @@ tests drive it only through the REST API and assert on those records.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import threading
 
 import pytest
+import torch
 from scripting import Scripts
 
-from lernkurve.db import Database, Event, Metric
+from lernkurve import training
+from lernkurve.db import Event, Metric
+from lernkurve.hparams import resolve
+from lernkurve.run import Run
+from lernkurve.taskspecs import task_schema
 from support import ROOT, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "trial.py"
@@ -187,7 +194,7 @@ def test_a_recipe_replays_the_same_changes_at_the_same_steps(api, script, tmp_pa
 
 
 def test_impact_measures_the_loss_slope_before_and_after_a_change(api, db_path):
-    db = Database(f"sqlite:///{db_path}")
+    db = training.open_database(db_path)
     run = db.insert_run(name="impact", task="script", status="completed", hparams={}, config={})
     rows = []
     for step in range(1000):  # 10 steps per second: a window of 50 steps
@@ -223,7 +230,6 @@ def test_impact_measures_the_loss_slope_before_and_after_a_change(api, db_path):
                 },
             ],
         )
-    db.engine.dispose()
     first, last = api.events(run.id, "hparams")
     impact = first["impact"]
     assert impact["metric"] == "loss" and impact["window"] == 50
@@ -268,3 +274,83 @@ def test_autopilot_and_recipe_refuse_bad_input(api):
     }
     response = api.post("/api/runs", json=bad)
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_recipe"
+
+
+def digest(tensors) -> str:
+    return hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in tensors)).hexdigest()
+
+
+class RecordingTrainer:
+    """The built-in spiral task's trainer, recording the state before each step it runs."""
+
+    def __init__(self, run: Run) -> None:
+        from lernkurve.tasks import Trainer
+
+        class Recording(Trainer):
+            def _train_step(inner, step: int) -> None:  # noqa: N805 - the trainer's self
+                state = inner.optimizer.state_dict()["state"]
+                tensors = [v for i in sorted(state) for _, v in sorted(state[i].items())]
+                self.records.append(
+                    {
+                        "step": step,
+                        "params": digest(inner.model.parameters()),
+                        "opt": digest(torch.as_tensor(t) for t in tensors),
+                        "lr": inner.optimizer.param_groups[0]["lr"],
+                    }
+                )
+                super()._train_step(step)
+
+        self.records: list[dict] = []
+        self.trainer = Recording(run, "spiral")
+        self.thread = threading.Thread(target=self._train, daemon=True)
+        self.run = run
+
+    def _train(self) -> None:
+        self.trainer.train()
+        self.run.finish()
+
+    def wait_past(self, step: int, after: int) -> list[dict]:
+        def past():
+            records = list(self.records)
+            back = sum(
+                1 for a, b in zip(records, records[1:], strict=False) if b["step"] <= a["step"]
+            )
+            return records and back >= after and records[-1]["step"] > step and records
+
+        return wait_for(past, 60)
+
+
+def test_the_spiral_task_tests_lrs_and_races_in_place(api, db_path, data_dir):
+    db = training.open_database(db_path)
+    schema = task_schema("spiral")
+    hparams = resolve(schema, {"epochs": 400, "delay_ms": 1})
+    row = db.insert_run(
+        name="spiral", task="spiral", status="running", hparams=hparams, config={"schema": schema}
+    )
+    run = Run(db, row.id, hparams)
+    trainer = RecordingTrainer(run)
+    trainer.thread.start()
+    try:
+        trainer.wait_past(10, 0)
+        body = {"min_lr": 1e-4, "max_lr": 50.0, "steps": 40}
+        assert api.post(f"/api/runs/{run.id}/lr_test", json=body).status_code == 202
+        start = wait_event(api, run.id, "lr_test")[0]["step"]
+        used = trainer.wait_past(start + 5, 1)
+        at_start = [r for r in used if r["step"] == start]
+        assert len(at_start) == 2 and at_start[0]["params"] == at_start[-1]["params"]
+        assert at_start[0]["opt"] == at_start[-1]["opt"]
+
+        variants = [{"lr": 0.3}, {"lr": 1e-4}]
+        body = {"variants": variants, "steps": 20, "metric": "train_loss"}
+        assert api.post(f"/api/runs/{run.id}/race", json=body).status_code == 202
+        race = wait_event(api, run.id, "race")[0]
+        winner = race["payload"]["winner"]
+        used = trainer.wait_past(race["step"] + 25, 2)
+        assert api.get(f"/api/runs/{run.id}").get_json()["hparams"]["lr"] == variants[winner]["lr"]
+        resumed = next(
+            r for r in used[used.index(at_start[-1]) :] if r["step"] == race["step"] + 20
+        )
+        assert resumed["lr"] == pytest.approx(variants[winner]["lr"])
+    finally:
+        assert api.control(run.id, "stop").status_code == 202
+        trainer.thread.join(30)
