@@ -16,11 +16,13 @@ const STYLE = {
   restore: { color: "#e8590c", dash: [], width: 2 },
   lr_test: { color: "#15aabf", dash: [2, 2] },
   race: { color: "#d6336c", dash: [2, 2] },
+  autopilot: { color: "#0b7285", dash: [1, 3] },
 };
 // Who made a change when it was not the person at the page: its marker and row say so.
 const BY = {
   autopilot: { icon: "bi-robot", color: "#0b7285", dash: [3, 2] },
   recipe: { icon: "bi-journal-text", color: "#5f3dc4", dash: [] },
+  race: { icon: "bi-flag", color: "#d6336c", dash: [] },
 };
 /** A recipe's change still to come: drawn dashed before it happens. */
 export const PLANNED_STYLE = { color: "#7950f2", dash: [6, 4], width: 1.5 };
@@ -31,7 +33,7 @@ export function eventStyle(kind, ev = null) {
   return by ? { ...style, color: BY[by].color, dash: BY[by].dash } : style;
 }
 
-/** "autopilot" or "recipe" when one of them made this change, else null. */
+/** "autopilot", "recipe" or "race" when one of them made this change, else null. */
 export function byWhom(ev) {
   const by = ev.payload?.by;
   return by in BY ? by : null;
@@ -94,6 +96,8 @@ export function describeEvent(ev) {
       return [t("ev.note", { text: payload.text ?? payload.message ?? JSON.stringify(payload) })];
     case "restore":
       return [t("ev.restore", { step: integer(payload.from_step ?? payload.step ?? ev.step) })];
+    case "autopilot":
+      return [t(payload.enabled ? "ev.autopilotOn" : "ev.autopilotOff")];
     case "lr_test":
       return [t("ev.lrTest", { lr: number(payload.suggested_lr) })];
     case "race":

@@ -146,32 +146,40 @@ def script(dashboard):
     loop.finish()
 
 
-def test_an_autopilot_action_shows_as_the_autopilots(dashboard, script):
+def test_an_autopilot_action_shows_as_the_autopilots_and_undo_takes_it_back(dashboard):
     api, page = dashboard.api, dashboard.page
-    run_id = script.run.id
+    run = api.start(name="autopilot", delay_ms=5.0)
+    run_id = run["id"]
     dashboard.open_run(run_id)
-
-    switch = page.locator("#ap-enabled")
-    switch.check()
-    dashboard.wait_for(lambda: api.run(run_id)["config"].get("autopilot", {}).get("enabled"))
+    api.wait_step(run_id, 5)
     undo = page.locator("#ap-undo")
     assert undo.is_disabled()  # nothing to undo yet
 
-    payload = {"changes": {"lr": [0.1, 0.05]}, "by": "autopilot", "rule": "plateau"}
-    script.write("events", "hparams", payload, step=api.run(run_id)["step"])
+    # A plateau at once: no step improves train_loss by 10, so after 20 steps lr × 0.5, once.
+    page.locator("#ap-settings-btn").click()
+    settings = {"metric": "train_loss", "patience": "20", "max_times": "1", "min_delta": "10"}
+    for name, value in settings.items():
+        page.locator(f"#ap-form [name='plateau.{name}']").fill(value)
+    page.locator("#ap-form button[type=submit]").click()
+    page.locator("#ap-form-message.text-success").wait_for()
+    page.locator("#ap-settings-btn").click()
+    page.locator("#ap-enabled").check()
+    saved = dashboard.wait_for(lambda: api.run(run_id)["config"].get("autopilot"))
+    assert saved["enabled"] and saved["plateau"]["patience"] == 20
+
     row = page.locator("#events-list li[data-by='autopilot']")
-    row.wait_for()
+    row.wait_for(timeout=TRIAL_TIMEOUT * 1000)
     assert "Autopilot (plateau)" in row.inner_text() and "lr: 0.1 → 0.05" in row.inner_text()
     assert row.locator(".bi-robot").count() == 1
-    labels = [
-        m["label"] for m in annotations(dashboard) if any("Autopilot" in x for x in m["label"])
-    ]
-    assert labels and labels[0][0].startswith("Autopilot (plateau) · lr")
+    dashboard.wait_for(lambda: api.run(run_id)["hparams"]["lr"] == pytest.approx(0.05))
+    marked = [m["label"][0] for m in annotations(dashboard) if "Autopilot (" in m["label"][0]]
+    assert marked == ["Autopilot (plateau) · lr: 0.1 → 0.05"]
 
-    undo.wait_for(state="attached")
-    dashboard.wait_for(lambda: undo.is_enabled())
+    dashboard.wait_for(undo.is_enabled)
     undo.click()
-    page.locator("#decide-status", has_text="Undo sent").wait_for()
+    page.locator("#events-list li[data-by='autopilot']", has_text="Autopilot (undo)").wait_for()
+    dashboard.wait_for(lambda: api.run(run_id)["hparams"]["lr"] == pytest.approx(0.1))
+    api.control(run_id, "stop")
 
 
 def test_a_change_shows_its_impact_in_the_list_and_the_tooltip(dashboard, script):
