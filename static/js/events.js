@@ -125,7 +125,7 @@ export function eventLines(ev) {
   const lines = describeEvent(ev);
   const by = byWhom(ev);
   if (by && lines.length) lines[0] = `${byLabel(ev)} · ${lines[0]}`;
-  if (ev.impact?.text) lines.push(t("ev.impact", { text: ev.impact.text }));
+  if (ev.impact) lines.push(t("ev.impact", { text: impactText(ev.impact) }));
   return lines;
 }
 
@@ -143,10 +143,10 @@ export function eventItem(ev, extra = null) {
   text.className = "flex-grow-1 text-break";
   if (by) text.append(byBadge(ev, by), " ");
   text.append(describeEvent(ev).join(", "));
-  if (ev.impact?.text) {
+  if (ev.impact) {
     const impact = document.createElement("div");
     impact.className = "event-impact text-body-secondary";
-    impact.textContent = t("ev.impact", { text: ev.impact.text });
+    impact.textContent = t("ev.impact", { text: impactText(ev.impact) });
     text.append(impact);
   }
   const action = extra?.(ev);
@@ -156,6 +156,23 @@ export function eventItem(ev, extra = null) {
   step.textContent = t("events.atStep", { step: integer(ev.step) });
   li.append(dot, text, step);
   return li;
+}
+
+const signed = (v) => `${v < 0 ? "−" : ""}${Math.abs(v).toExponential(1)}`;
+
+/** What a change did, in the page's language: "slope −2.1e-4 → −6.3e-4 per step, 3.0× faster". */
+export function impactText(impact) {
+  const { before, after } = impact;
+  if (!Number.isFinite(before) || !Number.isFinite(after)) return impact.text ?? "";
+  const slope = t("impact.slope", { before: signed(before), after: signed(after) });
+  if (before < 0 && after < 0) {
+    const ratio = after / before;
+    const word = ratio >= 1 ? t("impact.faster", { x: ratio.toFixed(1) }) : t("impact.slower", { x: (1 / ratio).toFixed(1) });
+    return `${slope}, ${word}`;
+  }
+  if (before < 0) return `${slope}, ${t("impact.stopped")}`;
+  if (after < 0) return `${slope}, ${t("impact.started")}`;
+  return slope;
 }
 
 /** "Autopilot (plateau)", "Autopilot (undo)", "Recipe". */

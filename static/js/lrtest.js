@@ -5,8 +5,11 @@
 import * as api from "./api.js";
 import { integer, number } from "./format.js";
 import { t } from "./i18n.js";
+import { smooth } from "./series.js";
 
 const SUGGESTION_COLOR = "#2f9e44";
+const CURVE_COLOR = "#1c7ed6";
+const CURVE_SMOOTHING = 0.8; // one batch's loss is noisy: the trend is what to read
 
 export class LrTestDialog {
   constructor({ live }) {
@@ -187,7 +190,18 @@ function curveConfig(points, lr, metric) {
   }
   return {
     type: "line",
-    data: { datasets: [{ lkId: "lr_test", label: metric, data: points, borderColor: "#1c7ed6", borderWidth: 1.5 }] },
+    data: {
+      datasets: [
+        { lkId: "lr_test", label: metric, data: points, borderColor: `${CURVE_COLOR}55`, borderWidth: 1 },
+        {
+          lkId: "lr_test:smoothed",
+          label: t("chart.smoothed", { label: metric }),
+          data: smooth(points, CURVE_SMOOTHING),
+          borderColor: CURVE_COLOR,
+          borderWidth: 2,
+        },
+      ],
+    },
     options: {
       animation: false,
       responsive: true,

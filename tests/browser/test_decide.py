@@ -239,3 +239,14 @@ def test_a_replayed_recipe_draws_its_changes_to_come_dashed(dashboard):
     dashboard.wait_for(lambda: not planned())
     assert api.run(new_id)["hparams"]["lr"] == pytest.approx(0.05)
     api.control(new_id, "stop")
+
+
+def test_a_trial_the_run_cannot_do_says_why(dashboard, script):
+    page = dashboard.page
+    dashboard.open_run(script.run.id)
+    page.get_by_role("button", name="Find lr").click()
+    page.locator("#lrt-start").click()
+    message = page.locator("#lrt-message.text-danger")
+    message.wait_for()  # a script that never called run.watch(model, optimizer)
+    assert "run.watch" in message.inner_text()
+    assert page.locator("#lrt-progress-box").is_hidden() and page.locator("#lrt-start").is_enabled()
