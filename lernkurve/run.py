@@ -547,6 +547,8 @@ class Run:
         self.event("note", {"message": f"{cls.kind.replace('_', ' ')}: {reason}"}, step)
 
     def _why_no_trial(self) -> str | None:
+        if self._stopping:
+            return "the run is stopping"
         if self.trial is not None:
             return "another trial is running"
         if self.model is None or self.steering is None:
@@ -657,3 +659,7 @@ class Run:
         self.ended.set()
         self.status = status
         self._writer.unregister(self)  # also closes commands that came after the last step
+        if self.model is not None:  # only a watched run can have been asked for a trial
+            from lernkurve.trials import close_unstarted
+
+            close_unstarted(self.db, self.id)

@@ -11,10 +11,31 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sqlalchemy import update
+
+from lernkurve.db import RunRow, now
 from lernkurve.snapshot import TrainingState
 
 LOSS_KEYS = ("loss", "train_loss")
 DIVERGE_RATIO = 4.0  # an lr test stops once the loss exceeds its best this many times
+
+
+TRIAL_KINDS = ("lr_test", "race")
+
+
+def close_unstarted(db: Any, run_id: int) -> None:
+    """Child runs of trials the run never got to (it ended first) end as `stopped`."""
+    values = {"status": "stopped", "ended_at": now(), "error": "the run ended before this trial"}
+    query = (
+        update(RunRow)
+        .where(RunRow.parent_id == run_id, RunRow.status == "queued", RunRow.task.in_(TRIAL_KINDS))
+        .values(**values)
+    )
+    try:
+        with db.write() as conn:
+            conn.execute(query)
+    except Exception:  # noqa: BLE001 - a full disk must not turn the run's end into a crash
+        pass
 
 
 def pick_metric(keys, wanted: str | None = None) -> str | None:

@@ -83,6 +83,21 @@ def test_lr_test_restores_the_exact_state_and_suggests_an_lr_below_divergence(ap
     assert child_steps == list(range(start, start + len(trial)))
 
 
+def test_a_trial_asked_for_as_the_run_stops_never_stays_queued(api, script):
+    proc, run_id, records = script("100000", "0.002")
+    records.wait_past(5)
+    assert api.control(run_id, "stop").status_code == 202
+    body = {"variants": [{"lr": 0.1}, {"lr": 0.2}], "steps": 10}
+    response = api.post(f"/api/runs/{run_id}/race", json=body)
+    proc.communicate(timeout=30)
+    if response.status_code == 409:  # the run had ended already: nothing was made
+        return
+    assert response.status_code == 202
+    for child_id in response.get_json()["run_ids"]:
+        child = api.get(f"/api/runs/{child_id}").get_json()
+        assert child["status"] in ("stopped", "failed") and child["error"], child
+
+
 def test_race_goes_on_from_the_winners_end_state_with_its_hparams(api, script):
     proc, run_id, records = script("100000", "0.002")
     records.wait_past(20)
