@@ -3,6 +3,7 @@
 import * as api from "./api.js";
 import { isLive } from "./format.js";
 import { t } from "./i18n.js";
+import { isTrial } from "./trials.js";
 
 const DEFAULTS = {
   enabled: false,
@@ -62,7 +63,7 @@ export class AutopilotControls {
   }
 
   render() {
-    const live = Boolean(this.run) && isLive(this.run);
+    const live = Boolean(this.run) && isLive(this.run) && !isTrial(this.run);
     this.switch.disabled = !live || this.busy;
     this.settingsButton.disabled = !live;
     this.undoButton.disabled = !live || !this.hasActions || this.busy;

@@ -11,6 +11,7 @@ import { LrTestDialog } from "./lrtest.js";
 import { RaceOverlay } from "./race.js";
 import { RaceDialog } from "./racedialog.js";
 import { downloadRecipe, plannedChanges } from "./recipe.js";
+import { isTrial } from "./trials.js";
 
 const IMPACT_REFRESH_MS = 3000;
 
@@ -70,8 +71,9 @@ export class Decide {
     this.showPlanned(run);
   }
 
+  // A trial's own run is driven by its parent: nothing to decide there.
   render(run) {
-    const live = Boolean(run) && isLive(run);
+    const live = Boolean(run) && isLive(run) && !isTrial(run);
     this.findButton.disabled = !live;
     this.raceButton.disabled = !live;
   }
