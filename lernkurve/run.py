@@ -251,6 +251,8 @@ class Run:
             if not self.between_steps(step):
                 return
             step = self.step  # a trial that ended here moved the counter
+            if total is not None and step >= total and self.trial is None:
+                break  # a race's winner ran the last steps
             yield step
             step += 1
             self.step = step

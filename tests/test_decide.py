@@ -15,6 +15,7 @@ import threading
 import pytest
 import torch
 from scripting import Scripts
+from sqlalchemy import select
 
 from lernkurve import training
 from lernkurve.db import Event, Metric
@@ -369,3 +370,38 @@ def test_the_spiral_task_tests_lrs_and_races_in_place(api, db_path, data_dir):
     finally:
         assert api.control(run.id, "stop").status_code == 202
         trainer.thread.join(30)
+
+
+def test_a_race_that_runs_past_the_last_step_ends_the_loop(db_path, data_dir):
+    db = training.open_database(db_path)
+    row = db.insert_run(name="short", task="script", status="running", hparams={"lr": 0.1})
+    run = Run(db, row.id, {"lr": 0.1})
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    run.watch(model, optimizer)
+    children = [
+        db.insert_run(name="v", task="race", status="queued", hparams={}, parent_id=row.id).id
+        for _ in range(2)
+    ]
+    payload = {"variants": [{"lr": 0.1}, {"lr": 0.01}], "steps": 20, "run_ids": children}
+    seen = []
+    for step in run.steps(30):
+        if step == 20 and not seen.count(20):
+            run.receive_command(1, "race", payload)
+        seen.append(step)
+        loss = model(torch.ones(1, 3)).pow(2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        run.log(step, loss=loss.item())
+    run.finish()
+    # asked for during step 20: the race starts at 21; each variant runs 21..40, the winner's
+    # end (41) lies past the last step (30), so the loop ends there
+    assert seen == list(range(21)) + list(range(21, 41)) * 2
+    event = [e for e in api_events(db, row.id) if e.kind == "race"][0]
+    assert event.payload["winner"] is not None and event.payload["end_step"] == 41
+
+
+def api_events(db, run_id: int) -> list:
+    with db.Session() as session:
+        return session.scalars(select(Event).where(Event.run_id == run_id)).all()
