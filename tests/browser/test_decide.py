@@ -146,6 +146,10 @@ def script(dashboard):
     loop.finish()
 
 
+def autopilot_of(api, run_id: int) -> dict:
+    return api.run(run_id)["config"].get("autopilot") or {"enabled": False}
+
+
 def test_an_autopilot_action_shows_as_the_autopilots_and_undo_takes_it_back(dashboard):
     api, page = dashboard.api, dashboard.page
     run = api.start(name="autopilot", delay_ms=5.0)
@@ -164,8 +168,8 @@ def test_an_autopilot_action_shows_as_the_autopilots_and_undo_takes_it_back(dash
     page.locator("#ap-form-message.text-success").wait_for()
     page.locator("#ap-settings-btn").click()
     page.locator("#ap-enabled").check()
-    saved = dashboard.wait_for(lambda: api.run(run_id)["config"].get("autopilot"))
-    assert saved["enabled"] and saved["plateau"]["patience"] == 20
+    saved = dashboard.wait_for(lambda: (a := autopilot_of(api, run_id))["enabled"] and a)
+    assert saved["plateau"]["patience"] == 20 and saved["plateau"]["min_delta"] == 10
 
     row = page.locator("#events-list li[data-by='autopilot']")
     row.wait_for(timeout=TRIAL_TIMEOUT * 1000)
