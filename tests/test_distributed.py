@@ -129,6 +129,32 @@ def test_one_run_whose_changes_land_at_the_same_step_on_every_rank(api, job):
     assert shards[0] != shards[1]  # each rank's own batch
 
 
+@pytest.mark.postgres
+def test_an_lr_change_scales_the_scripts_own_schedule_on_every_rank_at_one_step(api, job):
+    j = job(100_000, 0.02, "--decay", "0.995")
+    wait_step(api, j, 5)
+    assert api.patch(f"/api/runs/{j.run_id}/hparams", json={"lr": 0.05}).status_code == 200
+    event = wait_for(lambda: api.events(j.run_id, "hparams"), 30)[0]
+    scaled = lambda r: [x for x in j.records(r) if x["step"] > event["step"] + 3]  # noqa: E731
+    wait_for(lambda: scaled(0) and scaled(1), 30)
+    assert api.control(j.run_id, "stop").status_code == 202
+    assert j.exit_code() == 0
+
+    assert len(api.runs()) == 1
+    first, second = j.records(0), j.records(1)
+    assert first == second  # every step: the same schedule, the same lr in every group
+    factor = event["payload"]["factor"]
+    assert event["payload"]["mode"] == "scale" and factor != pytest.approx(1.0)
+    changed_at = next(i for i, x in enumerate(first) if x["groups"][0][0] != x["schedule"])
+    assert first[changed_at]["step"] == event["step"]
+    for record in first:
+        expected = record["schedule"] * (factor if record["step"] >= event["step"] else 1.0)
+        lrs = [group[0] for group in record["groups"]]
+        assert lrs == [pytest.approx(expected, rel=1e-12)] * 2, record
+    assert len({x["schedule"] for x in first}) == len(first)  # the schedule moved every step
+    assert j.read("hash0") == j.read("hash1")
+
+
 def test_a_pause_outlasts_the_process_group_timeout(api, job):
     j = job(40, 0.02)
     wait_step(api, j, 3)

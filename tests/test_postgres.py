@@ -1,0 +1,215 @@
+"""PostgreSQL as a store: what only it needs (COPY, 64-bit ids, migrations, closed connections)
+and a heavy logger beside a light run, which must neither slow the light run's stream nor mark
+any live run `interrupted` (that one on SQLite too).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+
+from lernkurve import training
+from lernkurve.db import Base, Database
+from lernkurve.queries import metric_series
+from lernkurve.schema import HEAD, MIGRATIONS
+from support import ROOT, wait_for
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_url(postgres_cluster, db_path, store):
+    if store != "postgres":
+        pytest.skip("PostgreSQL only")
+    return db_path
+
+
+def upgrade(url: str, revision: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def scalar(url: str, sql: str, **params):
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_keys_copy_would_misread_arrive_intact(api, db_path):
+    keys = ["tab\tkey", "new\nline", "back\\slash", "cr\rkey", "nul\0key", "ümlaut €", r"\N"]
+    run = training.init(config={}, db=db_path, system_metrics=False)
+    for step in range(3):
+        run.log(step, **{key: step + index / 10 for index, key in enumerate(keys)})
+    run.log(3, **{keys[0]: None, keys[1]: float("nan")})  # None is dropped, NaN stored as NULL
+    run.finish()
+    series = api.get(f"/api/runs/{run.id}/metrics").get_json()["series"]
+    stored = {key.replace("\0", "\ufffd") for key in keys}  # PostgreSQL text holds no NUL
+    assert set(series) == stored
+    for index, key in enumerate(keys):
+        points = series[key.replace("\0", "\ufffd")]
+        assert [p[:2] for p in points[:3]] == [[s, s + index / 10] for s in range(3)]
+    assert series[keys[1]][3][:2] == [3, None]
+
+
+def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_url):
+    upgrade(pg_url, "0004")
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            text(
+                "INSERT INTO runs (name, task, status, hparams, config, step, created_at) "
+                "VALUES ('old', 'script', 'completed', '{}', '{}', 999, 1.0) RETURNING id"
+            )
+        ).scalar()
+        conn.execute(
+            text(
+                "INSERT INTO metrics (run_id, key, step, value, wall_time) "
+                "SELECT :run_id, 'loss', s, sin(s / 50.0) + s / 1000.0, 1.0 + s FROM "
+                "generate_series(0, 999) AS s"
+            ),
+            {"run_id": run_id},
+        )
+    engine.dispose()
+    assert scalar(pg_url, "SELECT data_type FROM information_schema.columns "
+                  "WHERE table_name = 'metrics' AND column_name = 'id'") == "integer"  # fmt: skip
+
+    db = Database(pg_url)  # opening migrates it to HEAD
+    full = metric_series(db, run_id, ["loss"])["series"]["loss"]
+    small = metric_series(db, run_id, ["loss"], max_points=20)["series"]["loss"]
+    db.dispose()
+    assert scalar(pg_url, "SELECT version_num FROM alembic_version") == HEAD
+    assert scalar(pg_url, "SELECT data_type FROM information_schema.columns "
+                  "WHERE table_name = 'metrics' AND column_name = 'id'") == "bigint"  # fmt: skip
+    assert scalar(pg_url, "SELECT count(*) FROM metric_buckets") == 1000 // 64 + 1
+    assert len(full) == 1000 and 2 < len(small) <= 20
+    for pick in (min, max):  # the extremes at their steps, from the buckets the migration made
+        extreme = pick(full, key=lambda p: p[1])
+        assert extreme[:2] in [p[:2] for p in small]
+
+    scalar(pg_url, "SELECT setval('metrics_id_seq', 3000000000)")  # past 2**31
+    run = training.init(config={}, db=pg_url, system_metrics=False)
+    run.log(0, loss=1.0)
+    run.finish()
+    assert scalar(pg_url, "SELECT max(id) FROM metrics") > 2**31
+
+
+def test_migrations_build_exactly_the_models_schema_on_postgres(pg_url):
+    upgrade(pg_url, "head")
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_every_connection_is_closed_when_the_app_and_the_run_are_done(pg_url, app, api):
+    run = training.init(config={}, db=pg_url, system_metrics=False)
+    for step in range(100):
+        run.log(step, loss=1.0 / (step + 1))
+    run.finish()
+    assert len(api.points(run.id, "loss")) == 100
+    app.extensions["lernkurve"].shutdown()
+    training.open_database(pg_url).dispose()
+    name = pg_url.rsplit("/", 1)[1]
+    sessions = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'"
+    wait_for(lambda: scalar(pg_url.rsplit("/", 1)[0] + "/postgres", sessions) == 0, 10)
+
+
+# A heavy logger: one burst of HEAVY_STEPS x 50 scalars, as fast as the loop goes.
+HEAVY_STEPS = 10_000
+HEAVY = """
+import sys
+from lernkurve import training
+run = training.init(name="heavy", config={}, system_metrics=False)
+print(f"run {run.id}", flush=True)
+keys = [f"k{i}" for i in range(50)]
+for step in range(int(sys.argv[1])):
+    run.log({key: step + i for i, key in enumerate(keys)}, step=step)
+run.finish()
+print(f"logged {int(sys.argv[1]) * len(keys)}", flush=True)
+"""
+LIGHT_STEPS, LIGHT_DELAY = 400, 0.02
+
+
+def start_script(args: list[str], env: dict) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-u", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    line = proc.stdout.readline()
+    assert line.startswith("run "), line + proc.stderr.read()
+    return proc, int(line.split()[1])
+
+
+def test_a_heavy_logger_neither_delays_a_light_runs_stream_nor_interrupts_a_run(
+    api, socket_client, db_path, data_dir
+):
+    env = {**os.environ, "LERNKURVE_DB": str(db_path), "LERNKURVE_DATA_DIR": str(data_dir)}
+    env["LERNKURVE_PENDING_MB"] = "32"
+    # The heavy one starts first and is not waited for: this loop must read the stream all along.
+    heavy = subprocess.Popen(
+        [sys.executable, "-u", "-c", HEAVY, str(HEAVY_STEPS)], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    light, light_id = start_script([str(ROOT / "tests/scripts/paced.py"), str(LIGHT_STEPS),
+                                    str(LIGHT_DELAY)], env)  # fmt: skip
+    sc = socket_client()
+    assert sc.emit("subscribe", {"run_id": light_id, "since_id": 0}, callback=True)["ok"]
+    subscribed = time.time()  # points logged before come as a replay: not live, not counted
+    procs = {light_id: light}
+    delays, interrupted, seen = [], [], 0
+    deadline = time.monotonic() + 60
+    try:
+        while light.poll() is None or heavy.poll() is None:
+            assert time.monotonic() < deadline, "the scripts did not end within 60 s"
+            if len(procs) == 1:
+                named = [run["id"] for run in api.runs() if run["name"] == "heavy"]
+                procs.update({named[0]: heavy} if named else {})
+            for message in sc.get_received():
+                if message["name"] == "metrics" and message["args"][0]["run_id"] == light_id:
+                    arrived = time.time()
+                    points = message["args"][0]["points"]
+                    delays.extend(arrived - wall for *_, wall in points if wall > subscribed)
+                    seen += len(points)
+            for run_id, proc in procs.items():
+                status = api.run(run_id)["status"]
+                if proc.poll() is None and status == "interrupted":
+                    interrupted.append(run_id)
+            time.sleep(0.02)
+        heavy_out, heavy_err = heavy.communicate(timeout=10)
+        light_out, light_err = light.communicate(timeout=10)
+    finally:
+        for proc in (heavy, light):
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+    assert heavy.returncode == 0, heavy_err[-3000:]
+    assert light.returncode == 0, light_err[-3000:]
+    assert int(heavy_out.split()[-1]) >= 500_000
+    assert not interrupted, "a live run was shown interrupted"
+    heavy_id = int(heavy_out.split()[1])
+    assert heavy_id in procs and api.run(heavy_id)["status"] == "completed"
+    assert api.run(light_id)["status"] == "completed"
+    assert seen >= 2 * LIGHT_STEPS * 0.9  # the last points may come after the script ended
+    assert len(delays) > LIGHT_STEPS
+    p99 = statistics.quantiles(delays, n=100)[98]
+    print(f"light run's stream delay: p50 {statistics.median(delays):.3f} s, p99 {p99:.3f} s")
+    assert p99 < 1.0, f"p99 {p99:.2f} s"
