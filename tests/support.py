@@ -161,6 +161,23 @@ class LiveServer:
         self.thread.stop()
 
 
+def migrate_to(url: str, revision: str) -> None:
+    """Build a database with the migrations alone, up to ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from lernkurve.schema import MIGRATIONS
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
 PG_BIN = Path(os.environ.get("LERNKURVE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_PACKAGE = "postgresql"  # the Debian package that holds initdb and postgres
 

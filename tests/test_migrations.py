@@ -8,15 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 from lernkurve.db import Base, Database
-from lernkurve.schema import HEAD, MIGRATIONS, SchemaTooNew
-from support import ROOT
+from lernkurve.schema import HEAD, SchemaTooNew
+from support import ROOT, migrate_to
 
 FIRST_RELEASE_ROWS = {
     "runs": (
@@ -39,14 +37,8 @@ FIRST_RELEASE_ROWS = {
 
 
 def upgrade_to(path, revision: str) -> None:
-    """Build a database with the migrations alone, up to ``revision``."""
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-    engine.dispose()
+    """Build a SQLite file with the migrations alone, up to ``revision``."""
+    migrate_to(f"sqlite:///{path}", revision)
 
 
 def first_release_database(path) -> None:

@@ -12,17 +12,15 @@ import sys
 import time
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from lernkurve import training
 from lernkurve.db import Base, Database
 from lernkurve.queries import metric_series
-from lernkurve.schema import HEAD, MIGRATIONS
-from support import ROOT, wait_for
+from lernkurve.schema import HEAD
+from support import ROOT, migrate_to, wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -32,16 +30,6 @@ def pg_url(postgres_cluster, db_path, store):
     if store != "postgres":
         pytest.skip("PostgreSQL only")
     return db_path
-
-
-def upgrade(url: str, revision: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-    engine.dispose()
 
 
 def scalar(url: str, sql: str, **params):
@@ -70,7 +58,7 @@ def test_keys_copy_would_misread_arrive_intact(api, db_path):
 
 
 def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_url):
-    upgrade(pg_url, "0004")
+    migrate_to(pg_url, "0004")
     engine = create_engine(pg_url)
     with engine.begin() as conn:
         run_id = conn.execute(
@@ -112,7 +100,7 @@ def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_u
 
 
 def test_migrations_build_exactly_the_models_schema_on_postgres(pg_url):
-    upgrade(pg_url, "head")
+    migrate_to(pg_url, "head")
     engine = create_engine(pg_url)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
