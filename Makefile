@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := static/node_modules/.installed
 SYS_STAMP := .venv/.system-deps
 
-.PHONY: run serve test test-fast lint format dist wheel bench setup system-deps clean
+.PHONY: run serve test test-fast test-postgres lint format dist wheel bench setup system-deps clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -22,7 +22,8 @@ $(NODE_STAMP): static/package.json static/package-lock.json
 	npm ci --prefix static --no-audit --no-fund
 	touch $@
 
-# Debian packages the browser, desktop and bundle tests need (installed when root, else named).
+# Debian packages the browser, desktop, bundle and PostgreSQL tests need (installed when root,
+# else named).
 system-deps: $(STAMP)
 	@sh tools/system-deps.sh
 
@@ -32,11 +33,22 @@ run: setup
 serve: setup
 	$(PY) webserver.py
 
+# Tests marked `postgres` run on SQLite and on a real PostgreSQL (a throwaway cluster the session
+# starts); then the store-bound tests run once more with PostgreSQL behind every database.
+FAST := not browser and not desktop and not bundle
+PG_FOCUS := tests/test_stream.py tests/test_control.py tests/test_writer_load.py \
+	tests/test_run_gone.py
+
 test: setup system-deps
 	$(PY) -m pytest
+	$(PY) -m pytest --store=postgres -m "$(FAST)" $(PG_FOCUS)
 
 test-fast: setup
-	$(PY) -m pytest -m "not browser and not desktop and not bundle"
+	$(PY) -m pytest -m "$(FAST)"
+
+# The whole fast suite with PostgreSQL behind every test's database (slower: ~2x).
+test-postgres: setup system-deps
+	$(PY) -m pytest --store=postgres -m "$(FAST)"
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

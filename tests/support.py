@@ -193,10 +193,12 @@ class PostgresCluster:
 
     initdb and postgres refuse to run as root: as root they run as the ``postgres`` user in a
     folder it owns; otherwise as ourselves. Trust authentication on 127.0.0.1 only (a test
-    cluster that lives as long as the test session), fsync off (nothing must survive it).
+    cluster that lives as long as the test session), fsync off unless ``durable`` (nothing
+    must survive a test session).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable  # a server as shipped (fsync, synchronous commit): benchmarks
         if not (PG_BIN / "initdb").exists():
             raise FileNotFoundError(
                 f"PostgreSQL not found in {PG_BIN}: install the Debian package "
@@ -220,10 +222,10 @@ class PostgresCluster:
                           "-A", "trust", "-E", "UTF8", "--no-sync"),
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
-        options = (
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        options += " -c max_connections=300"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         with open(self.folder / "server.log", "wb") as server_log:
             self.proc = subprocess.Popen(
                 self._command(str(PG_BIN / "postgres"), "-D", str(data), *options.split()),
