@@ -17,7 +17,9 @@ from lernkurve.db import RunRow, now
 from lernkurve.snapshot import TrainingState
 
 LOSS_KEYS = ("loss", "train_loss")
-DIVERGE_RATIO = 4.0  # an lr test stops once the loss exceeds its best this many times
+DIVERGE_RATIO = 4.0  # an lr test stops once the (smoothed) loss exceeds its best this many times
+MIN_STEPS_BEFORE_STOP = 5
+SMOOTHING = 0.9  # of the lr test's losses (bias-corrected moving average, as fast.ai's)
 
 
 TRIAL_KINDS = ("lr_test", "race")
@@ -135,16 +137,19 @@ class LrTest(Trial):
         """The metric at each trial step so far (None: that step logged none)."""
         return [self.values.get(self.start + i) for i in range(len(self.lrs))]
 
-    @staticmethod
-    def _diverged(losses: list[float | None]) -> bool:
+    def _diverged(self, losses: list[float | None]) -> bool:
+        """Non-finite, or (after the first tenth of the test) the smoothed loss above
+        DIVERGE_RATIO × its best: one noisy batch of a converged run must not end it."""
         seen = [v for v in losses if v is not None]
         if not seen:
             return False
-        last = seen[-1]
-        if not math.isfinite(last):
+        if not math.isfinite(seen[-1]):
             return True
-        best = min(v for v in seen if math.isfinite(v))
-        return best > 0 and last > DIVERGE_RATIO * best
+        if len(seen) < max(MIN_STEPS_BEFORE_STOP, self.steps // 10):
+            return False
+        smoothed = smooth(seen)
+        best = min(smoothed)
+        return best > 0 and smoothed[-1] > DIVERGE_RATIO * best
 
     def finish(self) -> dict:
         """Restore the state from before the test; the result for the `lr_test` event."""
@@ -163,7 +168,7 @@ class LrTest(Trial):
         }
 
 
-def smooth(values: list[float], beta: float = 0.8) -> list[float]:
+def smooth(values: list[float], beta: float = SMOOTHING) -> list[float]:
     """Bias-corrected exponential moving average (as fast.ai's lr finder smooths)."""
     out, average = [], 0.0
     for i, value in enumerate(values, start=1):
