@@ -47,8 +47,9 @@ DEFAULTS = {
     "CHECKPOINT_DIR": None,  # None: with the database (lernkurve.checkpoints)
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "STREAM_INTERVAL": 0.025,
-    # A connection that sends nothing for this long is closed (half-open connections would
-    # hold a thread each forever). Above Socket.IO's ping interval + timeout (25 + 20 s).
+    # An HTTP connection that sends nothing for this long is closed (half-open connections
+    # would hold a thread each forever). Websockets get their own idle limit, Engine.IO's
+    # ping interval + timeout + 5 s (lernkurve.server), so a slow reader keeps its stream.
     "REQUEST_TIMEOUT": 60.0,
 }
 
