@@ -160,16 +160,19 @@ def test_an_autopilot_action_shows_as_the_autopilots_and_undo_takes_it_back(dash
     assert undo.is_disabled()  # nothing to undo yet
 
     # A plateau at once: no step improves train_loss by 10, so after 20 steps lr × 0.5, once.
+    # Divergence off: a noisy spike above 3× that never-bettered best would act too.
     page.locator("#ap-settings-btn").click()
     settings = {"metric": "train_loss", "patience": "20", "max_times": "1", "min_delta": "10"}
     for name, value in settings.items():
         page.locator(f"#ap-form [name='plateau.{name}']").fill(value)
+    page.locator("#ap-divergence").uncheck()
     page.locator("#ap-form button[type=submit]").click()
     page.locator("#ap-form-message.text-success").wait_for()
     page.locator("#ap-settings-btn").click()
     page.locator("#ap-enabled").check()
     saved = dashboard.wait_for(lambda: (a := autopilot_of(api, run_id))["enabled"] and a)
     assert saved["plateau"]["patience"] == 20 and saved["plateau"]["min_delta"] == 10
+    assert saved["divergence"]["enabled"] is False
 
     row = page.locator("#events-list li[data-by='autopilot']")
     row.wait_for(timeout=TRIAL_TIMEOUT * 1000)
