@@ -51,8 +51,9 @@ class Autopilot:
         self.metric: str | None = settings["plateau"].get("metric")
         self.average: float | None = None
         self.count = 0
-        self.best = math.inf
+        self.best = math.inf  # the plateau rule's best: moves only by more than min_delta
         self.best_step: int | None = None
+        self.lowest = math.inf  # the smoothed metric's lowest value
         self.broken: float | None = None  # the non-finite or runaway value seen, until handled
         self.times = 0  # plateau actions so far
         self.restores = 0
@@ -80,8 +81,9 @@ class Autopilot:
         self.count += 1
         average = value if self.average is None else self.average
         self.average = SMOOTHING * average + (1 - SMOOTHING) * value
+        self.lowest = min(self.lowest, self.average)  # divergence compares with this
         ratio = self.settings["divergence"]["ratio"]
-        if self.count > 10 and self.best > 0 and self.average > ratio * self.best:
+        if self.count > 10 and self.lowest > 0 and self.average > ratio * self.lowest:
             self.broken = self.average
         if self.average < self.best - self.settings["plateau"]["min_delta"]:
             self.best, self.best_step = self.average, step

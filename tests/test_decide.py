@@ -407,3 +407,21 @@ def test_a_race_that_runs_past_the_last_step_ends_the_loop(db_path, data_dir):
 def api_events(db, run_id: int) -> list:
     with db.Session() as session:
         return session.scalars(select(Event).where(Event.run_id == run_id)).all()
+
+
+def test_autopilot_divergence_compares_with_the_lowest_loss_whatever_min_delta(db_path, data_dir):
+    from lernkurve.autopilot import DEFAULTS, merge
+
+    db = training.open_database(db_path)
+    row = db.insert_run(name="spike", task="script", status="running", hparams={"lr": 0.1})
+    run = Run(db, row.id, {"lr": 0.1})
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    run.watch(model, optimizer)
+    changes = {"enabled": True, "plateau": {"min_delta": 100.0, "patience": 10**6}}
+    run.receive_command(1, "autopilot", merge(DEFAULTS, changes))
+    for step in run.steps(120):
+        run.log(step, loss=10.0 - 0.2 * step if step < 45 else 20.0)  # down to 1, then 20
+    run.finish()
+    restores = [e for e in api_events(db, row.id) if e.kind == "restore"]
+    assert restores and restores[0].payload["by"] == "autopilot"
