@@ -177,6 +177,9 @@ def test_a_pause_outlasts_the_process_group_timeout(api, job):
 def test_a_checkpoint_is_written_once_and_every_rank_resumes_from_it(api, job, db_path):
     import torch
 
+    from lernkurve.checkpoints import checkpoint_root
+    from lernkurve.db import Database
+
     j = job(100_000, 0.02)
     wait_step(api, j, 5)
     assert api.control(j.run_id, "checkpoint").status_code == 202
@@ -185,7 +188,9 @@ def test_a_checkpoint_is_written_once_and_every_rank_resumes_from_it(api, job, d
     )
     assert api.control(j.run_id, "stop").status_code == 202
     assert j.exit_code() == 0
-    files = list(Path(f"{db_path}.checkpoints").rglob("*"))
+    db = Database(db_path)
+    files = list(checkpoint_root(db).rglob("*"))  # beside a SQLite file, else in the data dir
+    db.dispose()
     assert [path.name for path in files if path.is_file()] == [Path(checkpoints[0]["path"]).name]
     assert len(api.events(j.run_id, "checkpoint")) == 1
 
