@@ -12,6 +12,9 @@
 - A heartbeat thread beats every run's row in its own tiny transaction every
   HEARTBEAT_EVERY seconds, so a large batch never delays a beat; while the disk is full it
   also records how many points wait (``runs.pending``) when it can.
+- On PostgreSQL the points go in with one COPY a batch (Database.insert_metrics) and no lock
+  is shared with other writers but a short one at the batch's end (Database.publish_in_order:
+  new ids become visible in id order, as the streamer's cursor needs).
 - A run's final status goes into the transaction that commits its last point.
 - A run whose row was deleted in the app is dropped with one line on stderr; its loop goes on.
 """
