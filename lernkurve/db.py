@@ -385,14 +385,18 @@ def _close_on_checkin(dbapi_connection, record) -> None:
 
 
 def close_engine(engine: Engine) -> None:
-    """Close an engine's idle connections now and those in use when they are handed back.
+    """Close an engine's idle connections now, those in use when they are handed back, and
+    from then on every connection when it is handed back (the engine still works, unpooled).
 
     ``Engine.dispose`` alone leaves a connection that a thread holds (a streamer's tick, say)
-    in the old pool when it comes back, open until the garbage collector finds it.
+    in the old pool when it comes back, and pools the one a last tick after it opens: open
+    until the garbage collector finds them.
     """
     pool = engine.pool
     engine.dispose()
-    event.listen(pool, "checkin", _close_on_checkin)
+    for each in (pool, engine.pool):
+        if not event.contains(each, "checkin", _close_on_checkin):
+            event.listen(each, "checkin", _close_on_checkin)
 
 
 class Database:
@@ -493,5 +497,5 @@ class Database:
             return row.value
 
     def dispose(self) -> None:
-        """Close every pooled connection (a later use opens new ones)."""
+        """Close every connection, now or when handed back (a later use opens its own)."""
         close_engine(self.engine)
