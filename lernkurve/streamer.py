@@ -116,10 +116,15 @@ class Streamer:
                 return
             self._started = True
             self._init_cursors()
-        self.socketio.start_background_task(self._loop)
+        self._task = self.socketio.start_background_task(self._loop)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the loop and wait for its last tick (its connection goes back before the
+        app disposes of the database)."""
         self._stop.set()
+        task = getattr(self, "_task", None)
+        if task is not None and task is not threading.current_thread():
+            task.join(timeout)
 
     def _init_cursors(self) -> None:
         self.cursor, events, snapshots = self._newest_ids()
