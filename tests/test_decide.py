@@ -86,13 +86,13 @@ def test_lr_test_restores_the_exact_state_and_suggests_an_lr_below_divergence(ap
     assert child_steps == list(range(start, start + len(trial)))
 
 
-def test_a_trial_asked_for_as_the_run_stops_never_stays_queued(api, script):
-    proc, run_id, records = script("100000", "0.002")
-    records.wait_past(5)
+def stop_with_a_race_asked(api, proc, run_id: int) -> None:
+    """Stop, and ask for a race as the run stops: its children must not stay queued."""
     assert api.control(run_id, "stop").status_code == 202
     body = {"variants": [{"lr": 0.1}, {"lr": 0.2}], "steps": 10}
     response = api.post(f"/api/runs/{run_id}/race", json=body)
-    proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
     if response.status_code == 409:  # the run had ended already: nothing was made
         return
     assert response.status_code == 202
@@ -112,7 +112,7 @@ def test_race_goes_on_from_the_winners_end_state_with_its_hparams(api, script):
     event = wait_event(api, run_id, "race")[0]
     start, result = event["step"], event["payload"]
     used = records.wait_past(start + 60, after=2)
-    stop(api, proc, run_id)
+    stop_with_a_race_asked(api, proc, run_id)
 
     scores = [r["score"] for r in result["results"]]
     winner = result["winner"]
