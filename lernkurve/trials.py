@@ -177,8 +177,13 @@ def smooth(values: list[float], beta: float = SMOOTHING) -> list[float]:
     return out
 
 
+VALLEY_POINTS = 500  # the valley search is quadratic: longer curves are thinned to this
+FLAT = 0.1  # a fall smaller than this share of the first loss is noise, not a valley
+
+
 def suggest_lr(lrs: list[float], losses: list[float | None]) -> float | None:
-    """The lr where the smoothed loss falls fastest (per log-lr), before its minimum."""
+    """Two thirds into the longest stretch where the smoothed loss keeps falling, before its
+    minimum (fast.ai's "valley"): on a flat, noisy curve the single steepest drop is noise."""
     usable = []
     for lr, loss in zip(lrs, losses, strict=False):
         if loss is None:
@@ -186,18 +191,39 @@ def suggest_lr(lrs: list[float], losses: list[float | None]) -> float | None:
         if not math.isfinite(loss):
             break  # past divergence: nothing after it counts
         usable.append((lr, loss))
-    if len(usable) < 2:
+    if len(usable) < 3:
         return usable[0][0] if usable else None
-    points = list(zip([u[0] for u in usable], smooth([u[1] for u in usable]), strict=True))
-    lowest = min(range(len(points)), key=lambda i: points[i][1])
-    if lowest < 2:
-        return points[lowest][0]
-    slopes = [
-        (points[i + 1][1] - points[i][1]) / math.log(points[i + 1][0] / points[i][0])
-        for i in range(lowest)
-    ]
-    steepest = min(range(len(slopes)), key=slopes.__getitem__)
-    return points[steepest][0]
+    curve = list(zip([u[0] for u in usable], smooth([u[1] for u in usable]), strict=True))
+    lowest = min(range(len(curve)), key=lambda i: curve[i][1])
+    falling = curve[: lowest + 1]
+    falling = falling[:: max(1, math.ceil(len(falling) / VALLEY_POINTS))]
+    start, end = _longest_fall(falling)
+    if falling[start][1] - falling[end][1] < FLAT * abs(curve[0][1]):
+        return _below_harm(curve)
+    third = (end - start) / 3
+    return falling[start + int(third) + int(third / 2)][0]
+
+
+def _below_harm(curve: list[tuple[float, float]]) -> float:
+    """A flat curve says only where lr starts to hurt: a tenth of the highest lr whose
+    smoothed loss is still within FLAT of where the test began (never below the first lr)."""
+    first = curve[0][1]
+    safe = max(i for i, (_, loss) in enumerate(curve) if loss <= first + FLAT * abs(first))
+    return max(curve[0][0], curve[safe][0] / 10)
+
+
+def _longest_fall(curve: list[tuple[float, float]]) -> tuple[int, int]:
+    """Where the longest decreasing subsequence of the losses starts and ends (indices)."""
+    lengths = [1] * len(curve)
+    start = end = 0
+    for i in range(1, len(curve)):
+        for j in range(i):
+            if curve[i][1] < curve[j][1] and lengths[i] < lengths[j] + 1:
+                lengths[i] = lengths[j] + 1
+        if lengths[i] > lengths[end]:
+            end = i
+            start = end - lengths[end] + 1
+    return max(0, start), end
 
 
 class Race(Trial):

@@ -74,7 +74,10 @@ def test_lr_test_restores_the_exact_state_and_suggests_an_lr_below_divergence(ap
     lowest = min(range(len(smoothed)), key=smoothed.__getitem__)
     blew_up = len(finite) < len(losses) or smoothed[-1] > 4 * smoothed[lowest]
     assert len(lrs) == 80 or blew_up  # it stopped early only where it diverged
-    assert 1e-5 <= result["suggested_lr"] <= lrs[lowest] < lrs[-1]  # before the minimum
+    suggested = result["suggested_lr"]
+    assert 1e-5 <= suggested < lrs[-1]
+    below = max(i for i, lr in enumerate(lrs) if lr <= suggested * (1 + 1e-9))
+    assert smoothed[below] <= 1.1 * smoothed[0] + 1e-12  # where the loss does not hurt yet
     assert result["run_id"] == child_id
 
     main_steps = [p[0] for p in api.points(run_id, "loss")]
@@ -425,3 +428,17 @@ def test_autopilot_divergence_compares_with_the_lowest_loss_whatever_min_delta(d
     run.finish()
     restores = [e for e in api_events(db, row.id) if e.kind == "restore"]
     assert restores and restores[0].payload["by"] == "autopilot"
+
+
+def test_the_suggestion_follows_the_long_fall_not_one_noisy_drop():
+    from lernkurve.trials import suggest_lr
+
+    lrs = [1e-6 * 1e6 ** (i / 59) for i in range(60)]
+    noise = [0.05 * ((i * 7919) % 13) / 13 for i in range(60)]  # a fixed, jagged noise
+    flat = [0.35 + n for n in noise[:55]] + [0.5, 0.8, 1.2, 2.0, 4.0]
+    falling = [
+        2.3 - 2.0 / (1 + math.exp(-2 * (math.log10(lr) + 3))) + n
+        for lr, n in zip(lrs, noise, strict=True)
+    ]
+    assert 1e-4 < suggest_lr(lrs, flat) < 0.5  # not the left edge, below the blow-up
+    assert 1e-4 < suggest_lr(lrs, falling) < 1e-2  # where the loss falls, not past it
