@@ -34,14 +34,12 @@ serve: setup
 	$(PY) webserver.py
 
 # Tests marked `postgres` run on SQLite and on a real PostgreSQL (a throwaway cluster the session
-# starts); then the store-bound tests run once more with PostgreSQL behind every database.
+# starts); make test-postgres runs the whole fast suite with PostgreSQL behind every database
+# (left out of make test: CI's 20-minute budget).
 FAST := not browser and not desktop and not bundle
-# (tests/test_writer_load.py passes there too but costs ~1 min: make test-postgres runs it.)
-PG_FOCUS := tests/test_stream.py tests/test_control.py tests/test_run_gone.py
 
 test: setup system-deps
 	$(PY) -m pytest
-	$(PY) -m pytest --store=postgres -m "$(FAST)" $(PG_FOCUS)
 
 test-fast: setup
 	$(PY) -m pytest -m "$(FAST)"
