@@ -378,12 +378,7 @@ def test_the_spiral_task_tests_lrs_and_races_in_place(api, db_path, data_dir):
 
 
 def test_a_race_that_runs_past_the_last_step_ends_the_loop(db_path, data_dir):
-    db = training.open_database(db_path)
-    row = db.insert_run(name="short", task="script", status="running", hparams={"lr": 0.1})
-    run = Run(db, row.id, {"lr": 0.1})
-    model = torch.nn.Linear(3, 1)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    run.watch(model, optimizer)
+    db, row, run, model, optimizer = watched_run(db_path, "short")
     children = [
         db.insert_run(name="v", task="race", status="queued", hparams={}, parent_id=row.id).id
         for _ in range(2)
@@ -407,6 +402,17 @@ def test_a_race_that_runs_past_the_last_step_ends_the_loop(db_path, data_dir):
     assert event.payload["winner"] is not None and event.payload["end_step"] == 41
 
 
+def watched_run(db_path, name: str):
+    """A script run in this process watching a one-layer model with SGD at lr 0.1."""
+    db = training.open_database(db_path)
+    row = db.insert_run(name=name, task="script", status="running", hparams={"lr": 0.1})
+    run = Run(db, row.id, {"lr": 0.1})
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    run.watch(model, optimizer)
+    return db, row, run, model, optimizer
+
+
 def api_events(db, run_id: int) -> list:
     with db.Session() as session:
         return session.scalars(select(Event).where(Event.run_id == run_id)).all()
@@ -415,12 +421,7 @@ def api_events(db, run_id: int) -> list:
 def test_autopilot_divergence_compares_with_the_lowest_loss_whatever_min_delta(db_path, data_dir):
     from lernkurve.autopilot import DEFAULTS, merge
 
-    db = training.open_database(db_path)
-    row = db.insert_run(name="spike", task="script", status="running", hparams={"lr": 0.1})
-    run = Run(db, row.id, {"lr": 0.1})
-    model = torch.nn.Linear(3, 1)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    run.watch(model, optimizer)
+    db, row, run, model, optimizer = watched_run(db_path, "spike")
     changes = {"enabled": True, "plateau": {"min_delta": 100.0, "patience": 10**6}}
     run.receive_command(1, "autopilot", merge(DEFAULTS, changes))
     for step in run.steps(120):
