@@ -303,6 +303,7 @@ def _stop_if_queued(session, run_id: int) -> bool:
     )
     if result.rowcount != 1:
         return False
+    db().order_run_rows(session, [run_id])
     session.add(Event(run_id=run_id, step=0, wall_time=stamp, kind="stop", payload={}))
     session.commit()
     return True
@@ -387,6 +388,7 @@ def fork(run_id: int):
             parent_step=ckpt.step,
             step=ckpt.step,
         )
+        db().order_run_rows(session, [run_id])  # the parent may be writing events now
         session.add(
             Event(
                 run_id=run_id,
@@ -420,9 +422,13 @@ def delete_run(run_id: int):
         if reason and not force:
             raise ApiError(409, "run_may_live", reason, run_status=run.status)
         paths = session.scalars(select(Checkpoint.path).where(Checkpoint.run_id == run_id)).all()
-        for model in (Metric, MetricBucket, Event, Command, Checkpoint, Snapshot):
+        for model in (MetricBucket, Event, Command, Checkpoint, Snapshot):
             session.execute(delete(model).where(model.run_id == run_id))
         session.delete(run)
+        session.flush()  # waits for a batch of the run being written now, which then fails
+        # After the row: PostgreSQL has no foreign key from metrics (speed), and this also
+        # reads the points of a batch that committed while the row was being deleted.
+        session.execute(delete(Metric).where(Metric.run_id == run_id))
         session.commit()
         still_needed = _checkpoints_other_runs_resume_from(session)
     remove_checkpoint_files(run_id, set(paths) - still_needed)

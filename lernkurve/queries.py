@@ -7,9 +7,9 @@ import io
 import math
 from collections.abc import Iterator
 
-from sqlalchemy import Integer, bindparam, func, literal_column, select, text
+from sqlalchemy import Integer, String, bindparam, func, literal_column, select, text
 
-from lernkurve.db import Database, Metric
+from lernkurve.db import Database, Metric, RunRow
 
 CSV_CHUNK = 50_000
 
@@ -38,10 +38,14 @@ def clean(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def last_metric_id(db: Database) -> int:
-    """The newest metric id of all runs: a cursor a client can subscribe from (PK, O(1))."""
+def last_metric_id(db: Database, run_id: int) -> int:
+    """The run's newest metric id: every point of the run up to it is committed and a client
+    that subscribes from it gets each later point once (its row's ``last_metric_id``, or for
+    points written around the writer the run's own newest id)."""
+    newest = select(func.max(Metric.id)).where(Metric.run_id == run_id).scalar_subquery()
+    query = select(func.coalesce(RunRow.last_metric_id, newest)).where(RunRow.id == run_id)
     with db.engine.connect() as conn:
-        return conn.execute(select(func.max(Metric.id))).scalar() or 0
+        return conn.execute(query).scalar() or 0
 
 
 # Distinct keys by hopping through the (run_id, key, step) index: one seek per key, where
@@ -74,7 +78,7 @@ def metric_series(
     gets each later point exactly once. A handful of queries for all keys together, not a few
     per key: a request naming many keys stays fast.
     """
-    last_id = last_metric_id(db)
+    last_id = last_metric_id(db, run_id)
     with db.engine.connect() as conn:
         keys = keys or metric_keys(conn, run_id)
         found: dict[str, list[tuple]] = {}
@@ -174,7 +178,7 @@ def _downsampled(conn, is_sqlite, run_id, key, since_id, last_id, max_points) ->
 _BUCKET_RANGES = text("""
 SELECT key, count(*), min(bucket), max(bucket) FROM metric_buckets
 WHERE run_id = :run_id AND key IN :keys GROUP BY key
-""").bindparams(bindparam("keys", expanding=True))
+""").bindparams(bindparam("keys", expanding=True, type_=String))  # typed: an empty list too
 
 # One row per group of buckets: the lowest (or highest) point in it. SQLite gives the bare
 # columns (step, wall_time) of the row that holds the one min() / max().

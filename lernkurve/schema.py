@@ -17,7 +17,7 @@ from sqlalchemy import MetaData, inspect, text
 if TYPE_CHECKING:
     from lernkurve.db import Database
 
-HEAD = "0005"
+HEAD = "0006"
 FIRST = "0001"
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -112,6 +112,7 @@ def resume_script_run(db: Database, run_id: int, cls: type[Run] = Run) -> Run:
             .values(applied_at=stamp)
         )
         removed = _remove_points_after(session, run_id, ckpt.step)
+        db.order_run_rows(session, [run_id])
         payload = {"checkpoint_id": ckpt.id, "from": "checkpoint", **removed}
         session.add(
             Event(run_id=run_id, step=ckpt.step, wall_time=stamp, kind="resume", payload=payload)

@@ -1,9 +1,15 @@
 """One streamer for all clients: new database rows become Socket.IO messages.
 
-Every tick it reads metrics, events and snapshots with ``id > cursor`` and emits them per run
-to the room ``run:<id>``; every few ticks it emits changed runs to everyone and marks runs
-whose process vanished (stale heartbeat) as ``interrupted``. Subscribing replays what a
-client missed under the same lock, so every point reaches a client exactly once.
+Every tick it reads, for each watched run, the metrics, events and snapshots with
+``cursor < id <= newest`` and emits them to the room ``run:<id>``; every few ticks it emits
+changed runs to everyone and marks runs whose process vanished (stale heartbeat) as
+``interrupted``. Subscribing replays what a client missed under the same lock, so every point
+reaches a client exactly once.
+
+The cursors are per run: a run's rows become visible in id order (one process writes a run's
+points; ``Database.order_run_rows``), while the rows of different runs may commit in any
+order (PostgreSQL writers share no lock). ``newest`` comes from the run's row
+(``last_metric_id``, set with the points) and the (run, id) indexes of events and snapshots.
 
 Nothing one room or client does can stop the stream: each phase of a tick and each emit is
 guarded on its own, and failures are logged at most once per kind every few seconds.
@@ -48,11 +54,18 @@ HEARTBEAT_TIMEOUT = 3.0
 SWEEP_LOCK_WAIT = 0.25  # the sweep waits this long for the write lock, else looks again later
 
 
-_NEWEST_IDS = select(
-    select(func.max(Metric.id)).scalar_subquery(),
-    select(func.max(Event.id)).scalar_subquery(),
-    select(func.max(Snapshot.id)).scalar_subquery(),
-)
+TABLES = {"metric": Metric, "event": Event, "snapshot": Snapshot}
+
+
+def newest_ids_query(run_ids: list[int]):
+    """Per run: its newest metric, event and snapshot ids (one row lookup, two index seeks)."""
+    newest = {
+        name: select(func.max(model.id)).where(model.run_id == RunRow.id).scalar_subquery()
+        for name, model in (("event", Event), ("snapshot", Snapshot))
+    }
+    return select(RunRow.id, RunRow.last_metric_id, newest["event"], newest["snapshot"]).where(
+        RunRow.id.in_(run_ids)
+    )
 
 
 def room(run_id: int) -> str:
@@ -105,8 +118,9 @@ class Streamer:
         self._stop = threading.Event()
         self._runs_seen: dict[int, tuple] = {}
         self._next_runs = self._next_liveness = 0.0
-        self.cursor = 0  # newest metric id streamed (or skipped: nobody watched its run)
-        self._cursors = {"event": 0, "snapshot": 0}
+        # Watched run -> {"metric": id, "event": id, "snapshot": id}: the newest ids its room
+        # has been sent (a run nobody watches has none; a new watcher starts it afresh).
+        self.cursors: dict[int, dict[str, int]] = {}
         self.failures = ThrottledLog(log)
 
     def start(self) -> None:
@@ -115,7 +129,6 @@ class Streamer:
             if self._started:
                 return
             self._started = True
-            self._init_cursors()
         self._task = self.socketio.start_background_task(self._loop)
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -126,15 +139,13 @@ class Streamer:
         if task is not None and task is not threading.current_thread():
             task.join(timeout)
 
-    def _init_cursors(self) -> None:
-        self.cursor, events, snapshots = self._newest_ids()
-        self._cursors = {"event": events, "snapshot": snapshots}
-
-    def _newest_ids(self) -> tuple[int, int, int]:
-        """The newest metric, event and snapshot ids in one cheap query (three PK lookups)."""
+    def _newest(self, run_ids: list[int]) -> dict[int, dict[str, int]]:
+        """Each run's newest metric, event and snapshot ids, in one cheap query."""
+        if not run_ids:
+            return {}
         with self.db.engine.connect() as conn:
-            row = conn.execute(_NEWEST_IDS).one()
-        return tuple(value or 0 for value in row)
+            rows = conn.execute(newest_ids_query(run_ids)).all()
+        return {run: dict(zip(TABLES, (i or 0 for i in ids), strict=True)) for run, *ids in rows}
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -159,15 +170,23 @@ class Streamer:
             self.failures.exception(f"lernkurve streamer: {phase} failed")
 
     def _stream_rows(self) -> None:
-        newest = self._newest_ids()
         with self.lock:
-            watched = self.watched_runs()
-            if newest[0] > self.cursor:
-                while self._emit_metrics(watched, newest[0]) >= BATCH_ROWS:
-                    pass
-            for model, message, index in ((Event, "event", 1), (Snapshot, "snapshot", 2)):
-                if newest[index] > self._cursors[message]:
-                    self._emit_rows(model, message, watched, newest[index])
+            watched = set(self.watched_runs())
+            for run_id in set(self.cursors) - watched:
+                del self.cursors[run_id]
+            newest = self._newest([run_id for run_id in watched if run_id in self.cursors])
+            for run_id, ids in newest.items():
+                self._stream_run(run_id, ids)
+
+    def _stream_run(self, run_id: int, newest: dict[str, int]) -> None:
+        """Send a watched run's room its rows past its cursors, up to ``newest``: at most one
+        batch of points a tick, so a long backlog of one run never holds up the others."""
+        cursors = self.cursors[run_id]
+        if newest["metric"] > cursors["metric"]:
+            self._emit_metrics(run_id, newest["metric"])
+        for name in ("event", "snapshot"):
+            if newest[name] > cursors[name]:
+                self._emit_rows(run_id, name, newest[name])
 
     def emit(self, message: str, payload: dict, to: str | None = None) -> None:
         """Emit to one room or client (or all); a failure there is logged, never raised."""
@@ -182,39 +201,27 @@ class Streamer:
         watched = (run_of_room(name) for name, members in list(rooms.items()) if members)
         return [run_id for run_id in watched if run_id is not None]
 
-    def _emit_metrics(self, watched: list[int], newest: int) -> int:
-        """Emit new points of watched runs; points nobody watches are skipped, not read."""
-        query = (
-            metrics_table.select()
-            .where(
-                Metric.id > self.cursor,
-                Metric.id <= newest,
-                run_column(self.cursor, newest).in_(watched),
-            )
-            .order_by(Metric.id)
-            .limit(BATCH_ROWS)
-        )
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(query).all() if watched else []
-        by_run = defaultdict(list)
-        for row in rows:
-            by_run[row.run_id].append(point(row))
-        for run_id, points in by_run.items():
+    def _emit_metrics(self, run_id: int, upto: int) -> None:
+        """Send the room one batch of the run's points past its cursor, up to ``upto``."""
+        cursors = self.cursors[run_id]
+        rows = self._points_between(run_id, cursors["metric"], upto)
+        if rows:
+            points = [point(row) for row in rows]
             self.emit("metrics", {"run_id": run_id, "points": points}, to=room(run_id))
-        self.cursor = rows[-1].id if len(rows) >= BATCH_ROWS else newest
-        return len(rows)
+        cursors["metric"] = rows[-1].id if len(rows) >= BATCH_ROWS else upto
 
-    def _emit_rows(self, model, message: str, watched: list[int], newest: int) -> None:
+    def _emit_rows(self, run_id: int, name: str, upto: int) -> None:
+        model, cursors = TABLES[name], self.cursors[run_id]
         query = (
             select(model)
-            .where(model.id > self._cursors[message], model.id <= newest, model.run_id.in_(watched))
+            .where(model.run_id == run_id, model.id > cursors[name], model.id <= upto)
             .order_by(model.id)
         )
         with self.db.Session() as session:
-            rows = session.scalars(query).all() if watched else []
+            rows = session.scalars(query).all()
         for row in rows:
-            self.emit(message, row.to_dict(), to=room(row.run_id))
-        self._cursors[message] = newest
+            self.emit(name, row.to_dict(), to=room(run_id))
+        cursors[name] = upto
 
     def _emit_changed_runs(self) -> None:
         since = now() - 2 * RUNS_EVERY - LIVENESS_EVERY
@@ -240,20 +247,31 @@ class Streamer:
                 self.emit("run", run)
 
     def subscribe(self, sid: str, run_id: int, since_id: int | None) -> None:
-        """Join a run's room; replay its points with since_id < id <= cursor first."""
+        """Join a run's room; replay its points with since_id < id <= cursor first.
+
+        ``since_id`` is the ``last_id`` of the client's history (REST): the run's points up to
+        it are the client's already.
+        """
         with self.lock:
-            if since_id is not None and since_id > self.cursor:
-                # The client is ahead of the stream (its history came from REST): bring the
-                # stream up to since_id for everyone else first, so nothing reaches it twice.
-                upto = min(since_id, self._newest_ids()[0])
-                while self._emit_metrics(self.watched_runs(), upto) >= BATCH_ROWS:
-                    pass
+            newest = self._newest([run_id]).get(run_id) or dict.fromkeys(TABLES, 0)
+            cursors = self.cursors.get(run_id)
+            if cursors is None:  # the first watcher: the room's stream starts where it is
+                start = newest["metric"] if since_id is None else min(since_id, newest["metric"])
+                self.cursors[run_id] = {**newest, "metric": start}
+                join_room(room(run_id), sid=sid)
+                return
+            if since_id is not None and since_id > cursors["metric"]:
+                # The client is ahead of the room: bring the room up to since_id first, so
+                # nothing reaches this client twice.
+                upto = min(since_id, newest["metric"])
+                while cursors["metric"] < upto:
+                    self._emit_metrics(run_id, upto)
             join_room(room(run_id), sid=sid)
             if since_id is None:
                 return
             after = since_id
             while True:
-                rows = self._points_between(run_id, after, self.cursor)
+                rows = self._points_between(run_id, after, cursors["metric"])
                 if not rows:
                     break
                 points = [point(row) for row in rows]

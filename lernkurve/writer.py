@@ -1,7 +1,7 @@
 """One writer per process and database: moves every live run's points there, in order.
 
 - Points wait in memory (``Run.log`` only appends) until the writer thread writes them in
-  short transactions of at most BATCH_POINTS rows, taking SQLite's write lock fairly
+  short transactions of at most Database.batch_points rows, taking SQLite's write lock fairly
   (``Database.write``), so neither other processes nor the server wait long for it.
 - Bounded memory: at most PENDING_BYTES of unwritten points per process. While the database
   takes writes but more slowly than the loop logs, ``Run.log`` waits for the writer at the
@@ -12,9 +12,9 @@
 - A heartbeat thread beats every run's row in its own tiny transaction every
   HEARTBEAT_EVERY seconds, so a large batch never delays a beat; while the disk is full it
   also records how many points wait (``runs.pending``) when it can.
-- On PostgreSQL the points go in with one COPY a batch (Database.insert_metrics) and no lock
-  is shared with other writers but a short one at the batch's end (Database.publish_in_order:
-  new ids become visible in id order, as the streamer's cursor needs).
+- On PostgreSQL the points go in with one COPY a run and batch (Database.insert_metrics), and
+  writers of different runs share no lock: each run's new rows become visible in id order
+  (Database.order_run_rows), which is all the stream's per-run cursors need.
 - A run's final status goes into the transaction that commits its last point.
 - A run whose row was deleted in the app is dropped with one line on stderr; its loop goes on.
 """
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, make_url, select, text, update
+from sqlalchemy import bindparam, delete, make_url, select, text, update
 
 from lernkurve.db import (
     BUCKET_SHIFT,
@@ -40,6 +40,7 @@ from lernkurve.db import (
     Command,
     Database,
     Event,
+    Metric,
     RunRow,
     Snapshot,
     is_disk_full,
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 0.05
 RETRY_INTERVAL = 0.5  # while the database refuses writes
 MAX_KEY = 100  # metrics.key is VARCHAR(100)
-BATCH_POINTS = 5_000  # rows a transaction at most: ~15 ms of the write lock, so others wait little
 BATCH_POLL = 0.004  # how often a waiting batch looks for the lock; beats look 4x as often
 HEARTBEAT_EVERY = 0.5
 # Unwritten points a process may hold (LERNKURVE_PENDING_MB overrides the 128 MiB).
@@ -377,7 +377,7 @@ class Writer(threading.Thread):
             runs = [run for run in runs if not run.gone]
             if not runs:
                 return False
-            share = max(1000, BATCH_POINTS // len(runs))
+            share = max(1000, self.db.batch_points // len(runs))
             batches = [hold_final_status(run.take_pending(share)) for run in runs]
             self._measure(batches)
             try:
@@ -451,7 +451,18 @@ class Writer(threading.Thread):
                 file=sys.stderr,
                 flush=True,
             )
+        if gone:
+            self._delete_points_of([run.id for run in gone])
         return bool(gone)
+
+    def _delete_points_of(self, run_ids: list[int]) -> None:
+        """Points a batch committed after its run's row was deleted (PostgreSQL keeps no
+        foreign key from metrics to runs, for speed)."""
+        try:
+            with self.db.write() as conn:
+                conn.execute(delete(Metric).where(Metric.run_id.in_(run_ids)))
+        except Exception:  # noqa: BLE001 - a few unreachable rows; the run is gone either way
+            log.debug("lernkurve: could not delete points of deleted runs", exc_info=True)
 
     def _needs_write(self, run_id: int, batch: dict, state: tuple) -> bool:
         """Points, events, lost points to report or a changed row; otherwise skip the run."""
@@ -475,9 +486,9 @@ class Writer(threading.Thread):
             return
         missing = set()
         with self.db.write(poll=BATCH_POLL) as conn:
-            for run, _, _, _, _, buckets in work:  # this writer's own rows: nobody waits on them
+            self.db.order_run_rows(conn, [run.id for run, *_ in work])
+            for run, _, _, _, _, buckets in work:
                 self.db.upsert_buckets(conn, run.id, buckets)
-            self.db.publish_in_order(conn)
             beat = now()  # with the lock held: a batch that lands is a beat too
             for run, batch, _, rows, _, _ in work:
                 self.db.insert_metrics(conn, rows)

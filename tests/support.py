@@ -178,6 +178,22 @@ def migrate_to(url: str, revision: str) -> None:
     engine.dispose()
 
 
+def schema_differences(connection) -> list:
+    """Alembic's differences between a database and the models, leaving out what the models
+    create on other databases only (``ddl_if``: the metrics foreign key is SQLite's alone)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from lernkurve.db import Base
+
+    def for_this_database(item, name, kind, reflected, compare_to) -> bool:
+        condition = getattr(item, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, connection.dialect.name)
+
+    context = MigrationContext.configure(connection, opts={"include_object": for_this_database})
+    return compare_metadata(context, Base.metadata)
+
+
 PG_BIN = Path(os.environ.get("LERNKURVE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_PACKAGE = "postgresql"  # the Debian package that holds initdb and postgres
 

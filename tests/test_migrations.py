@@ -8,13 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from lernkurve.db import Base, Database
+from lernkurve.db import Database
 from lernkurve.schema import HEAD, SchemaTooNew
-from support import ROOT, migrate_to
+from support import ROOT, migrate_to, schema_differences
 
 FIRST_RELEASE_ROWS = {
     "runs": (
@@ -70,7 +68,7 @@ def test_migrations_build_exactly_the_models_schema(tmp_path):
     upgrade_to(path, "head")
     engine = create_engine(f"sqlite:///{path}")
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        differences = schema_differences(connection)
     engine.dispose()
     assert differences == []
 
