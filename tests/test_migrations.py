@@ -58,6 +58,7 @@ def test_a_first_release_database_opens_migrates_and_keeps_every_row(tmp_path):
         assert conn.execute("SELECT id, created_at FROM checkpoints").fetchone() == (2, 1.35)
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
         assert conn.execute("SELECT pending FROM runs").fetchone() == (None,)
+        assert conn.execute("SELECT last_metric_id FROM runs").fetchone() == (1,)  # its point
         assert conn.execute("SELECT hparams FROM runs").fetchone() == ('{"lr": 0.1}',)
     assert len(db.instance_id()) == 32  # the meta table the migration added works
     db.dispose()
