@@ -12,6 +12,8 @@ a 1,000,000-point metric (GET /api/runs/<id>/metrics?max_points=2000, min/max bu
 1. Committed/s: one process logs --points points (--keys scalars a call) as fast as it can
    through `lernkurve.init`, then finish() returns once every point is committed: points /
    (first log .. finish returned). A fresh database per trial; median of --trials.
+   Beside it, "alone/s": the same points through Database.insert_metrics with no training
+   loop and no writer thread, in the writer's batch size: what the store itself takes.
 2. Chart: one run with one key of --chart-points steps, logged the same way; then the REST
    call the page makes (Flask test client, token included) --requests times: median and max.
 Without --pg, a throwaway PostgreSQL cluster (Debian's postgresql, as the tests start it) runs
@@ -47,6 +49,23 @@ def log_points(url: str, steps: int, keys: int) -> tuple[int, float]:
     elapsed = time.perf_counter() - started
     training.open_database(url).dispose()
     return run.id, elapsed
+
+
+def store_alone(url: str, points: int, keys: int) -> float:
+    """Points/s of Database.insert_metrics alone (rows made beforehand, no training loop, no
+    writer thread), in the writer's batch size: what the store itself takes."""
+    from lernkurve.db import Database
+
+    db = Database(url)
+    run_id = db.insert_run(name="alone", task="script").id
+    rows = [(run_id, f"metric{i % keys}", i // keys, i * 1e-3, 1.7e9 + i) for i in range(points)]
+    started = time.perf_counter()
+    for start in range(0, points, db.batch_points):
+        with db.write() as conn:
+            db.insert_metrics(conn, rows[start : start + db.batch_points])
+    elapsed = time.perf_counter() - started
+    db.dispose()
+    return points / elapsed
 
 
 def chart_times(url: str, run_id: int, requests: int, data_dir: str) -> tuple[list, int]:
@@ -106,10 +125,11 @@ def main() -> int:
             for _ in range(args.trials):
                 _, seconds = log_points(fresh(store), args.points // args.keys, args.keys)
                 rates.append(args.points / seconds)
+            alone = store_alone(fresh(store), args.points, args.keys)
             url = fresh(store)
             run_id, _ = log_points(url, args.chart_points, 1)
             times, shown = chart_times(url, run_id, args.requests, work)
-            results[store] = (rates, times, shown)
+            results[store] = (rates, alone, times, shown)
     finally:
         if cluster is not None:
             cluster.stop()
@@ -119,14 +139,15 @@ def main() -> int:
         f"{args.trials} trials; chart of {args.chart_points:,} points, {args.requests} requests; "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"   {'store':<10} {'committed/s':>12} {'trials':>22} {'goal >= 200k':>13}"
+    print(f"   {'store':<10} {'committed/s':>12} {'trials':>22} {'goal >= 200k':>13} {'alone/s':>9}"
           f" {'chart s':>8} {'max':>6} {'points':>7} {'goal <= 0.3 s':>14}")  # fmt: skip
-    for store, (rates, times, shown) in results.items():
+    for store, (rates, alone, times, shown) in results.items():
         rate, chart = statistics.median(rates), statistics.median(times)
         spread = f"{min(rates):,.0f}..{max(rates):,.0f}"
         missed |= rate < RATE_GOAL or chart > CHART_GOAL
         print(
             f"   {store:<10} {rate:>12,.0f} {spread:>22} {verdict(rate >= RATE_GOAL):>13}"
+            f" {alone:>9,.0f}"
             f" {chart:>8.3f} {max(times):>6.3f} {shown:>7} {verdict(chart <= CHART_GOAL):>14}"
         )
     return 1 if missed and args.strict else 0
