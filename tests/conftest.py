@@ -13,7 +13,16 @@ import sys
 
 import pytest
 
-from support import PG_BIN, PG_PACKAGE, TOKEN, Api, LiveServer, PostgresCluster
+from support import (
+    DIST_BUILD,
+    PG_BIN,
+    PG_PACKAGE,
+    TOKEN,
+    Api,
+    DistBuild,
+    LiveServer,
+    PostgresCluster,
+)
 
 STORES = ("sqlite", "postgres")
 
@@ -43,12 +52,28 @@ SQLITE_ONLY = (
 
 
 def pytest_collection_modifyitems(config, items):
+    bundle = [item for item in items if item.get_closest_marker("bundle")]
+    if bundle:  # last: the one-file build (minutes, mostly one core) runs beside the others
+        items[:] = [item for item in items if not item.get_closest_marker("bundle")] + bundle
     if config.getoption("store") != "postgres":
         return
     skip = pytest.mark.skip(reason="reads or locks the SQLite file itself")
     for item in items:
         if item.nodeid.split("[")[0] in SQLITE_ONLY:
             item.add_marker(skip)
+
+
+def pytest_collection_finish(session):
+    if not session.config.option.collectonly and any(
+        "executable" in getattr(item, "fixturenames", ()) for item in session.items
+    ):
+        session.config.stash[DIST_BUILD] = DistBuild.start()
+
+
+def pytest_sessionfinish(session):
+    build = session.config.stash.get(DIST_BUILD, None)
+    if build is not None:
+        build.stop()
 
 
 def pytest_report_header(config):

@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 TOKEN = "test-token"
@@ -297,3 +299,38 @@ class PostgresCluster:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class DistBuild:
+    """`make dist` in the background from the start of a session that runs a bundle test:
+    the build (minutes, mostly one core) goes on beside the other tests, which run first."""
+
+    def __init__(self, proc: subprocess.Popen, log_path: Path) -> None:
+        self.proc, self.log_path = proc, log_path
+        self.started = time.monotonic()
+
+    @classmethod
+    def start(cls) -> DistBuild:
+        log_path = Path(tempfile.mkdtemp(prefix="lernkurve-dist-")) / "make-dist.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                ["make", "--no-print-directory", "dist"],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        return cls(proc, log_path)
+
+    def wait(self, timeout: float) -> tuple[int, str, float]:
+        """Its exit status, the end of its output, and seconds since it started."""
+        returncode = self.proc.wait(timeout)
+        return returncode, self.log_path.read_text(errors="replace")[-8000:], self.elapsed()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:  # the session ended early: no half-built file left behind
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(30)
+
+
+DIST_BUILD = pytest.StashKey[DistBuild]()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,21 +13,18 @@ sys.path.insert(0, str(ROOT / "tests" / "desktop"))  # the shared AppProcess hel
 
 from appprocess import TOKEN, AppProcess  # noqa: E402
 
+from support import DIST_BUILD, DistBuild  # noqa: E402
+
 
 @pytest.fixture(scope="session")
-def executable():
-    """dist/lernkurve, built by `make dist` from build.spec (minutes the first time)."""
-    started = time.monotonic()
-    result = subprocess.run(
-        ["make", "--no-print-directory", "dist"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=40 * 60,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+def executable(request):
+    """dist/lernkurve, built by `make dist` from build.spec (minutes the first time): the
+    session started the build when it collected this (tests/conftest.py), or it runs now."""
+    build = request.config.stash.get(DIST_BUILD, None) or DistBuild.start()
+    returncode, output, seconds = build.wait(timeout=40 * 60)
+    assert returncode == 0, output
     path = ROOT / "dist" / ("lernkurve.exe" if sys.platform == "win32" else "lernkurve")
-    print(f"make dist: {time.monotonic() - started:.0f} s, {path.stat().st_size / 2**20:.0f} MiB")
+    print(f"make dist: {seconds:.0f} s since it started, {path.stat().st_size / 2**20:.0f} MiB")
     return path
 
 
