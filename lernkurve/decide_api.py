@@ -8,13 +8,17 @@ process does the trial between its steps (lernkurve.trials, .autopilot, .recipes
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Blueprint
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from lernkurve import recipes
 from lernkurve.api import (
+    MAX_ID,
     ApiError,
     _api_error,
     _database_refused,
@@ -86,6 +90,23 @@ def _child(session, parent: RunRow, kind: str, name: str, hparams: dict, **confi
     return row
 
 
+@contextmanager
+def _live_run_held(run_id: int) -> Iterator[tuple[Session, RunRow]]:
+    """A session whose write transaction holds the run's row until the trial's rows commit.
+
+    The run's end closes the trial children it never started; without the hold, a run that
+    ends between the check that it lives and this commit would leave them queued for good.
+    SQLite: the write lock (taken first); PostgreSQL: the row's lock (FOR UPDATE).
+    """
+    with db().write() as conn, Session(bind=conn) as session:
+        found = session.get(RunRow, run_id, with_for_update=True) if run_id <= MAX_ID else None
+        if found is None:
+            raise ApiError(404, "not_found", f"no run with id {run_id}")
+        require_live(found)
+        yield session, found
+        session.flush()  # the write transaction commits on leaving db().write()
+
+
 def _command(session, run_id: int, kind: str, payload: dict) -> Command:
     command = Command(run_id=run_id, kind=kind, payload=payload, created_at=now())
     session.add(command)
@@ -102,14 +123,13 @@ def lr_test(run_id: int):
     if max_lr <= min_lr:
         raise ApiError(400, "invalid_argument", "max_lr must be greater than min_lr")
     steps = _whole(body, "steps", 5, MAX_TRIAL_STEPS)
-    with db().Session() as session:
-        run = load_run(session, run_id)
-        require_live(run)
+    with _live_run_held(run_id) as (session, run):
         child = _child(session, run, "lr_test", f"lr test @ {run.step}", dict(run.hparams))
         payload = {"min_lr": min_lr, "max_lr": max_lr, "steps": steps, "run_id": child.id}
         command = _command(session, run_id, "lr_test", payload)
-        session.commit()
-        return {"run_id": child.id, "command_id": command.id}, 202
+        session.flush()
+        answer = {"run_id": child.id, "command_id": command.id}
+    return answer, 202
 
 
 @bp.post("/runs/<int:run_id>/race")
@@ -126,9 +146,7 @@ def race(run_id: int):
     mode = body.get("mode", "min")
     if mode not in MODES:
         raise ApiError(400, "invalid_argument", "mode must be min or max")
-    with db().Session() as session:
-        run = load_run(session, run_id)
-        require_live(run)
+    with _live_run_held(run_id) as (session, run):
         schema = run.config.get("schema", {})
         variants = [_variant(schema, v) for v in variants]
         children = [
@@ -138,8 +156,9 @@ def race(run_id: int):
         run_ids = [child.id for child in children]
         payload = {"variants": variants, "steps": steps, "metric": metric, "mode": mode}
         command = _command(session, run_id, "race", {**payload, "run_ids": run_ids})
-        session.commit()
-        return {"run_ids": run_ids, "command_id": command.id}, 202
+        session.flush()
+        answer = {"run_ids": run_ids, "command_id": command.id}
+    return answer, 202
 
 
 def _variant(schema: dict, values) -> dict:
