@@ -10,8 +10,8 @@ from lernkurve.db import Database, Metric, MetricBucket
 def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> dict[int, dict]:
     """{run_id: {"metric", "best", "best_step", "last", "last_step"}} for runs that logged it.
 
-    The best comes from the 64-step min/max buckets on SQLite (a few thousand rows for a
-    million points); elsewhere from the points themselves.
+    The best comes from the 64-step min/max buckets (a few thousand rows for a million
+    points), kept on both stores.
     """
     if not run_ids:
         return {}
@@ -38,16 +38,11 @@ def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> d
 
 def _best(db: Database, run_ids: list[int], metric: str, mode: str) -> dict[int, tuple]:
     pick = min if mode == "min" else max
-    if db.is_sqlite:
-        value_col = MetricBucket.lo_value if mode == "min" else MetricBucket.hi_value
-        step_col = MetricBucket.lo_step if mode == "min" else MetricBucket.hi_step
-        query = select(MetricBucket.run_id, value_col, step_col).where(
-            MetricBucket.key == metric, MetricBucket.run_id.in_(run_ids), value_col.is_not(None)
-        )
-    else:
-        query = select(Metric.run_id, Metric.value, Metric.step).where(
-            Metric.key == metric, Metric.run_id.in_(run_ids), Metric.value.is_not(None)
-        )
+    value_col = MetricBucket.lo_value if mode == "min" else MetricBucket.hi_value
+    step_col = MetricBucket.lo_step if mode == "min" else MetricBucket.hi_step
+    query = select(MetricBucket.run_id, value_col, step_col).where(
+        MetricBucket.key == metric, MetricBucket.run_id.in_(run_ids), value_col.is_not(None)
+    )
     best: dict[int, tuple] = {}
     with db.engine.connect() as conn:
         for run_id, value, step in conn.execute(query):
