@@ -41,16 +41,6 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("store", STORES, indirect=True)
 
 
-# Tests that open the SQLite file itself (sqlite3.connect on db_path): nothing to run with
-# --store=postgres. Their own files could say so with a marker one day.
-SQLITE_ONLY = (
-    "tests/test_fuzz.py::test_no_rest_request_gets_a_5xx_or_changes_data_when_refused",
-    "tests/test_fuzz.py::test_no_request_anywhere_gets_a_5xx",
-    "tests/test_fuzz.py::test_every_socket_event_gets_an_answer",
-    "tests/test_validation.py::test_a_database_locked_past_the_busy_timeout_answers_503_not_500",
-)
-
-
 def pytest_collection_modifyitems(config, items):
     bundle = [item for item in items if item.get_closest_marker("bundle")]
     if bundle:  # last: the one-file build (minutes, mostly one core) runs beside the others
@@ -59,7 +49,7 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="reads or locks the SQLite file itself")
     for item in items:
-        if item.nodeid.split("[")[0] in SQLITE_ONLY:
+        if item.get_closest_marker("sqlite_only"):
             item.add_marker(skip)
 
 

@@ -132,6 +132,7 @@ def check_error_shape(response) -> None:
     assert isinstance(error["message"], str) and error["message"]
 
 
+@pytest.mark.sqlite_only
 @FUZZ
 @given(
     method=st.sampled_from(METHODS),
@@ -171,6 +172,7 @@ def test_no_rest_request_gets_a_5xx_or_changes_data_when_refused(
 URL_PATH = st.text(st.characters(exclude_characters="?#", exclude_categories=["Cs"]), max_size=40)
 
 
+@pytest.mark.sqlite_only
 @FUZZ
 @given(
     path=URL_PATH | st.sampled_from(["api/health", "api/tasks", "api/runs", "socket.io/"]),
@@ -189,6 +191,7 @@ def test_no_request_anywhere_gets_a_5xx(fuzz_app, db_path, path, query, method):
         assert dump(db_path) == before
 
 
+@pytest.mark.sqlite_only
 @FUZZ
 @given(
     event=st.sampled_from(["subscribe", "unsubscribe"]) | st.text(min_size=1, max_size=20),

@@ -324,6 +324,7 @@ def test_an_interrupted_run_whose_process_is_gone_is_deleted_at_once(api, app):
     assert api.delete(f"/api/runs/{run_id}").status_code == 204
 
 
+@pytest.mark.sqlite_only
 def test_a_database_locked_past_the_busy_timeout_answers_503_not_500(app, db_path):
     import sqlite3
 
