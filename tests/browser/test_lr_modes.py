@@ -121,11 +121,13 @@ def test_scale_is_the_default_and_shows_its_factor(dashboard, script):
         lambda: page.locator("#lr-mode-state").inner_text() == "Follows the schedule ×0.5."
     )
 
-    # Only lr carries the mode: a weight decay change is sent as it is.
+    # Only lr carries the mode: a weight decay change is sent as it is (and answered before
+    # the test ends the run).
     dashboard.field("#hp-live", "weight_decay").fill("0.02")
-    with page.expect_request(lambda r: r.method == "PATCH") as patch:
+    with page.expect_response(lambda r: r.request.method == "PATCH") as answer:
         page.get_by_role("button", name="Apply").click()
-    assert patch.value.post_data_json == {"weight_decay": 0.02}
+    assert answer.value.request.post_data_json == {"weight_decay": 0.02}
+    assert answer.value.status == 200
 
 
 def test_without_a_schedule_the_switch_stays_away_but_groups_show(dashboard, script):
@@ -153,9 +155,12 @@ def test_a_long_lr_reads_rounded_and_apply_sends_only_what_was_edited(dashboard)
         dashboard.open_run(script.run.id)
         assert dashboard.field("#hp-live", "lr").input_value() == "0.123457"
         dashboard.field("#hp-live", "weight_decay").fill("0.02")
-        with page.expect_request(lambda r: r.method == "PATCH") as patch:
+        # The answer, not only the request: the script must not end while the PATCH is on its
+        # way (the run would have finished: a 409 in the console).
+        with page.expect_response(lambda r: r.request.method == "PATCH") as answer:
             page.get_by_role("button", name="Apply").click()
-        assert patch.value.post_data_json == {"weight_decay": 0.02}
+        assert answer.value.request.post_data_json == {"weight_decay": 0.02}
+        assert answer.value.status == 200
     finally:
         script.finish()
 
