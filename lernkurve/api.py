@@ -87,8 +87,9 @@ def json_body() -> dict:
     return data
 
 
-def load_run(session, run_id: int) -> RunRow:
-    run = session.get(RunRow, run_id) if run_id <= MAX_ID else None
+def load_run(session, run_id: int, for_update: bool = False) -> RunRow:
+    """The run's row, or a 404; ``for_update`` locks it until the transaction ends."""
+    run = session.get(RunRow, run_id, with_for_update=for_update) if run_id <= MAX_ID else None
     if run is None:
         raise ApiError(404, "not_found", f"no run with id {run_id}")
     return run

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from lernkurve import recipes
 from lernkurve.api import (
-    MAX_ID,
     ApiError,
     _api_error,
     _database_refused,
@@ -99,11 +98,9 @@ def _live_run_held(run_id: int) -> Iterator[tuple[Session, RunRow]]:
     SQLite: the write lock (taken first); PostgreSQL: the row's lock (FOR UPDATE).
     """
     with db().write() as conn, Session(bind=conn) as session:
-        found = session.get(RunRow, run_id, with_for_update=True) if run_id <= MAX_ID else None
-        if found is None:
-            raise ApiError(404, "not_found", f"no run with id {run_id}")
-        require_live(found)
-        yield session, found
+        run = load_run(session, run_id, for_update=True)
+        require_live(run)
+        yield session, run
         session.flush()  # the write transaction commits on leaving db().write()
 
 
