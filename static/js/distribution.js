@@ -51,6 +51,14 @@ export class DistributionView {
     this.draw();
   }
 
+  /** Add the run's distribution snapshots not here yet (after a subscribe, say). */
+  async merge(runId) {
+    const rows = await loadSnapshots(this, runId, "distribution");
+    if (!rows?.length) return;
+    for (const snap of rows) this.add(snap);
+    this.draw();
+  }
+
   clear() {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;

@@ -94,8 +94,12 @@ export class RunView {
       onPoints: (points) => this.takePoints(points),
       onEvent: (ev) => this.addEvent(ev),
       onSnapshot: (snap) => this.takeSnapshot(snap),
-      // Events are not replayed: once subscribed, fetch them again to close the gap.
-      onSubscribed: () => this.mergeEvents(id, token),
+      // Events and snapshots are not replayed: once subscribed, fetch them again to close
+      // the gap between the reads above and the room's cursor (and a reconnect's gap).
+      onSubscribed: () => {
+        this.mergeEvents(id, token);
+        this.mergeSnapshots(id, token);
+      },
     });
     this.decide.open();
     document.getElementById("charts-loading").hidden = true;
@@ -147,6 +151,15 @@ export class RunView {
     }
     if (token !== this.token) return;
     for (const ev of events) if (!this.events.has(ev.id)) this.addEvent(ev);
+  }
+
+  /** Snapshots again; each view keeps the newest (optimizer, boundary) or each once (by id). */
+  mergeSnapshots(id, token) {
+    if (token !== this.token || !this.run) return;
+    this.loadBoundary(this.run);
+    this.loadOptimizer(this.run);
+    this.samples.merge(id);
+    this.distribution.merge(id);
   }
 
   chartWidth() {

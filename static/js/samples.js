@@ -49,6 +49,15 @@ export class SamplesView {
     this.render(true);
   }
 
+  /** Add the run's text snapshots not here yet (after a subscribe, say). */
+  async merge(runId) {
+    const wasEmpty = this.samples.size === 0;
+    const rows = await loadSnapshots(this, runId, "text");
+    if (!rows) return;
+    for (const snap of rows) this.add(snap, false);
+    this.render(wasEmpty);
+  }
+
   clear() {
     this.runId = null;
     this.samples.clear();

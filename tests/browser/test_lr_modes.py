@@ -102,6 +102,43 @@ def test_override_then_release_from_the_panel(dashboard, script):
     assert release.is_disabled() and page.locator("#lr-mode-scale").is_checked()
 
 
+QUANTILES = [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1]
+SNAPSHOTS_AND_WHERE_THEY_SHOW = [
+    ("optimizer", {"groups": TWO_GROUPS, "lr_mode": "scale", "lr_factor": 1.0, "scheduled": True},
+     "#lr-mode"),
+    ("text", {"key": "sample", "text": "some words"}, "#samples-card"),
+    ("distribution", {"name": "w", "q": QUANTILES, "values": [-2, -1, 0, 1, 2, 3, 4]},
+     "#dist-card"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "payload", "shown_in"), SNAPSHOTS_AND_WHERE_THEY_SHOW)
+def test_a_snapshot_written_before_the_subscribe_lands_still_shows(
+    dashboard, script, kind, payload, shown_in
+):
+    """Written after the page read the run's snapshots, before the server joined it to the
+    run's room (whose cursors start at the newest rows): the page fetches them again."""
+    page, held, forward = dashboard.page, [], []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        forward.append(server.send)
+        ws.on_message(lambda m: held.append(m) if '"subscribe"' in str(m) else server.send(m))
+
+    page.route_web_socket(re.compile(r"/socket\.io/"), route)
+    page.reload()
+    page.wait_for_selector("html[data-ready][data-connection='online']")
+    with page.expect_response(re.compile(rf"/snapshots\?kind={kind}")):
+        dashboard.open_run(script.run.id)
+    while not held:
+        page.wait_for_timeout(20)
+
+    script.write("snapshots", kind, payload)
+    for message in held:
+        forward[0](message)
+    page.locator(shown_in).wait_for()
+
+
 def test_scale_is_the_default_and_shows_its_factor(dashboard, script):
     page = dashboard.page
     dashboard.open_run(script.run.id)
