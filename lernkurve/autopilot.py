@@ -96,9 +96,13 @@ class Autopilot:
         divergence = self.settings["divergence"]
         if self.broken is not None and divergence["enabled"] and self._can_restore():
             self._restore(step)
-        elif self.broken is None:
+            return
+        if self.broken is None:
             self._keep_safe_copy(step, divergence["snapshot_every"])
-            self._check_plateau(step)
+        # A divergence nobody restores (the rule is off, or out of restores) is seen again at
+        # the next log if it lasts; holding it would switch the plateau rule off for good.
+        self.broken = None
+        self._check_plateau(step)
 
     def _can_restore(self) -> bool:
         return self.safe is not None and self.restores < MAX_RESTORES

@@ -431,6 +431,24 @@ def test_autopilot_divergence_compares_with_the_lowest_loss_whatever_min_delta(d
     assert restores and restores[0].payload["by"] == "autopilot"
 
 
+def test_with_divergence_off_a_spike_does_not_switch_the_plateau_rule_off(db_path, data_dir):
+    from lernkurve.autopilot import DEFAULTS, merge
+
+    db, row, run, model, optimizer = watched_run(db_path, "spiky plateau")
+    changes = {
+        "enabled": True,
+        "plateau": {"min_delta": 100.0, "patience": 60, "max_times": 1},  # acts at 61
+        "divergence": {"enabled": False},
+    }
+    run.receive_command(1, "autopilot", merge(DEFAULTS, changes))
+    for step in run.steps(120):
+        run.log(step, loss=10.0 - 0.2 * step if step < 45 else 20.0)  # down to 1, then 20
+    run.finish()
+    acted = [e for e in api_events(db, row.id) if e.payload.get("by") == "autopilot"]
+    assert [(e.kind, e.payload["rule"]) for e in acted] == [("hparams", "plateau")]
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
 def test_the_suggestion_follows_the_long_fall_not_one_noisy_drop():
     from lernkurve.trials import suggest_lr
 
