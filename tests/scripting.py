@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -35,6 +36,12 @@ class Records:
         return wait_for(past, timeout)
 
 
+def ctrl_c_as_in_a_terminal() -> None:
+    """In the child: SIGINT raises KeyboardInterrupt, as for a script started in a terminal,
+    even when the suite runs in a shell's background job (which starts with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Scripts:
     """Starts ``script`` against a test's database; ``start(*args, record=...)`` returns
     (process, run id, records); the script prints "run <id>" first. Leaving the ``with``
@@ -53,6 +60,7 @@ class Scripts:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=ctrl_c_as_in_a_terminal,
         )
         self.procs.append(proc)
         line = proc.stdout.readline()
