@@ -9,11 +9,14 @@ applied command becomes an event carrying that step.
 from __future__ import annotations
 
 import atexit
+import signal
 import sys
 import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +140,7 @@ class Run:
         if exc is None:
             self.finish()
         elif isinstance(exc, KeyboardInterrupt):
-            self.finish("stopped")
+            self._finish_interrupted()
         else:
             self.fail(exc)
 
@@ -649,11 +652,17 @@ class Run:
         """A script that ends without finish(): keep its last points and say how it ended."""
         crash = getattr(sys, "last_value", None)  # set when an uncaught exception ends Python
         if isinstance(crash, KeyboardInterrupt):
-            self.finish("stopped")
+            self._finish_interrupted()
         elif crash is not None:
             self.fail(crash)
         else:
             self.finish()
+
+    def _finish_interrupted(self) -> None:
+        """End a run stopped by Ctrl-C; one more Ctrl-C meanwhile says so instead of cutting
+        the last save short (a terminal and a wrapper such as `timeout` both send one)."""
+        with ctrl_c_waits(f"lernkurve: saving run {self.id}'s last points; Ctrl-C again quits now"):
+            self.finish("stopped")
 
     def _end(self, status: str, error: str | None = None) -> None:
         atexit.unregister(self._at_exit)
@@ -665,3 +674,24 @@ class Run:
             from lernkurve.trials import close_unstarted
 
             close_unstarted(self.db, self.id)
+
+
+@contextmanager
+def ctrl_c_waits(message: str) -> Iterator[None]:
+    """Within: the first SIGINT prints ``message`` and is otherwise ignored; the next one
+    raises KeyboardInterrupt as usual. Only in the main thread, and only over Python's own
+    handler (a handler the script set stays in charge)."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def once_more(_signum, _frame) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print(message, file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, once_more)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

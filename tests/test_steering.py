@@ -7,6 +7,8 @@ group's lr and weight decay; the tests steer it only through the REST API.
 from __future__ import annotations
 
 import signal
+import sqlite3
+import time
 
 import pytest
 from scripting import Scripts
@@ -162,3 +164,25 @@ def test_ctrl_c_ends_the_run_as_stopped(api, script, plain):
     proc.communicate(timeout=20)
     run = api.wait_status(run_id, "stopped", "failed")
     assert run["status"] == "stopped" and run["error"] is None
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["with", "plain"])
+def test_a_second_ctrl_c_while_the_run_saves_waits_for_it(api, script, db_path, plain):
+    """Pressed again because the end seems slow (or sent twice: a terminal and `timeout`
+    both send one), Ctrl-C must not cut the run's last save short."""
+    proc, run_id, records = script("100000", "0.005", *(["--plain"] if plain else []))
+    records.wait_past(3)
+    with sqlite3.connect(db_path, isolation_level=None, timeout=10) as hold:
+        hold.execute("BEGIN IMMEDIATE")  # the run's last flush waits for this write lock
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)  # the script is in its end now, waiting for the database
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        hold.execute("ROLLBACK")
+    _, err = proc.communicate(timeout=20)
+    assert "Ctrl-C again" in err
+
+    run = api.wait_status(run_id, "stopped", "failed")
+    assert run["status"] == "stopped" and run["error"] is None
+    steps = [step for step, *_ in api.points(run_id, "loss")]
+    assert steps == list(range(len(steps))) and run["step"] <= len(steps)
