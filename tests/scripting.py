@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from support import wait_for
 
@@ -34,6 +35,18 @@ class Records:
             return records and back >= after and records[-1]["step"] > step and records
 
         return wait_for(past, timeout)
+
+    def wait_still(self, quiet: float = 0.5, timeout: float = 30.0) -> list[dict]:
+        """The records once the loop has run no step for ``quiet`` seconds (it has ended)."""
+        seen = {"count": -1, "since": time.monotonic()}
+
+        def still():
+            records = self.all()
+            if len(records) != seen["count"]:
+                seen.update(count=len(records), since=time.monotonic())
+            return time.monotonic() - seen["since"] >= quiet and records
+
+        return wait_for(still, timeout)
 
 
 def ctrl_c_as_in_a_terminal() -> None:

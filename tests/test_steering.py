@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 import time
+from contextlib import closing
 
 import pytest
 from scripting import Scripts
@@ -172,10 +173,10 @@ def test_a_second_ctrl_c_while_the_run_saves_waits_for_it(api, script, db_path, 
     both send one), Ctrl-C must not cut the run's last save short."""
     proc, run_id, records = script("100000", "0.005", *(["--plain"] if plain else []))
     records.wait_past(3)
-    with sqlite3.connect(db_path, isolation_level=None, timeout=10) as hold:
+    with closing(sqlite3.connect(db_path, isolation_level=None, timeout=10)) as hold:
         hold.execute("BEGIN IMMEDIATE")  # the run's last flush waits for this write lock
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.5)  # the script is in its end now, waiting for the database
+        records.wait_still()  # the loop has ended: the script is saving, held by the lock
         proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
         hold.execute("ROLLBACK")
