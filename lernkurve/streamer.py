@@ -225,11 +225,17 @@ class Streamer:
 
     def _emit_changed_runs(self) -> None:
         since = now() - 2 * RUNS_EVERY - LIVENESS_EVERY
-        query = select(RunRow.__table__).where(
-            or_(RunRow.status.in_(LIVE_STATUSES), RunRow.ended_at >= since)
-        )
+        wanted = [RunRow.status.in_(LIVE_STATUSES), RunRow.ended_at >= since]
+        # A run last seen live whose end committed long after its ended_at (a writer held up
+        # by load or a locked database): its end must still reach the clients.
+        seen_live = [i for i, state in self._runs_seen.items() if state[0] in LIVE_STATUSES]
+        if seen_live:
+            wanted.append(RunRow.id.in_(seen_live))
+        query = select(RunRow.__table__).where(or_(*wanted))
         with self.db.engine.connect() as conn:
             runs = [dict(row) for row in conn.execute(query).mappings()]
+        for gone in set(seen_live) - {run["id"] for run in runs}:  # deleted meanwhile
+            del self._runs_seen[gone]
         for run in runs:
             state = (
                 run["status"],

@@ -93,6 +93,32 @@ def test_run_changes_are_broadcast(api, socket_client):
     wait_for(lambda: seen.extend(statuses()) or "completed" in seen)
 
 
+def test_a_run_whose_end_commits_late_is_still_broadcast(app, socket_client):
+    """A writer held up (load, a locked database) commits a run's end long after its
+    ended_at: every client must still hear it, or a page waits on that run for good."""
+    from sqlalchemy import update
+
+    from lernkurve.db import RunRow, now
+
+    db = app.extensions["lernkurve"].db
+    run_id = db.insert_run(name="late end", task="script", status="queued").id
+    sc = socket_client()
+    statuses = []
+
+    def heard(status: str) -> bool:
+        for m in sc.get_received():
+            if m["name"] == "run" and m["args"][0]["id"] == run_id:
+                statuses.append(m["args"][0]["status"])
+        return status in statuses
+
+    wait_for(lambda: heard("queued"))
+    with db.Session() as session:
+        ended = {"status": "failed", "error": "refused", "ended_at": now() - 60}
+        session.execute(update(RunRow).where(RunRow.id == run_id).values(**ended))
+        session.commit()
+    wait_for(lambda: heard("failed"), 5)
+
+
 def test_events_reach_subscribers(api, socket_client):
     sc = socket_client()
     run_id = api.start("spiral", epochs=1000, delay_ms=3.0)["id"]

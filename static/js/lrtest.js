@@ -85,6 +85,8 @@ export class LrTestDialog {
 
   // The child run's points say how far the trial is.
   follow(childId, steps) {
+    // Its result may have arrived before the POST's answer (a refusal is read below).
+    if (this.result?.payload?.run_id === childId) return;
     const trial = { childId, steps, seen: new Set(), sub: null };
     trial.sub = this.live.subscribe(childId, 0, {
       onPoints: (points) => {
@@ -93,6 +95,10 @@ export class LrTestDialog {
       },
     });
     this.trial = trial;
+    api.run(childId).then(
+      (child) => this.takeChildRun(child),
+      () => {}, // the child's broadcasts still come; nothing to say yet
+    );
   }
 
   /** An event of the open run arrived: the result when it is this test's (or any, if none runs). */

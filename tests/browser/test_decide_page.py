@@ -7,6 +7,7 @@ action, a change to measure) is written into a script run's rows, as its writer 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from script_runs import ScriptRun
@@ -257,3 +258,23 @@ def test_a_trial_the_run_cannot_do_says_why(dashboard, script):
     message.wait_for()  # a script that never called run.watch(model, optimizer)
     assert "run.watch" in message.inner_text()
     assert page.locator("#lrt-progress-box").is_hidden() and page.locator("#lrt-start").is_enabled()
+
+
+def test_a_refusal_broadcast_before_the_post_answers_still_says_why(dashboard, script):
+    """The child run's end can reach the page before the answer that names the child."""
+    api, page = dashboard.api, dashboard.page
+    dashboard.open_run(script.run.id)
+
+    def answer_once_refused(route):
+        response = route.fetch()
+        child = response.json()["run_id"]
+        dashboard.wait_for(lambda: api.run(child)["status"] == "failed")
+        time.sleep(1.0)  # the streamer broadcasts runs every 0.2 s
+        route.fulfill(response=response)
+
+    page.route(re.compile(r"/lr_test$"), answer_once_refused)
+    page.get_by_role("button", name="Find lr").click()
+    page.locator("#lrt-start").click()
+    message = page.locator("#lrt-message.text-danger")
+    message.wait_for()
+    assert "run.watch" in message.inner_text()
