@@ -167,6 +167,7 @@ def test_ctrl_c_ends_the_run_as_stopped(api, script, plain):
     assert run["status"] == "stopped" and run["error"] is None
 
 
+@pytest.mark.sqlite_only  # holds the SQLite file's write lock itself
 @pytest.mark.parametrize("plain", [False, True], ids=["with", "plain"])
 def test_a_second_ctrl_c_while_the_run_saves_waits_for_it(api, script, db_path, plain):
     """Pressed again because the end seems slow (or sent twice: a terminal and `timeout`
