@@ -13,7 +13,9 @@ table is `metrics` as PostgreSQL has it (bigint identity id, no foreign key) wit
 - `run_key_step_C`: the same with the key in the "C" collation (bytewise comparisons);
 - `run_keyid_step`: the key as an integer id into a table of names (all-integer index);
 - `run_step`: (run_id, step) only (a chart of one key would read every key's points);
-- `none`: the primary key alone, the ceiling for one row per point.
+- `none`: the primary key alone, the ceiling for one row per point;
+- `blocks`: what the app stores since (lernkurve.pgblocks): a row per key and batch, the points
+  as arrays, with its two indexes; the figure is points/s.
 
 Issue 12 asks for 200,000 points/s from one process: compare these with that goal.
 """
@@ -90,6 +92,28 @@ def rows_per_second(conn, key_column: str, index: str | None, rows: int) -> floa
     return rows / (time.perf_counter() - started)
 
 
+def blocks_per_second(conn, points: int) -> float:
+    """Points/s of a binary COPY of metric blocks (a block per key and 20,000-point batch)."""
+    from lernkurve import pgblocks
+
+    conn.execute("DROP VIEW IF EXISTS metrics")
+    conn.execute("DROP TABLE IF EXISTS metric_blocks")
+    for statement in pgblocks.CREATE[:4]:  # the table, its storage and its indexes
+        conn.execute(statement)
+    chunks = []
+    for first in range(0, points, BATCH):
+        rows = []
+        for n in range(first, min(first + BATCH, points)):
+            step, k = divmod(n, KEYS)
+            rows.append((1, f"metric{k}", step, step * 1e-3 + k, 1.7e9 + step * 1e-3))
+        chunks.append(pgblocks.copy_data(1, rows)[0])
+    started = time.perf_counter()
+    for data in chunks:
+        with conn.transaction(), conn.cursor().copy(pgblocks.COPY) as copy:
+            copy.write(data)
+    return points / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=600_000)
@@ -112,6 +136,9 @@ def main() -> None:
                 ]
                 shown = ", ".join(f"{r / 1000:.0f}k" for r in rates)
                 print(f"{name:16s} {statistics.median(rates):16,.0f}  {shown}", flush=True)
+            rates = [blocks_per_second(conn, args.rows) for _ in range(args.trials)]
+            shown = ", ".join(f"{r / 1000:.0f}k" for r in rates)
+            print(f"{'blocks':16s} {statistics.median(rates):16,.0f}  {shown}", flush=True)
     finally:
         cluster.stop()
 

@@ -16,10 +16,10 @@ from lernkurve.db import (
     Command,
     Database,
     Event,
-    Metric,
     MetricBucket,
     RunRow,
     Snapshot,
+    delete_points,
     is_disk_full,
     is_locked,
     now,
@@ -429,7 +429,7 @@ def delete_run(run_id: int):
         session.flush()  # waits for a batch of the run being written now, which then fails
         # After the row: PostgreSQL has no foreign key from metrics (speed), and this also
         # reads the points of a batch that committed while the row was being deleted.
-        session.execute(delete(Metric).where(Metric.run_id == run_id))
+        delete_points(session, [run_id])
         session.commit()
         still_needed = _checkpoints_other_runs_resume_from(session)
     remove_checkpoint_files(run_id, set(paths) - still_needed)

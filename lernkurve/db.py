@@ -9,7 +9,6 @@ import os
 import random
 import socket
 import sqlite3
-import struct
 import time
 import uuid
 import weakref
@@ -30,12 +29,14 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
     select,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from lernkurve import pgblocks
 from lernkurve.paths import user_data_dir
 from lernkurve.schema import migrate
 
@@ -105,10 +106,12 @@ class RunRow(Base):
 
 
 class Metric(Base):
+    """One point. On PostgreSQL ``metrics`` is a view over blocks of points (pgblocks)."""
+
     __tablename__ = "metrics"
 
-    # The autoincrement id is the stream cursor: rows with id > cursor are new. 64-bit on
-    # PostgreSQL (BIGSERIAL); SQLite's INTEGER PRIMARY KEY is its 64-bit rowid already.
+    # The id is the stream cursor: rows with id > cursor are new. SQLite's INTEGER PRIMARY
+    # KEY is its 64-bit rowid; PostgreSQL's is 64-bit too (block id << 16 plus the place).
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     run_id: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(100))
@@ -117,8 +120,8 @@ class Metric(Base):
     wall_time: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (
-        # PostgreSQL checks a foreign key row by row (half of a COPY's time): there a run's
-        # points go with explicit deletes (the app's delete, the writer's missing runs).
+        # SQLite only (PostgreSQL: a view): there a run's points go with explicit deletes
+        # (delete_points: the app's delete, the writer's missing runs).
         ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE").ddl_if(dialect="sqlite"),
         Index("ix_metrics_run_key_step", "run_id", "key", "step"),
     )
@@ -207,15 +210,56 @@ ON CONFLICT (run_id, key, bucket) DO UPDATE SET
 """
 
 
+def is_postgres(connection) -> bool:
+    """Is this connection (or session) to PostgreSQL?"""
+    bind = connection if hasattr(connection, "dialect") else connection.get_bind()
+    return bind.dialect.name == "postgresql"
+
+
+_DELETE_BLOCKS = "DELETE FROM metric_blocks WHERE run_id = ANY(:run_ids)"
+# A block that straddles the step keeps its points before it, in their order.
+_CUT_BLOCKS = """
+UPDATE metric_blocks b SET steps = k.steps, vals = k.vals, walls = k.walls,
+  lo_step = k.lo_step, hi_step = k.hi_step
+FROM (
+  SELECT c.id, array_agg(p.step ORDER BY p.n) AS steps, array_agg(p.value ORDER BY p.n) AS vals,
+    array_agg(p.wall ORDER BY p.n) AS walls, min(p.step) AS lo_step, max(p.step) AS hi_step
+  FROM metric_blocks c
+  CROSS JOIN LATERAL unnest(c.steps, c.vals, c.walls) WITH ORDINALITY AS p(step, value, wall, n)
+  WHERE c.run_id = ANY(:run_ids) AND c.hi_step >= :step AND p.step < :step
+  GROUP BY c.id
+) k
+WHERE b.id = k.id
+"""
+
+
+def delete_points(connection, run_ids: list[int], from_step: int | None = None) -> None:
+    """Delete these runs' points, or only those at or after ``from_step``, on either store."""
+    if not is_postgres(connection):
+        where = [Metric.run_id.in_(run_ids)]
+        if from_step is not None:
+            where.append(Metric.step >= from_step)
+        connection.execute(delete(Metric).where(*where))
+        return
+    params = {"run_ids": list(run_ids), "step": from_step}
+    if from_step is None:
+        connection.execute(text(_DELETE_BLOCKS), params)
+        return
+    connection.execute(text(_DELETE_BLOCKS + " AND lo_step >= :step"), params)
+    connection.execute(text(_CUT_BLOCKS), params)
+
+
 def rebuild_buckets_from(session, run_id: int, step: int) -> None:
     """Drop the min/max buckets from ``step`` on and rebuild the one it cuts, from its points."""
     bucket = step >> BUCKET_SHIFT
     table = MetricBucket.__table__
     session.execute(table.delete().where(table.c.run_id == run_id, table.c.bucket >= bucket))
+    low = bucket << BUCKET_SHIFT
     rows = session.execute(
         select(Metric.key, Metric.step, Metric.value, Metric.wall_time)
         .where(Metric.run_id == run_id, Metric.value.is_not(None))
-        .where(Metric.step >= bucket << BUCKET_SHIFT, Metric.step < step)
+        .where(Metric.step >= low, Metric.step < step)
+        .where(*(pgblocks.step_window(low, step) if is_postgres(session) else ()))
         .order_by(Metric.id)
     ).all()
     merged: dict[str, list] = {}
@@ -360,45 +404,8 @@ def _upsert_sql(rows: int) -> str:
 
 
 _LAST_ID_SQLITE = text("SELECT last_insert_rowid()")
-_LAST_ID_PG = text("SELECT currval(pg_get_serial_sequence('metrics', 'id'))")
 _SET_LAST_METRIC_ID = text("UPDATE runs SET last_metric_id = :last WHERE id = :id")
 _LOCK_RUN = text("SELECT pg_advisory_xact_lock(:kind, :run_id)")
-_COPY_METRICS = "COPY metrics (run_id, key, step, value, wall_time) FROM STDIN (FORMAT BINARY)"
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
-_COPY_TRAILER = b"\xff\xff"
-_COPY_HEAD = struct.Struct(">hii").pack  # 5 fields; run_id: 4 bytes
-_COPY_TAIL = struct.Struct(">iiidid").pack  # step: 4 bytes; value: 8 bytes; wall_time: 8 bytes
-_COPY_TAIL_NULL = struct.Struct(">iiiid").pack  # step: 4 bytes; value: NULL; wall_time: 8 bytes
-
-
-@functools.lru_cache(maxsize=4096)
-def _copy_key(key: str) -> bytes:
-    """A key as a field of COPY's binary format: its length, then its UTF-8 bytes."""
-    data = key.encode()
-    return struct.pack(">i", len(data)) + data
-
-
-def _copy_metrics(connection, rows: list[tuple]) -> None:
-    """PostgreSQL: one binary COPY of one run's rows, packed here in one pass (nothing to
-    escape, format or parse: half the client time of a text COPY)."""
-    head = _COPY_HEAD(5, 4, rows[0][0])
-    data = b"".join(
-        [
-            head
-            + _copy_key(key)
-            + (
-                _COPY_TAIL_NULL(4, step, -1, 8, wall)
-                if value is None
-                else _COPY_TAIL(4, step, 8, value, 8, wall)
-            )
-            for _, key, step, value, wall in rows
-        ]
-    )
-    with (
-        connection.connection.driver_connection.cursor() as cursor,
-        cursor.copy(_COPY_METRICS) as copy,
-    ):
-        copy.write(_COPY_HEADER + data + _COPY_TRAILER)
 
 
 def _execute_in_chunks(connection, sql_for, rows: list[tuple], chunk: int) -> None:
@@ -492,9 +499,9 @@ class Database:
             part = list(group)
             if self.is_sqlite:
                 _execute_in_chunks(connection, _insert_sql, part, INSERT_CHUNK)
+                last = connection.execute(_LAST_ID_SQLITE).scalar()
             else:
-                _copy_metrics(connection, part)
-            last = connection.execute(_LAST_ID_SQLITE if self.is_sqlite else _LAST_ID_PG).scalar()
+                last = pgblocks.copy_points(connection.connection.driver_connection, run_id, part)
             connection.execute(_SET_LAST_METRIC_ID, {"id": run_id, "last": last})
 
     def order_run_rows(self, connection, run_ids) -> None:

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 from sqlalchemy import Integer, String, bindparam, func, literal_column, select, text
 
-from lernkurve.db import Database, Metric, RunRow
+from lernkurve import pgblocks
+from lernkurve.db import Database, Metric, RunRow, is_postgres
 
 CSV_CHUNK = 50_000
 
@@ -61,8 +62,20 @@ SELECT key FROM k WHERE key IS NOT NULL
 """)
 
 
+_KEYS_SQL_PG = text(_KEYS_SQL.text.replace("FROM metrics", "FROM metric_blocks"))
+
+
 def metric_keys(conn, run_id: int) -> list[str]:
-    return list(conn.execute(_KEYS_SQL, {"run_id": run_id}).scalars())
+    query = _KEYS_SQL_PG if is_postgres(conn) else _KEYS_SQL
+    return list(conn.execute(query, {"run_id": run_id}).scalars())
+
+
+def ids_between(conn, since_id: int, last_id: int | None = None) -> list:
+    """Conditions for points with since_id < id <= last_id (PostgreSQL: block by block)."""
+    if is_postgres(conn):
+        return pgblocks.id_window(since_id, last_id)
+    where = [Metric.id > since_id]
+    return where if last_id is None else [*where, Metric.id <= last_id]
 
 
 def metric_series(
@@ -99,22 +112,16 @@ def metric_series(
     return {"series": series, "last_id": last_id}
 
 
-def _window(run_id: int, key: str, since_id: int, last_id: int):
-    return (
-        Metric.run_id == run_id,
-        Metric.key == key,
-        Metric.id > since_id,
-        Metric.id <= last_id,
-    )
+def _window(conn, run_id: int, key: str, since_id: int, last_id: int):
+    return (Metric.run_id == run_id, Metric.key == key, *ids_between(conn, since_id, last_id))
 
 
-def _in_window(run_id: int, keys: list[str], since_id: int, last_id: int):
+def _in_window(conn, run_id: int, keys: list[str], since_id: int, last_id: int):
     """Whole histories through the (run_id, key, step) index; later points by id range."""
     return (
         run_column(since_id, last_id) == run_id,
         Metric.key.in_(keys),
-        Metric.id > since_id,
-        Metric.id <= last_id,
+        *ids_between(conn, since_id, last_id),
     )
 
 
@@ -123,7 +130,7 @@ def _counts(conn, run_id, keys, since_id, last_id) -> dict[str, int]:
         return {}
     query = (
         select(Metric.key, func.count())
-        .where(*_in_window(run_id, keys, since_id, last_id))
+        .where(*_in_window(conn, run_id, keys, since_id, last_id))
         .group_by(Metric.key)
     )
     return dict(conn.execute(query).all())
@@ -134,7 +141,7 @@ def _all_points(conn, run_id, keys, since_id, last_id) -> dict[str, list[tuple]]
         return {}
     query = (
         select(Metric.key, Metric.step, Metric.value, Metric.wall_time)
-        .where(*_in_window(run_id, keys, since_id, last_id))
+        .where(*_in_window(conn, run_id, keys, since_id, last_id))
         .order_by(Metric.key, Metric.step, Metric.id)
     )
     points: dict[str, list[tuple]] = {}
@@ -153,7 +160,7 @@ GROUP BY (step - :low) * :buckets / :span
 def _downsampled(conn, is_sqlite, run_id, key, since_id, last_id, max_points) -> list[tuple]:
     """Min/max buckets over the step range: at most max_points points, extremes kept."""
     window = select(func.min(Metric.step), func.max(Metric.step)).where(
-        *_window(run_id, key, since_id, last_id)
+        *_window(conn, run_id, key, since_id, last_id)
     )
     low, high = conn.execute(window).one()
     params = {
@@ -257,12 +264,13 @@ def csv_lines(db: Database, run_id: int) -> Iterator[str]:
     while True:
         query = (
             select(Metric.id, Metric.step, Metric.key, Metric.value, Metric.wall_time)
-            .where(Metric.run_id == run_id, Metric.id > after)
             .order_by(Metric.id)
             .limit(CSV_CHUNK)
         )
         with db.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(
+                query.where(Metric.run_id == run_id, *ids_between(conn, after))
+            ).all()
         if not rows:
             return
         out.writerows(row[1:] for row in rows)

@@ -17,7 +17,7 @@ from sqlalchemy import MetaData, inspect, text
 if TYPE_CHECKING:
     from lernkurve.db import Database
 
-HEAD = "0006"
+HEAD = "0007"
 FIRST = "0001"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -49,7 +49,13 @@ def migrate(db: Database, metadata: MetaData) -> None:
 
 
 def _create(connection, metadata: MetaData) -> None:
-    metadata.create_all(connection)
+    if connection.dialect.name == "postgresql":  # metrics: a view over blocks there
+        from lernkurve import pgblocks
+
+        metadata.create_all(connection, [t for t in metadata.sorted_tables if t.name != "metrics"])
+        pgblocks.create(connection)
+    else:
+        metadata.create_all(connection)
     connection.execute(
         text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
     )

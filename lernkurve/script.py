@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import sys
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 
+from lernkurve import pgblocks
 from lernkurve.context import run_context
 from lernkurve.db import (
     Checkpoint,
@@ -15,6 +16,8 @@ from lernkurve.db import (
     Event,
     Metric,
     RunRow,
+    delete_points,
+    is_postgres,
     now,
     process_alive,
     process_identity,
@@ -156,13 +159,14 @@ def _claim(session, row: RunRow, step: int, stamp: float) -> None:
 
 def _remove_points_after(session, run_id: int, step: int) -> dict:
     """Delete points at or after ``step`` (the dead process's tail) and their chart buckets."""
+    where = [Metric.run_id == run_id, Metric.step >= step]
+    if is_postgres(session):
+        where += pgblocks.step_window(step, None)
     span = session.execute(
-        select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(
-            Metric.run_id == run_id, Metric.step >= step
-        )
+        select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(*where)
     ).one()
     if not span[0]:
         return {"removed_points": 0}
-    session.execute(delete(Metric).where(Metric.run_id == run_id, Metric.step >= step))
+    delete_points(session, [run_id], step)
     rebuild_buckets_from(session, run_id, step)
     return {"removed_points": span[0], "removed_from_step": span[1], "removed_to_step": span[2]}

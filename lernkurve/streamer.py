@@ -38,7 +38,7 @@ from lernkurve.db import (
     now,
     process_alive,
 )
-from lernkurve.queries import clean, run_column
+from lernkurve.queries import clean, ids_between, run_column
 
 log = logging.getLogger(__name__)
 
@@ -285,13 +285,13 @@ class Streamer:
                 after = rows[-1].id
 
     def _points_between(self, run_id: int, after: int, upto: int) -> list:
-        query = (
-            metrics_table.select()
-            .where(run_column(after, upto) == run_id, Metric.id > after, Metric.id <= upto)
-            .order_by(Metric.id)
-            .limit(BATCH_ROWS)
-        )
         with self.db.engine.connect() as conn:
+            query = (
+                select(*metrics_table.columns)
+                .where(run_column(after, upto) == run_id, *ids_between(conn, after, upto))
+                .order_by(Metric.id)
+                .limit(BATCH_ROWS)
+            )
             return conn.execute(query).all()
 
     def unsubscribe(self, sid: str, run_id: int) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from lernkurve.db import Database, Metric, MetricBucket
+from lernkurve import pgblocks
+from lernkurve.db import Database, Metric, MetricBucket, is_postgres
 
 
 def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> dict[int, dict]:
@@ -19,9 +20,12 @@ def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> d
     summaries = {}
     with db.engine.connect() as conn:
         for run_id in best:
+            where = [Metric.run_id == run_id, Metric.key == metric]
+            if is_postgres(conn):
+                where += pgblocks.edge_window(conn, run_id, metric, "last")
             last = conn.execute(
                 select(Metric.value, Metric.step)
-                .where(Metric.run_id == run_id, Metric.key == metric)
+                .where(*where)
                 .order_by(Metric.step.desc(), Metric.id.desc())
                 .limit(1)
             ).first()

@@ -12,7 +12,7 @@
 - A heartbeat thread beats every run's row in its own tiny transaction every
   HEARTBEAT_EVERY seconds, so a large batch never delays a beat; while the disk is full it
   also records how many points wait (``runs.pending``) when it can.
-- On PostgreSQL the points go in with one COPY a run and batch (Database.insert_metrics), and
+- On PostgreSQL the points go in as blocks, one COPY a run and batch (lernkurve.pgblocks), and
   writers of different runs share no lock: each run's new rows become visible in id order
   (Database.order_run_rows), which is all the stream's per-run cursors need.
 - A run's final status goes into the transaction that commits its last point.
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, delete, make_url, select, text, update
+from sqlalchemy import bindparam, make_url, select, text, update
 
 from lernkurve.db import (
     BUCKET_SHIFT,
@@ -40,9 +40,9 @@ from lernkurve.db import (
     Command,
     Database,
     Event,
-    Metric,
     RunRow,
     Snapshot,
+    delete_points,
     is_disk_full,
     is_locked,
     now,
@@ -460,7 +460,7 @@ class Writer(threading.Thread):
         foreign key from metrics to runs, for speed)."""
         try:
             with self.db.write() as conn:
-                conn.execute(delete(Metric).where(Metric.run_id.in_(run_ids)))
+                delete_points(conn, run_ids)
         except Exception:  # noqa: BLE001 - a few unreachable rows; the run is gone either way
             log.debug("lernkurve: could not delete points of deleted runs", exc_info=True)
 

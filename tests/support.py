@@ -163,8 +163,8 @@ class LiveServer:
         self.thread.stop()
 
 
-def migrate_to(url: str, revision: str) -> None:
-    """Build a database with the migrations alone, up to ``revision``."""
+def migrate_to(url: str, revision: str, down: bool = False) -> None:
+    """Build a database with the migrations alone, up to ``revision`` (or down to it)."""
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine
@@ -176,19 +176,23 @@ def migrate_to(url: str, revision: str) -> None:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        (command.downgrade if down else command.upgrade)(config, revision)
     engine.dispose()
 
 
 def schema_differences(connection) -> list:
     """Alembic's differences between a database and the models, leaving out what the models
-    create on other databases only (``ddl_if``: the metrics foreign key is SQLite's alone)."""
+    create on other databases only (``ddl_if``: the metrics foreign key is SQLite's alone) and
+    PostgreSQL's metric blocks (``metrics`` is a view over them there: lernkurve.pgblocks)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from lernkurve.db import Base
 
     def for_this_database(item, name, kind, reflected, compare_to) -> bool:
+        blocks = connection.dialect.name == "postgresql" and kind == "table"
+        if blocks and name in ("metrics", "metric_blocks"):
+            return False
         condition = getattr(item, "_ddl_if", None)
         return condition is None or condition.dialect in (None, connection.dialect.name)
 

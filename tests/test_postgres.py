@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from lernkurve import training
-from lernkurve.db import Database
+from lernkurve.db import Database, delete_points
+from lernkurve.pgblocks import BLOCK_POINTS
 from lernkurve.queries import metric_series
 from lernkurve.schema import HEAD
 from support import ROOT, migrate_to, schema_differences, wait_for
@@ -55,6 +56,32 @@ def test_keys_copy_would_misread_arrive_intact(api, db_path):
     assert series[keys[1]][3][:2] == [3, None]
 
 
+def test_a_batch_longer_than_a_block_and_a_cut_inside_a_block_keep_every_point(pg_url):
+    db = Database(pg_url)
+    run_id = db.insert_run(name="long", task="script").id
+    steps = BLOCK_POINTS + 100
+    rows = [(run_id, "loss", s, None if s % 1000 == 7 else s / 2, 5.0 + s) for s in range(steps)]
+    rows += [(run_id, "acc", s, 1.0, 5.0) for s in range(5)]
+    with db.write() as conn:
+        db.insert_metrics(conn, rows)
+    assert scalar(pg_url, "SELECT count(*) FROM metric_blocks") == 3  # loss: 2 blocks, acc: 1
+    newest = scalar(pg_url, "SELECT max(id) FROM metrics")
+    assert scalar(pg_url, f"SELECT last_metric_id FROM runs WHERE id = {run_id}") == newest
+    series = metric_series(db, run_id, ["loss"])["series"]["loss"]
+    assert [tuple(p) for p in series] == [(s, v, w) for _, _, s, v, w in rows[:steps]]
+
+    with db.Session() as session:  # a resume cuts from step 3 on: inside the first blocks
+        delete_points(session, [run_id], 3)
+        session.commit()
+    series = metric_series(db, run_id)["series"]
+    db.dispose()
+    assert {key: [p[0] for p in points] for key, points in series.items()} == {
+        "loss": [0, 1, 2],
+        "acc": [0, 1, 2],
+    }
+    assert scalar(pg_url, "SELECT count(*) FROM metric_blocks") == 2
+
+
 def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_url):
     migrate_to(pg_url, "0004")
     engine = create_engine(pg_url)
@@ -90,11 +117,85 @@ def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_u
         extreme = pick(full, key=lambda p: p[1])
         assert extreme[:2] in [p[:2] for p in small]
 
-    scalar(pg_url, "SELECT setval('metrics_id_seq', 3000000000)")  # past 2**31
+    # The points moved into blocks in their order; the run's cursor is its newest point.
+    assert [p[0] for p in full] == list(range(1000))
+    assert scalar(pg_url, "SELECT count(*) FROM metric_blocks") == 1  # 1000 old ids: one block
+    newest = scalar(pg_url, f"SELECT max(id) FROM metrics WHERE run_id = {run_id}")
+    assert scalar(pg_url, f"SELECT last_metric_id FROM runs WHERE id = {run_id}") == newest
+
+    scalar(pg_url, "SELECT setval('metric_blocks_id_seq', 1099511627776)")  # point ids past 2**56
     run = training.init(config={}, db=pg_url, system_metrics=False)
     run.log(0, loss=1.0)
+    run.log(1, loss=float("nan"))
     run.finish()
-    assert scalar(pg_url, "SELECT max(id) FROM metrics") > 2**31
+    assert scalar(pg_url, "SELECT max(id) FROM metrics") > 2**56
+    db = Database(pg_url)
+    assert metric_series(db, run.id, ["loss"])["series"]["loss"][1][:2] == [1, None]
+    db.dispose()
+
+
+OLD_POINTS = """
+INSERT INTO metrics (run_id, key, step, value, wall_time)
+SELECT :run_id, k, s, CASE WHEN s % 7 = 3 THEN NULL ELSE s * 0.5 END, 10.0 + s
+FROM generate_series(0, :steps - 1) AS s, unnest(ARRAY['loss', 'acc']) AS k ORDER BY s, k
+"""
+
+
+def points_by_run_and_key(url: str) -> dict:
+    """{(run_id, key): [(step, value, wall_time), ...] in id order}."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT run_id, key, step, value, wall_time FROM metrics "
+                                 "ORDER BY id")).all()  # fmt: skip
+    engine.dispose()
+    found: dict = {}
+    for run_id, key, *point in rows:
+        found.setdefault((run_id, key), []).append(tuple(point))
+    return found
+
+
+def test_points_move_into_blocks_and_back_unchanged(pg_url):
+    migrate_to(pg_url, "0006")
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        runs = [
+            conn.execute(
+                text("INSERT INTO runs (name, task, status, hparams, config, step, created_at) "
+                     "VALUES ('old', 'script', 'completed', '{}', '{}', 0, 1.0) RETURNING id")
+            ).scalar()
+            for _ in range(2)
+        ]  # fmt: skip
+        for run_id, steps in zip(runs, (3000, 10), strict=True):  # 6000 ids: two id chunks
+            conn.execute(text(OLD_POINTS), {"run_id": run_id, "steps": steps})
+        conn.execute(text("UPDATE runs SET last_metric_id = "
+                          "(SELECT max(id) FROM metrics WHERE run_id = runs.id)"))  # fmt: skip
+    engine.dispose()
+    before = points_by_run_and_key(pg_url)
+    assert len(before[runs[0], "loss"]) == 3000 and before[runs[0], "loss"][3][1] is None
+
+    migrate_to(pg_url, "0007")
+    assert points_by_run_and_key(pg_url) == before
+    assert scalar(pg_url, "SELECT count(*) FROM metric_blocks") == 6  # (run 1: 2 keys x 2) + 2
+    for run_id in runs:
+        newest = scalar(pg_url, f"SELECT max(id) FROM metrics WHERE run_id = {run_id}")
+        assert scalar(pg_url, f"SELECT last_metric_id FROM runs WHERE id = {run_id}") == newest
+    db = Database(pg_url)
+    series = metric_series(db, runs[0], ["loss"], since_id=0)["series"]["loss"]
+    db.dispose()
+    assert [p[0] for p in series] == list(range(3000))
+
+    migrate_to(pg_url, "0006", down=True)
+    assert points_by_run_and_key(pg_url) == before
+    assert scalar(pg_url, "SELECT count(*) FROM pg_tables WHERE tablename = 'metrics'") == 1
+    newest = scalar(pg_url, f"SELECT max(id) FROM metrics WHERE run_id = {runs[1]}")
+    assert scalar(pg_url, f"SELECT last_metric_id FROM runs WHERE id = {runs[1]}") == newest
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO metrics (run_id, key, step, value, wall_time) "
+                          f"VALUES ({runs[1]}, 'loss', 10, 1.0, 1.0)"))  # fmt: skip
+    engine.dispose()
+    migrate_to(pg_url, "head")  # and up again, with the point added on 0006
+    assert len(points_by_run_and_key(pg_url)[runs[1], "loss"]) == 11
 
 
 def test_migrations_build_exactly_the_models_schema_on_postgres(pg_url):

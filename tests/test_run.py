@@ -47,7 +47,9 @@ def test_log_accepts_keywords_a_dict_and_a_step(db):
         run.log(reused, step=6)
         reused["acc"] = 0.2  # a loop that refills the same dict each step
         run.log(reused, step=7)
-    points = [(m.key, m.step, m.value) for m in rows(db, Metric, run.id)]
+    # By step, then id: on PostgreSQL a batch's points get their ids key by key (blocks).
+    ordered = sorted(rows(db, Metric, run.id), key=lambda m: (m.step, m.id))
+    points = [(m.key, m.step, m.value) for m in ordered]
     assert points == [
         ("loss", 3, 1.0),
         ("acc", 3, 0.5),
@@ -143,7 +145,9 @@ def test_a_value_that_is_not_a_number_is_dropped_without_blocking_anything(db):
         run.log(1, loss=2.0, **{"k" * 150: 1.0})
         other.log(0, loss=3.0)
         other.finish()
-    points = [(m.key, m.step, m.value) for m in rows(db, Metric, run.id)]
+    # By step, then id: on PostgreSQL a batch's points get their ids key by key (blocks).
+    ordered = sorted(rows(db, Metric, run.id), key=lambda m: (m.step, m.id))
+    points = [(m.key, m.step, m.value) for m in ordered]
     assert points == [("acc", 0, 0.5), ("loss", 1, 2.0), ("k" * 100, 1, 1.0)]
     assert [(m.key, m.value) for m in rows(db, Metric, other.id)] == [("loss", 3.0)]
     assert status(db, run.id) == status(db, other.id) == "completed"

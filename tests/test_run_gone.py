@@ -19,6 +19,7 @@ from lernkurve.db import (
     MetricBucket,
     RunRow,
     Snapshot,
+    delete_points,
     is_locked,
 )
 from support import ROOT, wait_for
@@ -29,7 +30,8 @@ SCRIPT = ROOT / "tests" / "scripts" / "paced.py"
 def force_delete(db: Database, run_id: int) -> None:
     """What a forced DELETE does: the run's rows go, whatever its status."""
     with db.write(timeout=1.0) as conn:
-        for model in (Metric, MetricBucket, Event, Command, Checkpoint, Snapshot):
+        delete_points(conn, [run_id])
+        for model in (MetricBucket, Event, Command, Checkpoint, Snapshot):
             conn.execute(delete(model).where(model.run_id == run_id))
         conn.execute(delete(RunRow).where(RunRow.id == run_id))
 
