@@ -12,13 +12,15 @@ import sys
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
-from lernkurve import training
+from lernkurve import impact, training
 from lernkurve.db import Database, delete_points
 from lernkurve.pgblocks import BLOCK_POINTS
 from lernkurve.queries import metric_series
 from lernkurve.schema import HEAD
+from lernkurve.summaries import run_summaries
+from lernkurve.writer import expand_points
 from support import ROOT, migrate_to, schema_differences, wait_for
 
 pytestmark = pytest.mark.postgres
@@ -224,7 +226,7 @@ def test_every_connection_is_closed_when_the_app_and_the_run_are_done(pg_url, ap
 HEAVY_STEPS = 10_000
 HEAVY = """
 import sys
-from lernkurve import training
+from lernkurve import impact, training
 run = training.init(name="heavy", config={}, system_metrics=False)
 print(f"run {run.id}", flush=True)
 keys = [f"k{i}" for i in range(50)]
@@ -317,7 +319,7 @@ def test_a_heavy_logger_neither_delays_a_light_runs_stream_nor_interrupts_a_run(
 # One of several writers, all started at once: steps of 20 scalars as fast as it goes.
 BURSTY = """
 import sys
-from lernkurve import training
+from lernkurve import impact, training
 run = training.init(config={}, system_metrics=False)
 print(f"run {run.id}", flush=True)
 sys.stdin.readline()  # all writers start together
@@ -409,3 +411,41 @@ def test_a_run_whose_lower_ids_commit_last_still_streams_them(pg_url, api, socke
     wait_for(lambda: arrived(watcher, a, 100) and arrived(late, c, 100), 10)
     assert all(steps == list(range(100)) for steps in received.values())
     db.dispose()
+
+
+def blocks_read(url: str, statement: str, params) -> int:
+    """How many metric_blocks rows PostgreSQL reads to answer a statement (EXPLAIN ANALYZE)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).fetchone()[0]
+
+    def walk(node: dict) -> int:
+        own = node.get("Relation Name") == "metric_blocks"
+        read = node["Actual Rows"] * node["Actual Loops"] if own else 0
+        return read + sum(walk(child) for child in node.get("Plans", []))
+
+    return walk(plan[0]["Plan"])
+
+
+def test_reads_of_a_few_points_unpack_only_their_blocks(pg_url):
+    db = Database(pg_url)
+    run_id = db.insert_run(name="many blocks", task="script").id
+    for batch in range(100):  # 100 batches: 100 blocks of 10 points
+        points = [(s, 1.0 + s, {"loss": float(s)}) for s in range(batch * 10, batch * 10 + 10)]
+        rows, _, buckets = expand_points(run_id, points)
+        with db.write() as conn:
+            db.upsert_buckets(conn, run_id, buckets)
+            db.insert_metrics(conn, rows)
+    seen = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: seen.append(args[2:4]))
+    since = scalar(pg_url, "SELECT id FROM metrics ORDER BY id DESC OFFSET 15 LIMIT 1")
+    assert len(metric_series(db, run_id, ["loss"], since_id=since)["series"]["loss"]) == 15
+    assert run_summaries(db, [run_id], "loss", "min")[run_id]["last_step"] == 999
+    events = [{"kind": "hparams", "step": 500}]
+    assert "impact" in impact.annotate(db, run_id, events)[0]
+    db.dispose()
+    reads = [(s, p) for s, p in seen if "FROM metrics" in s]
+    assert len(reads) >= 5  # the newest points, the last value, the impact window's 3 reads
+    for statement, params in reads:
+        assert blocks_read(pg_url, statement, params) <= 12, statement  # of 100
