@@ -89,6 +89,12 @@ def id_window(after: int, upto: int | None = None) -> list[ColumnElement]:
     return where
 
 
+def in_id_order() -> list[ColumnElement]:
+    """ORDER BY for the view in id order that PostgreSQL can take block by block from the
+    index (an incremental sort: a LIMIT stops early, not after sorting every later point)."""
+    return [literal_column("metrics.block_id"), literal_column("metrics.id")]
+
+
 def step_window(low: int | None, high: int | None) -> list[ColumnElement]:
     """Conditions on the view that keep only blocks that can hold steps in [low, high)."""
     where = []

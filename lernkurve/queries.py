@@ -247,7 +247,7 @@ def _downsample_in_python(rows: list[tuple], params: dict) -> list[tuple]:
     return sorted(points, key=lambda row: row[0])
 
 
-def csv_lines(db: Database, run_id: int) -> Iterator[str]:
+def csv_lines(db: Database, run_id: int, chunk: int = CSV_CHUNK) -> Iterator[str]:
     """Every point of a run as CSV (RFC 4180), read in chunks so memory stays flat."""
     buffer = io.StringIO()
     out = csv.writer(buffer)  # quotes keys with commas, quotes, CR or LF; None -> empty
@@ -262,15 +262,15 @@ def csv_lines(db: Database, run_id: int) -> Iterator[str]:
     yield drain()
     after = 0
     while True:
-        query = (
-            select(Metric.id, Metric.step, Metric.key, Metric.value, Metric.wall_time)
-            .order_by(Metric.id)
-            .limit(CSV_CHUNK)
-        )
         with db.engine.connect() as conn:
-            rows = conn.execute(
-                query.where(Metric.run_id == run_id, *ids_between(conn, after))
-            ).all()
+            order = pgblocks.in_id_order() if is_postgres(conn) else [Metric.id]
+            query = (
+                select(Metric.id, Metric.step, Metric.key, Metric.value, Metric.wall_time)
+                .where(Metric.run_id == run_id, *ids_between(conn, after))
+                .order_by(*order)
+                .limit(chunk)
+            )
+            rows = conn.execute(query).all()
         if not rows:
             return
         out.writerows(row[1:] for row in rows)

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event, text
 from lernkurve import impact, training
 from lernkurve.db import Database, delete_points
 from lernkurve.pgblocks import BLOCK_POINTS
-from lernkurve.queries import metric_series
+from lernkurve.queries import csv_lines, metric_series
 from lernkurve.schema import HEAD
 from lernkurve.summaries import run_summaries
 from lernkurve.writer import expand_points
@@ -437,6 +437,8 @@ def test_reads_of_a_few_points_unpack_only_their_blocks(pg_url):
         with db.write() as conn:
             db.upsert_buckets(conn, run_id, buckets)
             db.insert_metrics(conn, rows)
+    with db.write() as conn:  # as autovacuum would: plans from the table's statistics
+        conn.execute(text("ANALYZE metric_blocks"))
     seen = []
     event.listen(db.engine, "before_cursor_execute", lambda *args: seen.append(args[2:4]))
     since = scalar(pg_url, "SELECT id FROM metrics ORDER BY id DESC OFFSET 15 LIMIT 1")
@@ -444,8 +446,14 @@ def test_reads_of_a_few_points_unpack_only_their_blocks(pg_url):
     assert run_summaries(db, [run_id], "loss", "min")[run_id]["last_step"] == 999
     events = [{"kind": "hparams", "step": 500}]
     assert "impact" in impact.annotate(db, run_id, events)[0]
-    db.dispose()
     reads = [(s, p) for s, p in seen if "FROM metrics" in s]
+    seen.clear()
+    csv = "".join(csv_lines(db, run_id, chunk=50)).splitlines()
+    db.dispose()
+    assert [line.split(",")[0] for line in csv[1:]] == [str(s) for s in range(1000)]
     assert len(reads) >= 5  # the newest points, the last value, the impact window's 3 reads
     for statement, params in reads:
         assert blocks_read(pg_url, statement, params) <= 12, statement  # of 100
+    # The export's 21 chunks: ~5 blocks each, not every block after the chunk's start each
+    # (that would be ~1,000 in all).
+    assert sum(blocks_read(pg_url, *read) for read in seen) <= 200
