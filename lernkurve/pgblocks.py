@@ -165,11 +165,16 @@ def _block_record(run_id: int, key: str, steps: list, values: list, walls: list)
     import numpy as np  # only PostgreSQL's writer needs it
 
     steps_array = np.array(steps, dtype=np.int64)
+    low, high = int(steps_array.min()), int(steps_array.max())
+    if low < -(2**31) or high >= 2**31:  # numpy would wrap them silently
+        raise OverflowError(
+            f"step {high if high >= 2**31 else low} does not fit PostgreSQL's integer"
+        )
     key_bytes = key.encode()
     fields = [
         struct.pack(">hii", 7, 4, run_id),
         struct.pack(">i", len(key_bytes)) + key_bytes,
-        struct.pack(">iiii", 4, int(steps_array.min()), 4, int(steps_array.max())),
+        struct.pack(">iiii", 4, low, 4, high),
         _array(steps_array, ">i4", 4, _INT4_OID),
         _array(np.array(values, dtype=np.float64), ">f8", 8, _FLOAT8_OID),  # None -> NaN
         _array(np.array(walls, dtype=np.float64), ">f8", 8, _FLOAT8_OID),

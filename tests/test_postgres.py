@@ -14,9 +14,8 @@ import time
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from lernkurve import impact, training
+from lernkurve import impact, pgblocks, training
 from lernkurve.db import Database, delete_points
-from lernkurve.pgblocks import BLOCK_POINTS
 from lernkurve.queries import csv_lines, metric_series
 from lernkurve.schema import HEAD
 from lernkurve.summaries import run_summaries
@@ -61,7 +60,7 @@ def test_keys_copy_would_misread_arrive_intact(api, db_path):
 def test_a_batch_longer_than_a_block_and_a_cut_inside_a_block_keep_every_point(pg_url):
     db = Database(pg_url)
     run_id = db.insert_run(name="long", task="script").id
-    steps = BLOCK_POINTS + 100
+    steps = pgblocks.BLOCK_POINTS + 100
     rows = [(run_id, "loss", s, None if s % 1000 == 7 else s / 2, 5.0 + s) for s in range(steps)]
     rows += [(run_id, "acc", s, 1.0, 5.0) for s in range(5)]
     with db.write() as conn:
@@ -82,6 +81,13 @@ def test_a_batch_longer_than_a_block_and_a_cut_inside_a_block_keep_every_point(p
         "acc": [0, 1, 2],
     }
     assert scalar(pg_url, "SELECT count(*) FROM metric_blocks") == 2
+
+
+def test_a_step_past_postgresqls_integer_is_refused_not_wrapped():
+    assert pgblocks.copy_data(1, [(1, "loss", 2**31 - 1, 1.0, 1.0)])[1] == 1
+    for step in (2**31, -(2**31) - 1):
+        with pytest.raises(OverflowError, match=str(step)):
+            pgblocks.copy_data(1, [(1, "loss", 0, 1.0, 1.0), (1, "loss", step, 1.0, 1.0)])
 
 
 def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_url):
@@ -226,7 +232,7 @@ def test_every_connection_is_closed_when_the_app_and_the_run_are_done(pg_url, ap
 HEAVY_STEPS = 10_000
 HEAVY = """
 import sys
-from lernkurve import impact, training
+from lernkurve import impact, pgblocks, training
 run = training.init(name="heavy", config={}, system_metrics=False)
 print(f"run {run.id}", flush=True)
 keys = [f"k{i}" for i in range(50)]
@@ -319,7 +325,7 @@ def test_a_heavy_logger_neither_delays_a_light_runs_stream_nor_interrupts_a_run(
 # One of several writers, all started at once: steps of 20 scalars as fast as it goes.
 BURSTY = """
 import sys
-from lernkurve import impact, training
+from lernkurve import impact, pgblocks, training
 run = training.init(config={}, system_metrics=False)
 print(f"run {run.id}", flush=True)
 sys.stdin.readline()  # all writers start together
