@@ -68,6 +68,10 @@ def now() -> float:
     return time.time()
 
 
+# Steps are 64-bit: a step may count samples or tokens (SQLite's INTEGER is 64-bit already).
+STEP = BigInteger().with_variant(Integer, "sqlite")
+
+
 class Base(DeclarativeBase):
     def to_dict(self) -> dict[str, Any]:
         """The row as {column: value}, as the API answers it."""
@@ -83,8 +87,8 @@ class RunRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     hparams: Mapped[dict] = mapped_column(JSON, default=dict)
     config: Mapped[dict] = mapped_column(JSON, default=dict)
-    step: Mapped[int] = mapped_column(Integer, default=0)
-    total_steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    step: Mapped[int] = mapped_column(STEP, default=0)
+    total_steps: Mapped[int | None] = mapped_column(STEP, nullable=True)
     created_at: Mapped[float] = mapped_column(Float, default=now)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -97,7 +101,7 @@ class RunRow(Base):
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
     )
-    parent_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parent_step: Mapped[int | None] = mapped_column(STEP, nullable=True)
     # The newest metric id of this run, set in the transaction that commits it: every point of
     # the run up to it is visible (one process writes a run's points, one batch after another).
     last_metric_id: Mapped[int | None] = mapped_column(
@@ -115,7 +119,7 @@ class Metric(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     run_id: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(100))
-    step: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(STEP)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)  # NaN is stored as NULL
     wall_time: Mapped[float] = mapped_column(Float)
 
@@ -143,7 +147,7 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    step: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(STEP)
     wall_time: Mapped[float] = mapped_column(Float, default=now)
     kind: Mapped[str] = mapped_column(String(20))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -157,7 +161,7 @@ class Checkpoint(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    step: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(STEP)
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float, default=now)
 
@@ -175,10 +179,10 @@ class MetricBucket(Base):
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
-    lo_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bucket: Mapped[int] = mapped_column(STEP, primary_key=True)
+    lo_step: Mapped[int | None] = mapped_column(STEP, nullable=True)
     lo_value: Mapped[float | None] = mapped_column(Float, nullable=True)
-    hi_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hi_step: Mapped[int | None] = mapped_column(STEP, nullable=True)
     hi_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     wall_time: Mapped[float | None] = mapped_column(Float, nullable=True)
 
@@ -199,7 +203,7 @@ ON CONFLICT (run_id, key, bucket) DO UPDATE SET
 _UPSERT_BUCKETS_PG = """
 INSERT INTO metric_buckets AS b (run_id, key, bucket, lo_step, lo_value, hi_step, hi_value,
   wall_time)
-SELECT * FROM unnest(%s::int[], %s::varchar[], %s::int[], %s::int[], %s::float8[], %s::int[],
+SELECT * FROM unnest(%s::int[], %s::varchar[], %s::int8[], %s::int8[], %s::float8[], %s::int8[],
   %s::float8[], %s::float8[])
 ON CONFLICT (run_id, key, bucket) DO UPDATE SET
   lo_step = CASE WHEN excluded.lo_value < b.lo_value THEN excluded.lo_step ELSE b.lo_step END,
@@ -292,7 +296,7 @@ class Snapshot(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    step: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(STEP)
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     wall_time: Mapped[float] = mapped_column(Float, default=now)

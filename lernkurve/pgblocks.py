@@ -28,9 +28,9 @@ CREATE = [
       id bigserial PRIMARY KEY,
       run_id integer NOT NULL,
       key varchar(100) NOT NULL,
-      lo_step integer NOT NULL,
-      hi_step integer NOT NULL,
-      steps integer[] NOT NULL,
+      lo_step bigint NOT NULL,
+      hi_step bigint NOT NULL,
+      steps bigint[] NOT NULL,
       vals double precision[] NOT NULL,
       walls double precision[] NOT NULL
     )
@@ -125,7 +125,7 @@ COPY = (
 )
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
 _TRAILER = b"\xff\xff"
-_INT4_OID, _FLOAT8_OID = 23, 701
+_INT8_OID, _FLOAT8_OID = 20, 701
 _LAST_BLOCK = "SELECT currval(pg_get_serial_sequence('metric_blocks', 'id'))"
 
 
@@ -166,16 +166,12 @@ def _block_record(run_id: int, key: str, steps: list, values: list, walls: list)
 
     steps_array = np.array(steps, dtype=np.int64)
     low, high = int(steps_array.min()), int(steps_array.max())
-    if low < -(2**31) or high >= 2**31:  # numpy would wrap them silently
-        raise OverflowError(
-            f"step {high if high >= 2**31 else low} does not fit PostgreSQL's integer"
-        )
     key_bytes = key.encode()
     fields = [
         struct.pack(">hii", 7, 4, run_id),
         struct.pack(">i", len(key_bytes)) + key_bytes,
-        struct.pack(">iiii", 4, low, 4, high),
-        _array(steps_array, ">i4", 4, _INT4_OID),
+        struct.pack(">iqiq", 8, low, 8, high),
+        _array(steps_array, ">i8", 8, _INT8_OID),
         _array(np.array(values, dtype=np.float64), ">f8", 8, _FLOAT8_OID),  # None -> NaN
         _array(np.array(walls, dtype=np.float64), ">f8", 8, _FLOAT8_OID),
     ]

@@ -83,11 +83,20 @@ def test_a_batch_longer_than_a_block_and_a_cut_inside_a_block_keep_every_point(p
     assert scalar(pg_url, "SELECT count(*) FROM metric_blocks") == 2
 
 
-def test_a_step_past_postgresqls_integer_is_refused_not_wrapped():
-    assert pgblocks.copy_data(1, [(1, "loss", 2**31 - 1, 1.0, 1.0)])[1] == 1
-    for step in (2**31, -(2**31) - 1):
-        with pytest.raises(OverflowError, match=str(step)):
-            pgblocks.copy_data(1, [(1, "loss", 0, 1.0, 1.0), (1, "loss", step, 1.0, 1.0)])
+def test_steps_past_32_bits_are_kept_on_both_stores(api, db_path):
+    """A step may count samples or tokens: past 2**31 it is kept as logged everywhere."""
+    steps = [0, 3_000_000_000, 2**40]
+    run = training.init(config={}, db=db_path, system_metrics=False)
+    for step in steps:
+        run.log(step, loss=1.0 / (step + 1))
+    run.step = 2**40  # the run's own counter, on its row
+    run.finish()
+    assert [p[0] for p in api.points(run.id, "loss")] == steps
+    chart = api.get(f"/api/runs/{run.id}/metrics?keys=loss&max_points=100").get_json()
+    assert [p[0] for p in chart["series"]["loss"]] == steps  # from the min/max buckets
+    assert api.get(f"/api/runs/{run.id}").get_json()["step"] == 2**40
+    with pytest.raises(OverflowError):  # past 64 bits: refused, never wrapped
+        pgblocks.copy_data(run.id, [(run.id, "loss", 2**63, 1.0, 1.0)])
 
 
 def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_url):
