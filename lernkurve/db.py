@@ -458,6 +458,8 @@ class Database:
         self._closer = weakref.finalize(self, close_engine, self.engine)
         migrate(self, Base.metadata)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        if not self.is_sqlite:
+            pgblocks.prepare()
 
     @staticmethod
     def url_for(value: str | os.PathLike | None = None) -> str:

@@ -102,7 +102,7 @@ def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[t
     Also returns the non-finite values (for divergence) and each key's min/max per
     2**BUCKET_SHIFT steps (for fast history charts), gathered in the same pass.
     """
-    rows, bad, buckets = [], [], {}
+    rows, bad, buckets, stored_keys = [], [], {}, {}
     for step, wall_time, scalars in points:
         bucket = step >> BUCKET_SHIFT
         for key, value in scalars.items():
@@ -114,7 +114,12 @@ def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[t
                     "lernkurve: %s=%r at step %s is not a number; dropped", key, value, step
                 )
                 continue
-            key = str(key)[:MAX_KEY].replace("\0", "\ufffd")  # PostgreSQL text holds no NUL
+            stored = stored_keys.get(key)
+            if stored is None:  # once a batch: a dict lookup costs a fifth of stored_key
+                stored = stored_key(key)
+                if type(key) is str:  # 1 == 1.0 == True, but their names differ
+                    stored_keys[key] = stored
+            key = stored
             if not math.isfinite(value):
                 bad.append((step, key, value))
                 rows.append((run_id, key, step, None, wall_time))  # JSON has no NaN/inf
@@ -130,6 +135,12 @@ def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[t
                 agg[2], agg[3] = step, value
             agg[4] = wall_time
     return rows, bad, buckets
+
+
+def stored_key(key: object) -> str:
+    """A key as the database keeps it: text, at most MAX_KEY characters, no NUL (PostgreSQL
+    text holds none)."""
+    return str(key)[:MAX_KEY].replace("\0", "\ufffd")
 
 
 def entry_bytes(entry: tuple) -> int:
