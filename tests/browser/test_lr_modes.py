@@ -258,15 +258,17 @@ def test_a_real_schedule_scaled_pinned_and_released_from_the_page(dashboard):
         dashboard.wait_for(
             lambda: has_event(dashboard, "0.05 → ") and "(released)" in " ".join(event_texts(page))
         )
-        dashboard.wait_for(lambda: release.is_disabled())
-        assert page.locator("#lr-mode-scale").is_checked()
+        # The event and the optimizer snapshot that says "released" come as two messages; the
+        # button is disabled from the click on, so wait for the snapshot's state line.
+        state = page.locator("#lr-mode-state")
+        dashboard.wait_for(lambda: state.inner_text().startswith("Follows the schedule"))
+        assert release.is_disabled() and page.locator("#lr-mode-scale").is_checked()
 
         # Scale (the default again): the schedule goes on, times new / current.
         dashboard.field("#hp-live", "lr").fill("0.02")
         page.get_by_role("button", name="Apply").click()
         scaled = re.compile(r"lr: \S+ → 0\.02 \(×0\.\d+\)")
         dashboard.wait_for(lambda: any(scaled.search(text) for text in event_texts(page)))
-        state = page.locator("#lr-mode-state")
         dashboard.wait_for(
             lambda: re.fullmatch(r"Follows the schedule ×0\.\d+\.", state.inner_text())
         )
