@@ -117,6 +117,7 @@ class Streamer:
         self._started = False
         self._stop = threading.Event()
         self._runs_seen: dict[int, tuple] = {}
+        self._runs_looked_at: float | None = None  # wall time of the last good look at runs
         self._next_runs = self._next_liveness = 0.0
         # Watched run -> {"metric": id, "event": id, "snapshot": id}: the newest ids its room
         # has been sent (a run nobody watches has none; a new watcher starts it afresh).
@@ -224,7 +225,10 @@ class Streamer:
         cursors[name] = upto
 
     def _emit_changed_runs(self) -> None:
-        since = now() - 2 * RUNS_EVERY - LIVENESS_EVERY
+        look = now()
+        # Ended since the last look, however long a busy machine held this loop up (else a run
+        # created and ended meanwhile would never be heard of), less a writer's commit delay.
+        since = min(look, self._runs_looked_at or look) - 2 * RUNS_EVERY - LIVENESS_EVERY
         wanted = [RunRow.status.in_(LIVE_STATUSES), RunRow.ended_at >= since]
         # A run last seen live whose end committed long after its ended_at (a writer held up
         # by load or a locked database): its end must still reach the clients.
@@ -234,6 +238,7 @@ class Streamer:
         query = select(RunRow.__table__).where(or_(*wanted))
         with self.db.engine.connect() as conn:
             runs = [dict(row) for row in conn.execute(query).mappings()]
+        self._runs_looked_at = look
         for gone in set(seen_live) - {run["id"] for run in runs}:  # deleted meanwhile
             del self._runs_seen[gone]
         for run in runs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
@@ -117,6 +118,36 @@ def test_a_run_whose_end_commits_late_is_still_broadcast(app, socket_client):
         session.execute(update(RunRow).where(RunRow.id == run_id).values(**ended))
         session.commit()
     wait_for(lambda: heard("failed"), 5)
+
+
+def test_a_run_that_starts_and_ends_while_the_streamer_is_held_up_is_broadcast(app, socket_client):
+    """A busy machine can hold the streamer's loop up for longer than its window of recent
+    ends: a trial's child run created and refused meanwhile must still reach the page."""
+    from sqlalchemy import update
+
+    from lernkurve.db import RunRow, now
+
+    state = app.extensions["lernkurve"]
+    db, streamer = state.db, state.streamer
+    sc = socket_client()
+    heard = []
+
+    def heard_of(run_id: int, status: str) -> bool:
+        for m in sc.get_received():
+            if m["name"] == "run":
+                heard.append((m["args"][0]["id"], m["args"][0]["status"]))
+        return (run_id, status) in heard
+
+    first = db.insert_run(name="seen", task="script", status="queued").id
+    wait_for(lambda: heard_of(first, "queued"))
+    with streamer.lock:  # the loop stops at its next tick
+        child = db.insert_run(name="refused", task="script", status="queued").id
+        with db.Session() as session:
+            ended = {"status": "failed", "error": "refused", "ended_at": now()}
+            session.execute(update(RunRow).where(RunRow.id == child).values(**ended))
+            session.commit()
+        time.sleep(1.5)
+    wait_for(lambda: heard_of(child, "failed"), 5)
 
 
 def test_events_reach_subscribers(api, socket_client):
