@@ -58,13 +58,26 @@ export class CompareTable {
     const ordered = sortRow
       ? [...runs].sort((a, b) => this.sort.dir * compareValues(sortRow.value(a), sortRow.value(b)) || a.id - b.id)
       : runs;
-    this.table.tHead.replaceChildren(this.head(ordered));
     // One run differs from nothing: it shows all its hparams.
     const onlyDiffering = !this.showAllBox.checked && runs.length > 1;
     const hparams = rows.filter((r) => r.hparam);
     const hidden = onlyDiffering ? hparams.filter((r) => !r.differs).length : 0;
     const shown = rows.filter((r) => !r.hparam || r.differs || !onlyDiffering);
-    this.table.tBodies[0].replaceChildren(...shown.map((row) => this.row(row, ordered)));
+    // Live runs render this twice a second: new elements under a pressed mouse button would
+    // swallow its click, so the same rows and columns only get their cells' contents again.
+    const shape = JSON.stringify([
+      ordered.map((r) => [r.id, r.name]),
+      shown.map((r) => [r.key, r.label, Boolean(r.differs)]),
+      this.sort,
+    ]);
+    if (shape === this.shape) {
+      const trs = this.table.tBodies[0].rows;
+      shown.forEach((row, i) => ordered.forEach((run, j) => this.fill(trs[i].cells[j + 1], row, run)));
+    } else {
+      this.shape = shape;
+      this.table.tHead.replaceChildren(this.head(ordered));
+      this.table.tBodies[0].replaceChildren(...shown.map((row) => this.row(row, ordered)));
+    }
     this.sameNote.hidden = !(hidden && hidden === hparams.length);
     this.sameNote.textContent = t("cmp.allSame", { n: hidden });
     this.table.dataset.hiddenRows = String(hidden);
@@ -119,16 +132,19 @@ export class CompareTable {
 
   cell(row, run) {
     const td = document.createElement("td");
-    const value = row.value(run);
-    if (row.badge) {
-      const badge = document.createElement("span");
-      statusBadge(badge, value);
-      td.append(badge);
-    } else {
-      td.className = "font-monospace";
-      td.textContent = row.text ? row.text(value) : String(value ?? "–");
-    }
+    if (row.badge) td.append(document.createElement("span"));
+    else td.className = "font-monospace";
+    this.fill(td, row, run);
     return td;
+  }
+
+  fill(td, row, run) {
+    const value = row.value(run);
+    if (row.badge) statusBadge(td.firstElementChild, value);
+    else {
+      const text = row.text ? row.text(value) : String(value ?? "–");
+      if (td.textContent !== text) td.textContent = text;
+    }
   }
 
   sortBy(key) {

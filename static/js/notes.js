@@ -1,5 +1,6 @@
 // A run's tags and Markdown note, edited in place and stored with the run (PATCH /api/runs/<id>).
 import * as api from "./api.js";
+import { renderChanged } from "./dom.js";
 import { t } from "./i18n.js";
 import { renderMarkdown } from "./markdown.js";
 
@@ -54,8 +55,8 @@ export class NotesPanel {
   }
 
   renderTags() {
-    this.tagsList.replaceChildren(
-      ...this.tags().map((tag) => {
+    renderChanged(this.tagsList, this.tags(), () =>
+      this.tags().map((tag) => {
         const chip = document.createElement("span");
         chip.className = "badge rounded-pill tag-chip";
         chip.dataset.tag = tag;
@@ -74,7 +75,10 @@ export class NotesPanel {
 
   renderNote() {
     const notes = this.run?.notes || "";
-    this.view.innerHTML = renderMarkdown(notes); // escaped by renderMarkdown: no raw HTML
+    if (this.shownNotes !== notes) {
+      this.shownNotes = notes; // a link in the note keeps its click while the run updates
+      this.view.innerHTML = renderMarkdown(notes); // escaped by renderMarkdown: no raw HTML
+    }
     const editing = !this.form.hidden; // a note arriving meanwhile does not cover the editor
     this.view.hidden = editing || !notes.trim();
     this.empty.hidden = editing || Boolean(notes.trim());

@@ -2,6 +2,7 @@
 // its tags (click one above the list to show only runs carrying it) and, for a chosen metric,
 // each run's best and last value. Trial runs (lr tests, races) sit nested under their run.
 import * as api from "./api.js";
+import { renderChanged } from "./dom.js";
 import { integer, isLive, isStale, number, status, statusBadge } from "./format.js";
 import { t } from "./i18n.js";
 import { isTrial, renderTrials } from "./trials.js";
@@ -215,8 +216,8 @@ export class RunList {
     link.querySelector(".run-meta").textContent = `${run.task} · #${run.id} · ${steps}`;
     this.fillSummary(link.querySelector(".run-summary"), run);
     const tags = link.querySelector(".run-tags");
-    tags.replaceChildren(
-      ...(run.tags || []).map((tag) => {
+    renderChanged(tags, run.tags || [], () =>
+      (run.tags || []).map((tag) => {
         const chip = document.createElement("span");
         chip.className = "badge rounded-pill tag-chip";
         chip.textContent = tag;

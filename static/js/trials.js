@@ -1,5 +1,6 @@
 // Trial runs (an lr test's or a race's child runs) belong under the run they tried things for:
 // the sidebar lists them nested under it, behind a count, never as runs of their own.
+import { renderChanged } from "./dom.js";
 import { hparamsText } from "./events.js";
 import { status } from "./format.js";
 import { t } from "./i18n.js";
@@ -27,37 +28,46 @@ export function renderTrials(li, parentId, children) {
     box.className = "run-trials";
     li.append(box);
   }
-  const open = expanded.has(parentId);
-  const toggle = document.createElement("button");
-  toggle.type = "button";
-  toggle.className = "btn btn-link btn-sm p-0 trials-toggle";
-  toggle.setAttribute("aria-expanded", String(open));
-  toggle.dataset.count = String(children.length);
-  const icon = document.createElement("i");
-  icon.className = `bi ${open ? "bi-caret-down-fill" : "bi-caret-right-fill"}`;
-  icon.setAttribute("aria-hidden", "true");
-  const badge = document.createElement("span");
-  badge.className = "badge rounded-pill text-bg-light border trial-count";
-  badge.textContent = String(children.length);
-  toggle.append(icon, " ", badge, " ", t("trial.count", { n: children.length }));
-  toggle.addEventListener("click", () => {
-    if (open) expanded.delete(parentId);
-    else expanded.add(parentId);
-    renderTrials(li, parentId, children);
+  const sorted = [...children].sort((a, b) => a.id - b.id);
+  // A race's child runs update several times a second: only what the list shows redraws it.
+  renderChanged(box, sorted.map(trialText), () => {
+    const toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "btn btn-link btn-sm p-0 trials-toggle";
+    toggle.dataset.count = String(sorted.length);
+    const icon = document.createElement("i");
+    icon.setAttribute("aria-hidden", "true");
+    const badge = document.createElement("span");
+    badge.className = "badge rounded-pill text-bg-light border trial-count";
+    badge.textContent = String(sorted.length);
+    toggle.append(icon, " ", badge, " ", t("trial.count", { n: sorted.length }));
+    const list = document.createElement("ul");
+    list.className = "list-unstyled trial-list mb-0";
+    list.append(...sorted.map(trialItem));
+    const show = (open) => {
+      toggle.setAttribute("aria-expanded", String(open));
+      icon.className = `bi ${open ? "bi-caret-down-fill" : "bi-caret-right-fill"}`;
+      list.hidden = !open;
+    };
+    toggle.addEventListener("click", () => {
+      const open = !expanded.has(parentId);
+      if (open) expanded.add(parentId);
+      else expanded.delete(parentId);
+      show(open);
+    });
+    show(expanded.has(parentId));
+    return [toggle, list];
   });
-  const list = document.createElement("ul");
-  list.className = "list-unstyled trial-list mb-0";
-  list.hidden = !open;
-  list.append(...children.sort((a, b) => a.id - b.id).map(trialItem));
-  box.replaceChildren(toggle, list);
 }
+
+const trialText = (run) => `${trialLabel(run)} · #${run.id} · ${status(run.status)}`;
 
 function trialItem(run) {
   const li = document.createElement("li");
   li.dataset.runId = String(run.id);
   const link = document.createElement("a");
   link.href = `#/run/${run.id}`;
-  link.textContent = `${trialLabel(run)} · #${run.id} · ${status(run.status)}`;
+  link.textContent = trialText(run);
   li.append(link);
   return li;
 }

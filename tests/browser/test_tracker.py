@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 import pytest
 
@@ -175,6 +176,82 @@ def test_compare_shows_only_differing_hparams_and_sorts_runs(dashboard, tmp_path
     assert table.locator("tr[data-row='best'] th").get_attribute("aria-sort") == "descending"
     shot(page, tmp_path, "compare")
     page.locator("#view-compare .card").last.screenshot(path=str(tmp_path / "compare-table.png"))
+
+
+def test_a_sort_click_held_while_a_live_run_redraws_the_table_still_sorts(dashboard):
+    """A live run redraws compare's table twice a second; a press that spans a redraw must
+    still reach its button (new elements under the pointer would swallow the click)."""
+    from lernkurve import training
+
+    page, db_path = dashboard.page, dashboard.server.db_path
+    done = finished_run(db_path, "done", {"lr": 0.1}, values=lambda s: {"train_loss": 1 - s / 40})
+    run = training.init(name="live", config={"lr": 0.01}, live=[], db=db_path)
+    with run:
+        for step in range(5):
+            run.log({"train_loss": 2 - step / 20}, step=step)
+        page.evaluate(f"location.hash = '#/compare/{run.id},{done}'")
+        table = page.locator("#cmp-table")
+        best = table.locator("tr[data-row='best'] td")
+        dashboard.wait_for(lambda: best.all_inner_texts() == ["1.8", "0.275"])
+        last = table.locator("tr[data-row='last'] td").first
+        assert last.inner_text() == "1.8"
+
+        box = page.locator("tr[data-row='best'] .cmp-sort").bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        run.log({"train_loss": 1.9}, step=40)
+        dashboard.wait_for(lambda: last.inner_text() == "1.9")  # redrawn while pressed
+        page.mouse.up()
+        heads = table.locator("thead th[data-run-id]")
+        order = lambda: [int(h.get_attribute("data-run-id")) for h in heads.all()]  # noqa: E731
+        dashboard.wait_for(lambda: order() == [done, run.id])
+
+
+@pytest.mark.parametrize("target", ["notes tag", "sidebar tag", "trials toggle"])
+def test_a_press_held_while_its_live_run_updates_still_clicks(dashboard, target):
+    """A live run's row and panels update with every step; pressing a tag's remove button, a
+    tag on its sidebar row (which opens the run) or its trials' toggle across an update must
+    still click."""
+    from lernkurve import training
+    from lernkurve.db import Database
+
+    page, api, db_path = dashboard.page, dashboard.api, dashboard.server.db_path
+    other = finished_run(db_path, "other", {"lr": 0.1})
+    run = training.init(name="live", config={"lr": 0.1}, live=[], db=db_path)
+    with run:
+        steps = run.steps(1000)
+        next(steps)
+        tags = {"tags": ["gpt", "baseline"]}
+        assert api.patch(f"/api/runs/{run.id}", json=tags).status_code == 200
+        db = Database(str(db_path))
+        trial = {"kind": "lr_test"}
+        ended = {"status": "completed", "ended_at": time.time()}  # the streamer tells the page
+        db.insert_run(name="t", task="script", parent_id=run.id, config=trial, **ended)
+        db.dispose()
+        dashboard.open_run(run.id if target == "notes tag" else other)
+        row = page.locator(f"#runs-list > li[data-run-id='{run.id}']")
+        pressed = {
+            "notes tag": page.get_by_role("button", name="Remove tag gpt"),
+            "sidebar tag": row.locator(".run-tags .tag-chip", has_text="gpt"),
+            "trials toggle": row.locator(".trials-toggle"),
+        }[target]
+        pressed.wait_for()
+        meta = row.locator(".run-meta")
+        dashboard.wait_for(lambda: "step 0 /" in meta.inner_text())
+
+        box = pressed.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        next(steps)
+        dashboard.wait_for(lambda: "step 1 /" in meta.inner_text())  # updated while pressed
+        page.mouse.up()
+        if target == "notes tag":
+            dashboard.wait_for(lambda: api.run(run.id)["tags"] == ["baseline"])
+        elif target == "sidebar tag":
+            dashboard.wait_for(lambda: page.evaluate("location.hash") == f"#/run/{run.id}")
+        else:
+            dashboard.wait_for(lambda: row.locator(".trial-list").is_visible())
+            assert row.locator(".trials-toggle").get_attribute("aria-expanded") == "true"
 
 
 def test_text_samples_newest_first_and_a_diff_between_steps(dashboard, tmp_path):
