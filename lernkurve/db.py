@@ -253,6 +253,21 @@ def delete_points(connection, run_ids: list[int], from_step: int | None = None) 
     connection.execute(text(_CUT_BLOCKS), params)
 
 
+def steps_between(connection, low: int, high: int | None = None) -> list:
+    """Conditions for points with low <= step < high, on either store (PostgreSQL: only the
+    blocks that can hold them are unpacked)."""
+    where = [Metric.step >= low] if high is None else [Metric.step >= low, Metric.step < high]
+    if is_postgres(connection):
+        where += pgblocks.step_window(low, high)
+    return where
+
+
+def edge_blocks(connection, run_id: int, key: str, edge: str) -> list:
+    """PostgreSQL: conditions that keep only the blocks holding a key's "first" or "last"
+    step; none on SQLite, whose (run_id, key, step) index finds it."""
+    return pgblocks.edge_window(connection, run_id, key, edge) if is_postgres(connection) else []
+
+
 def rebuild_buckets_from(session, run_id: int, step: int) -> None:
     """Drop the min/max buckets from ``step`` on and rebuild the one it cuts, from its points."""
     bucket = step >> BUCKET_SHIFT
@@ -262,8 +277,7 @@ def rebuild_buckets_from(session, run_id: int, step: int) -> None:
     rows = session.execute(
         select(Metric.key, Metric.step, Metric.value, Metric.wall_time)
         .where(Metric.run_id == run_id, Metric.value.is_not(None))
-        .where(Metric.step >= low, Metric.step < step)
-        .where(*(pgblocks.step_window(low, step) if is_postgres(session) else ()))
+        .where(*steps_between(session, low, step))
         .order_by(Metric.id)
     ).all()
     merged: dict[str, list] = {}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from lernkurve import pgblocks, queries
-from lernkurve.db import Database, Metric, is_postgres
+from lernkurve import queries
+from lernkurve.db import Database, Metric, edge_blocks, steps_between
 from lernkurve.trials import pick_metric
 
 PACE_SECONDS = 5.0  # the window is about this much training time
@@ -56,19 +56,15 @@ class ImpactReader:
     def _window(self, session, key: str) -> tuple[int, int]:
         """N from the run's pace (steps in PACE_SECONDS), and the last step logged."""
         where = (Metric.run_id == self.run_id, Metric.key == key)
-        first_blocks, last_blocks = [], []
-        if is_postgres(session):
-            first_blocks = pgblocks.edge_window(session, self.run_id, key, "first")
-            last_blocks = pgblocks.edge_window(session, self.run_id, key, "last")
         first = session.execute(
             select(Metric.step, Metric.wall_time)
-            .where(*where, *first_blocks)
+            .where(*where, *edge_blocks(session, self.run_id, key, "first"))
             .order_by(Metric.step)
             .limit(1)
         ).first()
         last = session.execute(
             select(Metric.step, Metric.wall_time)
-            .where(*where, *last_blocks)
+            .where(*where, *edge_blocks(session, self.run_id, key, "last"))
             .order_by(Metric.step.desc())
             .limit(1)
         ).first()
@@ -81,10 +77,8 @@ class ImpactReader:
         query = select(Metric.step, Metric.value).where(
             Metric.run_id == self.run_id,
             Metric.key == key,
-            Metric.step >= low,
-            Metric.step < high,
             Metric.value.is_not(None),
-            *(pgblocks.step_window(low, high) if is_postgres(session) else ()),
+            *steps_between(session, low, high),
         )
         return [(row.step, row.value) for row in session.execute(query)]
 

@@ -7,7 +7,6 @@ import sys
 
 from sqlalchemy import func, select, update
 
-from lernkurve import pgblocks
 from lernkurve.context import run_context
 from lernkurve.db import (
     Checkpoint,
@@ -17,11 +16,11 @@ from lernkurve.db import (
     Metric,
     RunRow,
     delete_points,
-    is_postgres,
     now,
     process_alive,
     process_identity,
     rebuild_buckets_from,
+    steps_between,
 )
 from lernkurve.run import Run
 
@@ -159,9 +158,7 @@ def _claim(session, row: RunRow, step: int, stamp: float) -> None:
 
 def _remove_points_after(session, run_id: int, step: int) -> dict:
     """Delete points at or after ``step`` (the dead process's tail) and their chart buckets."""
-    where = [Metric.run_id == run_id, Metric.step >= step]
-    if is_postgres(session):
-        where += pgblocks.step_window(step, None)
+    where = [Metric.run_id == run_id, *steps_between(session, step)]
     span = session.execute(
         select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(*where)
     ).one()

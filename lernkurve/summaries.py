@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from lernkurve import pgblocks
-from lernkurve.db import Database, Metric, MetricBucket, is_postgres
+from lernkurve.db import Database, Metric, MetricBucket, edge_blocks
 
 
 def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> dict[int, dict]:
@@ -20,12 +19,10 @@ def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> d
     summaries = {}
     with db.engine.connect() as conn:
         for run_id in best:
-            where = [Metric.run_id == run_id, Metric.key == metric]
-            if is_postgres(conn):
-                where += pgblocks.edge_window(conn, run_id, metric, "last")
             last = conn.execute(
                 select(Metric.value, Metric.step)
-                .where(*where)
+                .where(Metric.run_id == run_id, Metric.key == metric)
+                .where(*edge_blocks(conn, run_id, metric, "last"))
                 .order_by(Metric.step.desc(), Metric.id.desc())
                 .limit(1)
             ).first()
