@@ -7,11 +7,16 @@ The public API (``init``, ``Run``, ``HParamError``) is imported on first use, so
 from __future__ import annotations
 
 __version__ = "0.2.0"
-__all__ = ["HParamError", "Run", "__version__", "init"]
+__all__ = ["HParamError", "ResumeError", "Run", "__version__", "init"]
 
 # No import statements for these, not even under TYPE_CHECKING: PyInstaller follows every
 # import it sees, and the executable's small launcher imports this package.
-_LAZY = {"init": "lernkurve.training", "Run": "lernkurve.run", "HParamError": "lernkurve.hparams"}
+_LAZY = {
+    "init": "lernkurve.training",
+    "Run": "lernkurve.run",
+    "HParamError": "lernkurve.hparams",
+    "ResumeError": "lernkurve.resume",
+}
 
 
 def __getattr__(name: str):

@@ -31,6 +31,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    make_url,
     select,
     text,
 )
@@ -61,6 +62,14 @@ def resolve_url(value: str | os.PathLike | None = None) -> str:
     path = Path(text).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def shown_url(url: str) -> str:
+    """A database URL fit for a message: the file's path for SQLite, no password otherwise."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return parsed.database
+    return parsed.render_as_string(hide_password=True)
 
 
 def now() -> float:

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import select, update
 
+from lernkurve import resume
 from lernkurve.db import RunRow
 from lernkurve.livevalues import read_now
 from lernkurve.run import Run
@@ -161,7 +162,10 @@ class Job:
             step=start["step"],
             total_steps=start["total_steps"],
         )
-        run.resume_from = start["resume_from"]
+        if start["resume_from"]:  # every rank loads the checkpoint rank 0 resumes from
+            plan = resume.ResumePlan(run.id, start["step"], start["resume_from"])
+            plan.state = resume.load_checkpoint(plan)
+            run.begin_resume(plan)
         run.checkpoint_every = checkpoint_every
         return run
 

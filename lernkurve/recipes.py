@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lernkurve.hparams import HParamError, validate
+from lernkurve.hparams import HParamError, validate_changes
 
 COMMAND_KINDS = ("hparams", "release")
 MAX_STEPS = 10_000  # entries in one recipe
@@ -33,6 +33,7 @@ def _command_of(event: dict) -> dict | None:
     if event["kind"] != "hparams" or not payload.get("changes"):
         return None
     values = {key: change[1] for key, change in payload["changes"].items()}
+    values.update(payload.get("asked") or {})  # a factor replays as a factor
     if "lr" in values and payload.get("mode") in LR_MODES:
         values["lr_mode"] = payload["mode"]
     return {"kind": "hparams", "payload": values}
@@ -68,7 +69,7 @@ def _checked_entry(index: int, entry, schema: dict | None) -> dict:
     if schema is not None:
         values = {k: v for k, v in payload.items() if k != "lr_mode"}
         try:
-            validate(schema, values, live_only=True)
+            validate_changes(schema, None, values)
         except HParamError as err:
             raise RecipeError(f"{where}: {err.message}") from err
     return {"step": step, "command": {"kind": kind, "payload": dict(payload)}}

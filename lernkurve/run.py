@@ -20,11 +20,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lernkurve import writer
+from lernkurve import resume, writer
 from lernkurve.checkpoints import checkpoint_root
 from lernkurve.db import Database, now
 from lernkurve.livevalues import LiveConfig, read_now
+from lernkurve.resume import ResumePlan
 from lernkurve.steering import GROUP_KEYS, OptimizerSteering
+from lernkurve.wrapped import real_module, real_optimizer
 
 # The optimizer setting a live key steers; run.watch(..., map=...) adds a script's own names.
 DEFAULT_KEY_MAP = {"lr": "lr", "momentum": "momentum", "weight_decay": "weight_decay"}
@@ -79,7 +81,9 @@ class Run:
         # A framework's own checkpointing (HF Trainer, Lightning): called with the step instead
         # of save_checkpoint by the app's checkpoint command and checkpoint_every.
         self.checkpointer = None
-        self.resume_from: str | None = None  # a checkpoint that watch() loads
+        self._resume: ResumePlan | None = None  # a resume not settled yet (lernkurve.resume)
+        self._resume_state: dict | None = None  # our checkpoint's state that watch() loads
+        self._abandoned = False  # a resume whose state did not fit: the row was put back
         self._points: deque = deque()
         self._outbox: deque = deque()
         self._ended: dict[str, Any] = {"ended_at": None, "error": None}
@@ -112,6 +116,8 @@ class Run:
                 scalars = {**data, **scalars}  # a copy: callers often reuse one dict
             else:
                 step = data
+        if self._resume is not None:  # logging commits to the resume (nothing was loaded)
+            self._settle_resume()
         read_now(scalars)
         if "lr" in scalars:
             self._user_logs_lr = True
@@ -155,17 +161,23 @@ class Run:
     ) -> None:
         """Steer the optimizer live (lr against its schedule, groups kept); checkpoint both.
 
+        Wrapped objects are fine: accelerate's prepared optimizer (or any wrapper holding the
+        optimizer as ``.optimizer``), a ``torch.compile``d or DDP-wrapped model.
+
         ``scheduler``: a torch LR scheduler (or a list) the script steps; ``map``: the
         script's own config names for optimizer settings, e.g. ``{"lr_max": "lr"}``.
         A resumed run loads the checkpoint's model, optimizer and scheduler state here.
         ``log_grads=N``: gradient norms (total and per parameter) and update/weight ratios every
         N steps; ``log_histograms=M``: weight and gradient percentiles every M steps.
         """
-        self.model, self.optimizer = model, optimizer
+        # Wrappers (accelerate, torch.compile, DDP) are looked through: the optimizer whose
+        # step() runs the steer, the module whose weights a checkpoint holds.
+        self.model = real_module(model) if model is not None else None
+        self.optimizer = optimizer = real_optimizer(optimizer)
         schedulers = scheduler if isinstance(scheduler, (list, tuple)) else [scheduler]
         self.schedulers = [s for s in schedulers if s is not None]
         self._key_map.update(self._checked_map(map or {}))
-        saved = self._load_resume_state() if self.resume_from else {}
+        saved = self._apply_resume_state()
         if optimizer is not None:
             self.steering = OptimizerSteering(optimizer, self.schedulers, saved.get("steering"))
             self.snapshot("optimizer", self.steering.describe())
@@ -173,6 +185,8 @@ class Run:
             from lernkurve.gradhealth import GradHealth  # imports torch: only when asked for
 
             self.grad_health = GradHealth(self, model, optimizer, log_grads, log_histograms)
+        if self._resume is not None:
+            self._settle_resume()
 
     def _checked_map(self, mapping: dict) -> dict:
         targets = set(DEFAULT_KEY_MAP.values())
@@ -183,20 +197,66 @@ class Run:
                 raise ValueError(f"map: {key!r} is not a key of this run's config")
         return mapping
 
-    def _load_resume_state(self) -> dict:
-        """Model, optimizer (every group exactly as saved) and schedulers from the checkpoint."""
-        import torch
+    # -- resuming (lernkurve.resume: all or nothing) ---------------------------------------------
 
-        state = torch.load(self.resume_from, weights_only=True)  # a checkpoint is data, not code
-        if self.model is not None and state.get("model") is not None:
-            self.model.load_state_dict(state["model"])
-        if self.optimizer is not None and state.get("optimizer") is not None:
-            self.optimizer.load_state_dict(state["optimizer"])
-        for scheduler, saved in zip(self.schedulers, state.get("schedulers") or [], strict=False):
-            scheduler.load_state_dict(saved)
-        self.hparams.update(state.get("hparams") or {})
-        self.extra_state = state.get("extra") or {}
+    def begin_resume(self, plan: ResumePlan) -> None:
+        """Go on from ``plan``'s checkpoint: its hparams and extra state now, the model's and
+        optimizer's at ``watch()``; the dead process's points go only once that worked."""
+        self._resume = plan
+        if plan.state is not None:
+            self._resume_state = plan.state
+            self.hparams.update(plan.state.get("hparams") or {})
+            self.extra_state = plan.state.get("extra") or {}
+
+    @property
+    def resuming(self) -> bool:
+        """A resume whose checkpoint state is not in place yet: nothing of it is written."""
+        return self._resume is not None
+
+    @property
+    def resume_from(self) -> str | None:
+        """Our own checkpoint that ``watch()`` loads (None: none, or a framework loaded its own)."""
+        plan = self._resume
+        return plan.path if plan is not None and self._resume_state is not None else None
+
+    def _apply_resume_state(self) -> dict:
+        """Model, optimizer (every group exactly as saved) and schedulers from the checkpoint;
+        if the script's objects refuse them before the resume settled, it is undone."""
+        state, self._resume_state = self._resume_state, None
+        if not state:
+            return {}
+        try:
+            if self.model is not None and state.get("model") is not None:
+                self.model.load_state_dict(state["model"])
+            if self.optimizer is not None and state.get("optimizer") is not None:
+                self.optimizer.load_state_dict(state["optimizer"])
+            for scheduler, saved in zip(
+                self.schedulers, state.get("schedulers") or [], strict=False
+            ):
+                scheduler.load_state_dict(saved)
+        except Exception as exc:
+            if self._resume is None:  # the script logged before watch(): it is settled
+                raise
+            self._abandon_resume(exc)
         return state
+
+    def _settle_resume(self) -> None:
+        plan, self._resume = self._resume, None
+        if plan is not None and self.db is not None:
+            resume.settle(self.db, plan)
+
+    def _abandon_resume(self, exc: BaseException) -> None:
+        """The checkpoint's state does not fit: forget this process's run, put the row back as
+        it was (every point kept) and raise ResumeError with the reason."""
+        plan, self._resume = self._resume, None
+        self._abandoned = True
+        atexit.unregister(self._at_exit)
+        self.forget_pending()
+        self.ended.set()
+        self._writer.unregister(self)
+        if self.db is not None:
+            resume.restore(self.db, plan)
+        raise resume.ResumeError(resume.refusal(plan, exc)) from exc
 
     def apply_hparams(self, values: dict) -> None:
         """Put values into the watched optimizer now (a fork's own settings, for example)."""
@@ -208,6 +268,8 @@ class Run:
         Afterwards ``self.step`` is the step the loop runs: a trial that ends here puts the
         counter back to where it started (or, after a race, past the winner's steps).
         """
+        if self._resume is not None:
+            self._settle_resume()
         self.step = self._next_step = step
         self.hparams.started = True
         if self.steering is not None:
@@ -433,20 +495,28 @@ class Run:
         self.event("hparams", {**details, **({"by": source} if source else {})}, step)
 
     def set_hparams(self, values: dict, mode: str = "scale") -> dict | None:
-        """Change live values (the optimizer's too) now; the event's details, None if no change."""
+        """Change live values (the optimizer's too) now; the event's details, None if no change.
+
+        A value may be ``{"scale": f}``: the value as it stands when the change lands, times f
+        (for a steered lr: its schedule's factor times f, exactly).
+        """
         live = self.hparams
-        changes = {k: [live.peek(k), v] for k, v in values.items() if live.peek(k) != v}
+        scales = {k: float(v["scale"]) for k, v in values.items() if isinstance(v, dict)}
+        wanted = {k: live.peek(k) * scales[k] if k in scales else v for k, v in values.items()}
+        changes = {k: [live.peek(k), v] for k, v in wanted.items() if live.peek(k) != v}
         if not changes:
             return None
-        details = self._steer({k: new for k, (_, new) in changes.items()}, mode)
+        details = self._steer({k: wanted[k] for k in changes}, mode, scales)
         for key, (_, new) in changes.items():
             self.hparams[key] = new
         if "lr" in details:
             lr = details.pop("lr")
-            if "lr" in changes:
+            if "lr" in changes:  # the optimizer's own lr: as used (the schedule's, steered)
                 changes["lr"] = [lr["old"], lr["new"]]
                 self.hparams["lr"] = lr["new"]
             details.update({k: v for k, v in lr.items() if k not in ("old", "new")})
+        if scales:
+            details["asked"] = {k: {"scale": f} for k, f in scales.items() if k in changes}
         self._snapshot_optimizer()
         return {"changes": changes, **details}
 
@@ -456,16 +526,18 @@ class Run:
             return self.steering.current_lr()
         return self.hparams.peek("lr")
 
-    def _steer(self, values: dict, mode: str) -> dict:
+    def _steer(self, values: dict, mode: str, scales: dict | None = None) -> dict:
         """Apply changed values to the watched optimizer; returns details for the event."""
         if self.steering is None:
             return {}
-        details = {}
+        details, scales = {}, scales or {}
         for key, new in values.items():
             target = self._key_map.get(key)
             if target == "lr":
                 old = self.hparams.peek(key)
-                relative = None if key == "lr" or mode == "override" or not old else new / old
+                relative = scales.get(key)
+                if relative is None and key != "lr" and mode != "override" and old:
+                    relative = new / old  # the script's own name for lr: its ratio steers
                 details["lr"] = self.steering.set_lr(new, mode, relative)
             elif target in GROUP_KEYS:
                 self.steering.set_group_value(target, new)
@@ -488,6 +560,8 @@ class Run:
 
     def _on_release(self, step: int, payload: dict) -> None:
         if self.steering is None or self.steering.mode != "override":
+            message = "release: lr is not pinned, so there is nothing to release"
+            self.event("note", {"message": message}, step)
             return
         details = self.steering.release()
         if "lr" in self.hparams:
@@ -665,6 +739,10 @@ class Run:
             self.finish("stopped")
 
     def _end(self, status: str, error: str | None = None) -> None:
+        if self._abandoned:
+            return  # never resumed: the row was put back as it was
+        if self._resume is not None:
+            self._settle_resume()
         atexit.unregister(self._at_exit)
         self._ended = {"ended_at": now(), "error": error}  # before status: flushed together
         self.ended.set()

@@ -5,42 +5,16 @@ from __future__ import annotations
 import os
 import sys
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
+from lernkurve import resume
 from lernkurve.context import run_context
-from lernkurve.db import (
-    Checkpoint,
-    Command,
-    Database,
-    Event,
-    Metric,
-    RunRow,
-    delete_points,
-    now,
-    process_alive,
-    process_identity,
-    rebuild_buckets_from,
-    steps_between,
-)
+from lernkurve.db import Database, RunRow, now, process_identity
 from lernkurve.run import Run
-
-RESUMABLE = ("interrupted", "stopped", "failed")
-OWNED = ("running", "paused")
-# A run whose owner is on another machine counts as dead after this long without a heartbeat.
-# Generous on purpose: claiming a live run would make two processes write one run.
-STALE_AFTER = 30.0
 
 
 def _script_name() -> str:
     return os.path.basename(sys.argv[0] or "") or "script"
-
-
-def owner_is_gone(row: RunRow, stamp: float) -> bool:
-    """True when the process driving a running/paused run is dead (pid on this host, or silence)."""
-    alive = process_alive(row.config)
-    if alive is not None:
-        return not alive
-    return row.heartbeat_at is None or stamp - row.heartbeat_at > STALE_AFTER
 
 
 def insert_running(
@@ -90,80 +64,20 @@ def default_name(db: Database, script: str) -> str:
     return f"{stem}-{taken + 1}"
 
 
-def resume_script_run(db: Database, run_id: int, cls: type[Run] = Run) -> Run:
+def resume_script_run(
+    db: Database, run_id: int, cls: type[Run] = Run, at: tuple[int, str, str] | None = None
+) -> Run:
     """Continue a stopped or interrupted run from its last checkpoint: same id, steps go on.
 
-    Works with no app running: a run still marked running whose process is gone is taken
-    over. Points the dead process logged after the checkpoint are removed (an event says how
-    many), so every step keeps exactly one value.
+    All or nothing (lernkurve.resume): the checkpoint is loaded before anything is written,
+    and the points the dead process logged after it are removed only once its state is in
+    place (at ``watch()``, or the first step). Works with no app running: a run still marked
+    running whose process is gone is taken over. ``at``: a framework's own checkpoint,
+    (step, path, framework), which the framework has loaded itself.
     """
-    with db.Session() as session:
-        row = session.get(RunRow, run_id)
-        if row is None:
-            raise ValueError(f"no run with id {run_id}")
-        ckpt = session.scalars(
-            select(Checkpoint).where(Checkpoint.run_id == run_id).order_by(Checkpoint.id.desc())
-        ).first()
-        if ckpt is None:
-            raise ValueError(f"run {run_id} has no checkpoint to resume from")
-        stamp = now()
-        _claim(session, row, ckpt.step, stamp)
-        session.execute(  # what was asked of the dead process does not carry over
-            update(Command)
-            .where(Command.run_id == run_id, Command.applied_at.is_(None))
-            .values(applied_at=stamp)
-        )
-        removed = _remove_points_after(session, run_id, ckpt.step)
-        db.order_run_rows(session, [run_id])
-        payload = {"checkpoint_id": ckpt.id, "from": "checkpoint", **removed}
-        session.add(
-            Event(run_id=run_id, step=ckpt.step, wall_time=stamp, kind="resume", payload=payload)
-        )
-        session.commit()
-        hparams, total = dict(row.hparams), row.total_steps
-        recipe = (row.config or {}).get("recipe")
-    run = cls(db, run_id, hparams, step=ckpt.step, total_steps=total)
-    run.resume_from = ckpt.path
-    run.load_recipe(recipe)
+    plan = resume.plan(db, run_id, at)
+    resume.claim(db, plan)
+    run = cls(db, run_id, plan.hparams, step=plan.step, total_steps=plan.total_steps)
+    run.begin_resume(plan)
+    run.load_recipe(plan.recipe)
     return run
-
-
-def _claim(session, row: RunRow, step: int, stamp: float) -> None:
-    """Mark the run as this process's, or raise when another process may still drive it."""
-    allowed = RESUMABLE + (OWNED if owner_is_gone(row, stamp) else ())
-    config = {**(row.config or {}), **process_identity()}
-    unchanged = (  # nobody else claimed it since we read the row
-        RunRow.heartbeat_at.is_(None)
-        if row.heartbeat_at is None
-        else RunRow.heartbeat_at == row.heartbeat_at
-    )
-    claimed = session.execute(
-        update(RunRow)
-        .where(RunRow.id == row.id, RunRow.status.in_(allowed), unchanged)
-        .values(
-            status="running",
-            ended_at=None,
-            error=None,
-            step=step,
-            heartbeat_at=stamp,
-            config=config,
-        )
-    ).rowcount
-    if claimed != 1:
-        raise ValueError(
-            f"run {row.id} is {row.status} and its process is still alive; only a stopped, "
-            "interrupted or failed run (or one whose process is gone) can be resumed"
-        )
-
-
-def _remove_points_after(session, run_id: int, step: int) -> dict:
-    """Delete points at or after ``step`` (the dead process's tail) and their chart buckets."""
-    where = [Metric.run_id == run_id, *steps_between(session, step)]
-    span = session.execute(
-        select(func.count(), func.min(Metric.step), func.max(Metric.step)).where(*where)
-    ).one()
-    if not span[0]:
-        return {"removed_points": 0}
-    delete_points(session, [run_id], step)
-    rebuild_buckets_from(session, run_id, step)
-    return {"removed_points": span[0], "removed_from_step": span[1], "removed_to_step": span[2]}

@@ -156,17 +156,25 @@ class OptimizerSteering:
         """The first group's lr as it stands now (what the page shows)."""
         return self._target(0) if self._base else 0.0
 
-    def set_lr(self, new: float, mode: str = "scale", relative: float | None = None) -> dict:
-        """Steer lr to ``new`` (or by ``relative``); returns the event's details."""
+    def set_lr(self, new: float | None, mode: str = "scale", relative: float | None = None) -> dict:
+        """Steer lr to ``new``, or by the factor ``relative``; returns the event's details.
+
+        Scale mode moves the factor on the schedule (``relative`` multiplies it exactly, at
+        whatever value the schedule has when the change lands); override pins a value. A
+        factor asked for while lr is pinned scales the pinned value and keeps it pinned.
+        """
         old = self.current_lr()
         if mode == "scale" and relative is None and not self._base[0]:
             mode = "override"  # a schedule at 0 (warm-up start) cannot be scaled to a value
+        if relative is not None and self.mode == "override" and self.pinned is not None:
+            new, mode, relative = self.pinned * relative, "override", None
         self._asked = None
         if mode == "override":
             self.mode, self.pinned = "override", float(new)
             detail = {"mode": "override"}
         else:
-            change = relative if relative is not None else new / old if old else 1.0
+            scaled = self._base[0] * self.factor  # the schedule's value as scaled now
+            change = relative if relative is not None else new / scaled if scaled else 1.0
             self.mode, self.pinned = "scale", None
             self.factor *= change
             if relative is None:
@@ -176,11 +184,11 @@ class OptimizerSteering:
         return {**detail, "old": old, "new": self.current_lr()}
 
     def release(self) -> dict:
-        """Hand lr back to the schedule (factor 1, nothing pinned)."""
+        """Hand a pinned lr back to the schedule, with the factor it had before the pin."""
         old = self.current_lr()
-        self.mode, self.pinned, self.factor, self._asked = "scale", None, 1.0, None
+        self.mode, self.pinned, self._asked = "scale", None, None
         self.apply_lr()
-        return {"mode": "release", "old": old, "new": self.current_lr()}
+        return {"mode": "release", "factor": self.factor, "old": old, "new": self.current_lr()}
 
     def set_group_value(self, key: str, new: float) -> None:
         """Set weight decay or momentum, keeping each group's ratio (0 stays 0)."""

@@ -33,7 +33,8 @@ def _sample_until_ended(run: Run, interval: float) -> None:
     gpus = _gpu_handles()
     ended = run.ended
     while not ended.wait(interval):
-        run.log(run.step, **sample(process, gpus))
+        if not run.resuming:  # the loop's own first log or step settles a resume
+            run.log(run.step, **sample(process, gpus))
 
 
 def sample(process: psutil.Process, gpus: list) -> dict[str, float]:

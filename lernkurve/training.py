@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from lernkurve import distributed, recipes
-from lernkurve.db import Database
+from lernkurve import distributed, plainconfig, recipes
+from lernkurve.db import Database, shown_url
 from lernkurve.hparams import HParamError, check_schema, resolve, schema_from_config
 from lernkurve.run import Run
 from lernkurve.script import create_script_run, insert_running, resume_script_run
@@ -76,18 +78,35 @@ def init(
     if resume is not None:
         run = resume_script_run(database, resume, cls)
     else:
-        if schema is not None:
-            schema = check_schema(schema)
-        else:
-            schema = schema_from_config(config or {}, live)
-        hparams = resolve(schema, config or {})
-        replay = recipes.load(recipe, schema) if recipe is not None else None
+        with errors_name(database):
+            values, texts = plainconfig.flatten(config)
+            schema = (
+                check_schema(schema) if schema is not None else schema_from_config(values, live)
+            )
+            hparams = resolve(schema, values)
+            replay = recipes.load(recipe, schema) if recipe is not None else None
         run = create_script_run(database, name, hparams, schema, total_steps, cls, replay)
+        if texts:
+            note = plainconfig.texts_note(texts)
+            print(f"lernkurve: run {run.id}: {note}", file=sys.stderr)
+            run.event("note", {"message": note}, 0)
     run.checkpoint_every = checkpoint_every
     if system_metrics:
         interval = INTERVAL if system_metrics is True else float(system_metrics)
         start_sampling(run, interval)
     return run if job is None else job.lead(run)
+
+
+@contextmanager
+def errors_name(database: Database) -> Iterator[None]:
+    """A config the run refuses says which database it was going into (there may be several)."""
+    try:
+        yield
+    except (HParamError, recipes.RecipeError, TypeError) as err:
+        where = f" (database: {shown_url(database.url)})"
+        if isinstance(err, HParamError):
+            raise HParamError(err.key, err.message + where) from None
+        raise type(err)(f"{err}{where}") from None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

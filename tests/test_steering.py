@@ -75,7 +75,9 @@ def test_a_hand_written_schedule_is_scaled_pinned_and_released(api, script):
     assert_lr(used, 0, scaled["step"], lambda r: r["schedule"])
     assert_lr(used, scaled["step"], pinned["step"], lambda r: r["schedule"] * factor)
     assert_lr(used, pinned["step"], released["step"], lambda r: 0.02)
-    assert_lr(used, released["step"], None, lambda r: r["schedule"])
+    # released: back to the schedule as it was scaled before the pin, as the event says
+    assert released["payload"]["factor"] == factor
+    assert_lr(used, released["step"], None, lambda r: r["schedule"] * factor)
     before = [r for r in used if r["step"] == scaled["step"] - 1][0]
     assert factor == pytest.approx(0.03 / before["schedule"])  # new / what it was
     lr = api.get(f"/api/runs/{run_id}/metrics?keys=lr").get_json()["series"]["lr"]

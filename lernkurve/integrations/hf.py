@@ -89,7 +89,7 @@ class LernkurveCallback(TrainerCallback, ExportableState):
             self.run = self._start(args, state, attributes)
         self.run_id = self.run.id
         self.run.total_steps = state.max_steps
-        optimizer = _unwrap(kwargs.get("optimizer"), "optimizer")
+        optimizer = kwargs.get("optimizer")  # watch() looks through accelerate's wrapper
         scheduler = _unwrap(kwargs.get("lr_scheduler"), "scheduler")
         self.run.watch(kwargs.get("model"), optimizer, scheduler=scheduler)
         if state.global_step and attributes.get("steering") and self.run.steering is not None:

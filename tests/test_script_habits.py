@@ -1,0 +1,135 @@
+"""Real scripts' habits, each in its own process, shaped like the public scripts people start
+from: `config=vars(args)` with enums and None, accelerate's prepared optimizer and a
+transformers schedule (run_clm_no_trainer.py), kill -9 and resume. Asserted at the optimizer
+(a step pre-hook of the script's own) and on the stored points."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+import torch
+from scripting import Scripts
+
+from support import ROOT, wait_for
+
+pytest.importorskip("accelerate")
+CLM = ROOT / "tests" / "scripts" / "clm_no_trainer.py"
+
+
+@pytest.fixture
+def clm(db_path, data_dir, tmp_path):
+    with Scripts(CLM, db_path, data_dir, tmp_path) as start:
+        yield start
+
+
+def change(api, run_id: int, body: dict) -> dict:
+    """PATCH hparams and wait for the event that says at which step it took effect."""
+    before = len(api.events(run_id, "hparams"))
+    response = api.patch(f"/api/runs/{run_id}/hparams", json=body)
+    assert response.status_code == 200, response.get_json()
+    return wait_for(lambda: (e := api.events(run_id, "hparams"))[before:] and e[before], 20)
+
+
+def everything(db_path, run_id: int) -> dict:
+    """The run's row and every row it owns, as stored."""
+    with closing(sqlite3.connect(db_path)) as conn:
+        tables = ("metrics", "events", "checkpoints", "metric_buckets", "snapshots")
+        found = {
+            t: conn.execute(f"SELECT * FROM {t} WHERE run_id = ?", (run_id,)).fetchall()
+            for t in tables
+        }
+        found["run"] = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
+    return found
+
+
+def killed_after_checkpoints(clm, *args: str):
+    """A run with checkpoints at steps 20 and 40, its process killed (-9) past step 50."""
+    proc, run_id, records = clm("--checkpoint_every", "20", "--delay", "0.01", *args)
+    records.wait_past(50, timeout=60)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return run_id
+
+
+def loss_steps(db_path, run_id: int) -> list[int]:
+    with closing(sqlite3.connect(db_path)) as conn:
+        rows = conn.execute(
+            "SELECT step FROM metrics WHERE run_id = ? AND key = 'train/loss' ORDER BY step",
+            (run_id,),
+        ).fetchall()
+    return [step for (step,) in rows]
+
+
+@pytest.mark.sqlite_only  # compares the SQLite rows themselves
+def test_an_enum_config_from_vars_args_resumes_after_kill_9(clm, db_path):
+    run_id = killed_after_checkpoints(clm)
+    proc, same, records = clm("--resume", str(run_id), "--max_train_steps", "80", record="again")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert same == run_id and "ended completed" in out
+    assert loss_steps(db_path, run_id) == list(range(80))  # one value a step, no gap
+    assert records.all()[0]["step"] == 40  # the newest checkpoint's step
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("damage", ["truncated", "other_model", "trusted_type"])
+def test_a_resume_that_cannot_load_its_checkpoint_changes_nothing(
+    clm, db_path, data_dir, tmp_path, damage
+):
+    run_id = killed_after_checkpoints(clm)
+    with closing(sqlite3.connect(db_path)) as conn:
+        (path,) = conn.execute(
+            "SELECT path FROM checkpoints WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)
+        ).fetchone()
+    args = ("--resume", str(run_id))
+    if damage == "truncated":
+        data = Path(path).read_bytes()
+        Path(path).write_bytes(data[: len(data) // 2])
+    elif damage == "other_model":
+        args += ("--n_embd", "32")
+    else:  # written by an older release: the config's enum itself pickled into the file
+        from transformers import SchedulerType
+
+        state = torch.load(path, weights_only=True)
+        state["hparams"]["lr_scheduler_type"] = SchedulerType.LINEAR
+        torch.save(state, path)
+    before = everything(db_path, run_id)
+
+    done = subprocess.run(
+        [sys.executable, str(CLM), *args, "--record", str(tmp_path / "again")],
+        env={**os.environ, "LERNKURVE_DB": str(db_path), "LERNKURVE_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    err = done.stderr
+    assert done.returncode != 0
+    assert f"run {run_id} was not resumed from" in err and "Nothing was changed" in err
+    if damage == "trusted_type":
+        assert "add_safe_globals([SchedulerType])" in err
+    if damage == "other_model":
+        assert "size mismatch" in err
+    assert everything(db_path, run_id) == before
+
+
+def test_accelerate_prepared_optimizer_takes_an_exact_factor_on_a_moving_schedule(clm, api):
+    proc, run_id, records = clm("--delay", "0.01", "--max_train_steps", "100000")
+    records.wait_past(15, timeout=60)  # past the warm-up: the schedule moves every step
+    event = change(api, run_id, {"learning_rate": {"scale": 0.5}})
+    used = records.wait_past(event["step"] + 20)
+    assert api.control(run_id, "stop").status_code == 202
+    proc.communicate(timeout=60)
+    assert event["payload"]["asked"] == {"learning_rate": {"scale": 0.5}}
+    assert event["payload"]["factor"] == 0.5 and event["payload"]["change"] == 0.5
+    for record in used:
+        factor = 0.5 if record["step"] >= event["step"] else 1.0
+        assert record["lr"] == record["schedule"] * factor, record
+    moving = {r["schedule"] for r in used if r["step"] >= event["step"]}
+    assert len(moving) > 10
