@@ -9,6 +9,7 @@ applied command becomes an event carrying that step.
 from __future__ import annotations
 
 import atexit
+import math
 import signal
 import sys
 import threading
@@ -34,6 +35,7 @@ DEFAULT_KEY_MAP = {"lr": "lr", "momentum": "momentum", "weight_decay": "weight_d
 
 # Commands a trial takes at once (stop ends it; pause holds it); the others wait for its end.
 TRIAL_COMMANDS = ("stop", "pause", "resume", "step", "diverged")
+FOLLOW_EVERY = 0.5  # seconds between optimizer snapshots that only follow a schedule
 MAX_TEXT = 100_000  # characters of one text sample
 BACKLOG_WAKE = 8192  # log calls waiting before the writer is woken early
 
@@ -75,7 +77,9 @@ class Run:
         self.schedulers: list = []
         self._key_map = dict(DEFAULT_KEY_MAP)
         self._next_step = step  # the step the loop runs next: what a checkpoint resumes at
-        self._user_logs_lr = False
+        self._user_lr: tuple | None = None  # (step, value) the script last logged as lr itself
+        self._told_effective = False  # the note on lr vs lr/effective was given
+        self._optimizer_shown: tuple[list, float] | None = None  # (lrs, time) last snapshotted
         self._warned_keys: set[str] = set()
         self.extra_state: dict = {}  # loop position etc., saved with each checkpoint
         # A framework's own checkpointing (HF Trainer, Lightning): called with the step instead
@@ -119,9 +123,9 @@ class Run:
         if self._resume is not None:  # logging commits to the resume (nothing was loaded)
             self._settle_resume()
         read_now(scalars)
-        if "lr" in scalars:
-            self._user_logs_lr = True
         step = self.step if step is None else step
+        if "lr" in scalars:
+            self._user_lr = (step, scalars["lr"])
         if self.trial is not None:  # what a trial's steps log belongs to its child run
             self.trial.log(step, time.time(), scalars)
             return
@@ -291,21 +295,52 @@ class Run:
         return not self._stopping
 
     def _log_effective_lr(self, step: int) -> None:
-        """Log the lr the optimizer really used in the last step (unless the script logs lr)."""
+        """Log the lr the optimizer really used in the last step: as ``lr``, or as
+        ``lr/effective`` beside a script's own ``lr`` (which may be the unsteered schedule)."""
         effective = self.steering.used
         if not effective or step < 0:
             return
         self.steering.used = []
         first = effective[0]  # groups with their own lr (layer-wise, no-decay) get a series
         values = {f"lr/group{i}": lr for i, lr in enumerate(effective) if i and lr != first}
-        if not self._user_logs_lr:
-            values["lr"] = effective[0]
+        if self._user_lr is None:
+            values["lr"] = first
+        else:
+            values["lr/effective"] = first
+            self._explain_effective(step, first)
         if self.trial is not None:
             self.trial.log(step, time.time(), values)
             return
         self._points.append((step, time.time(), values))
         if "lr" in self.hparams:
-            self.hparams["lr"] = effective[0]
+            self.hparams["lr"] = first
+        self._follow_optimizer()
+
+    def _explain_effective(self, step: int, used: float) -> None:
+        """Once: the script's own lr differs from what the optimizer used (a steer)."""
+        logged_at, logged = self._user_lr
+        if self._told_effective or logged_at != step or not isinstance(logged, (int, float)):
+            return
+        if math.isclose(logged, used, rel_tol=1e-9, abs_tol=0.0):
+            return
+        self._told_effective = True
+        message = (
+            f"this script logs lr itself ({logged:.4g} at step {step}), the value its schedule "
+            f"computed; the optimizer used {used:.4g} (Lernkurve's steer). Both are drawn: lr "
+            "as logged, lr/effective as used."
+        )
+        self.event("note", {"message": message, "key": "lr/effective"}, step)
+
+    def _follow_optimizer(self, force: bool = False) -> None:
+        """A new optimizer snapshot when its lrs moved (a schedule), at most every
+        FOLLOW_EVERY seconds; ``force``: now, if anything moved (the run ends)."""
+        lrs = list(self.steering.effective)
+        shown = self._optimizer_shown
+        if shown is not None and shown[0] == lrs:
+            return
+        if shown is not None and not force and time.monotonic() - shown[1] < FOLLOW_EVERY:
+            return
+        self._snapshot_optimizer()
 
     def steps(self, total: int | None = None, start: int | None = None):
         """Yield step numbers, obeying pause/step/stop between them; ends early on stop."""
@@ -375,7 +410,14 @@ class Run:
         if self._stopping and status == "completed":
             status = "stopped"
         self._abort_trial("the training loop ended")
+        self._last_lr()
         self._end(status)
+
+    def _last_lr(self) -> None:
+        """The last step's lr (no boundary followed it) and the optimizer as it ended."""
+        if self.steering is not None and not self._abandoned:
+            self._log_effective_lr(self._next_step - 1)
+            self._follow_optimizer(force=True)
 
     def fail(self, exc: BaseException) -> None:
         """Mark the run failed with the exception's message and traceback."""
@@ -383,6 +425,7 @@ class Run:
         trace = "".join(traceback.format_exception(exc))
         self.event("error", {"message": message, "traceback": trace})
         self._abort_trial(message)
+        self._last_lr()
         self._end("failed", error=message)
 
     # -- the writer thread --------------------------------------------------------------------
@@ -573,6 +616,7 @@ class Run:
 
     def _snapshot_optimizer(self) -> None:
         if self.steering is not None:
+            self._optimizer_shown = (list(self.steering.effective), time.monotonic())
             self.snapshot("optimizer", self.steering.describe())
 
     def _on_pause(self, step: int, payload: dict) -> None:

@@ -133,3 +133,41 @@ def test_accelerate_prepared_optimizer_takes_an_exact_factor_on_a_moving_schedul
         assert record["lr"] == record["schedule"] * factor, record
     moving = {r["schedule"] for r in used if r["step"] >= event["step"]}
     assert len(moving) > 10
+
+
+NANOGPT = ROOT / "tests" / "scripts" / "nanogpt_like.py"
+
+
+@pytest.fixture
+def nanogpt(db_path, data_dir, tmp_path):
+    with Scripts(NANOGPT, db_path, data_dir, tmp_path) as start:
+        yield start
+
+
+def test_a_script_logging_lr_itself_gets_the_lr_used_beside_it(nanogpt, api):
+    proc, run_id, records = nanogpt("--delay", "0.01", "--max_iters", "200")
+    records.wait_past(30, timeout=60)
+    event = change(api, run_id, {"learning_rate": {"scale": 0.5}})
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "ended completed" in out, err
+    used = {r["step"]: r for r in records.all()}
+    assert sorted(used) == list(range(200))
+
+    logged = series(api, run_id, "lr")
+    effective = series(api, run_id, "lr/effective")
+    assert logged == {step: r["schedule"] for step, r in used.items()}  # the script's own
+    assert effective == {step: r["lr"] for step, r in used.items()}  # the last step's too
+    assert (
+        effective[199] == logged[199] * 0.5
+        and effective[event["step"] - 1] == logged[event["step"] - 1]
+    )
+    notes = [e for e in api.events(run_id, "note") if e["payload"].get("key") == "lr/effective"]
+    assert len(notes) == 1 and notes[0]["step"] == event["step"]
+    # the param groups shown on the page follow the schedule, to the last step
+    snapshot = api.get(f"/api/runs/{run_id}/snapshots?kind=optimizer&latest=1").get_json()
+    assert snapshot["snapshots"][0]["payload"]["groups"][0]["lr"] == used[199]["lr"]
+
+
+def series(api, run_id: int, key: str) -> dict[int, float]:
+    data = api.get(f"/api/runs/{run_id}/metrics?keys={key}").get_json()["series"]
+    return {step: value for step, value, _ in data.get(key, [])}
