@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import shutil
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
@@ -25,7 +29,7 @@ from lernkurve.db import (
     now,
     process_alive,
 )
-from lernkurve.hparams import HParamError, resolve, validate
+from lernkurve.hparams import HParamError, resolve, validate, validate_changes
 from lernkurve.summaries import run_summaries
 from lernkurve.taskspecs import TASKS, public_tasks, task_schema, total_steps_for
 
@@ -268,13 +272,23 @@ def patch_hparams(run_id: int):
     with db().Session() as session:
         run = load_run(session, run_id)
         require_live(run)
-        values = checked(run.config.get("schema", {}), body, live_only=True)
+        try:
+            values = validate_changes(run.config.get("schema", {}), run.hparams, body)
+        except HParamError as err:
+            raise ApiError(400, "invalid_hparams", err.message, key=err.key) from err
         if not values:
             raise ApiError(400, "invalid_hparams", "no hyperparameter given")
+        if lr_mode == "override" and isinstance(values.get("lr"), dict):
+            raise ApiError(400, "invalid_lr_mode", "a factor scales lr; override pins a value")
         payload = {**values, "lr_mode": lr_mode}
         session.add(Command(run_id=run_id, kind="hparams", payload=payload, created_at=now()))
         session.commit()
-        return {"hparams": {**run.hparams, **values}}
+        return {"hparams": {**run.hparams, **_expected(run.hparams, values)}}
+
+
+def _expected(current: dict, values: dict) -> dict:
+    """What the changes give as the run stands now (a factor lands on the value it finds)."""
+    return {k: current[k] * v["scale"] if isinstance(v, dict) else v for k, v in values.items()}
 
 
 @bp.post("/runs/<int:run_id>/control")
@@ -288,10 +302,62 @@ def control(run_id: int):
         require_live(run)
         if action == "stop" and _stop_if_queued(session, run_id):
             return {"run_id": run_id, "action": action, "status": "stopped"}, 202
+        if action == "release":
+            _require_pinned_lr(session, run)
         command = Command(run_id=run_id, kind=action, payload={}, created_at=now())
         session.add(command)
         session.commit()
         return {"run_id": run_id, "action": action, "command_id": command.id}, 202
+
+
+def _require_pinned_lr(session, run: RunRow) -> None:
+    """A release hands a pinned lr back to its schedule: refuse one that would do nothing."""
+    if _pin_on_its_way(session, run.id):
+        return
+    snapshot = session.scalars(
+        select(Snapshot)
+        .where(Snapshot.run_id == run.id, Snapshot.kind == "optimizer")
+        .order_by(Snapshot.id.desc())
+        .limit(1)
+    ).first()
+    reason = _why_nothing_to_release(run, snapshot.payload if snapshot else None)
+    if reason:
+        raise ApiError(409, "nothing_to_release", reason)
+
+
+def _pin_on_its_way(session, run_id: int) -> bool:
+    """An override of lr the run has not applied yet: a release right after it is meant."""
+    pending = session.scalars(
+        select(Command.payload).where(
+            Command.run_id == run_id, Command.kind == "hparams", Command.applied_at.is_(None)
+        )
+    )
+    return any(
+        isinstance(p, dict) and p.get("lr_mode") == "override" and "lr" in p for p in pending
+    )
+
+
+def _why_nothing_to_release(run: RunRow, optimizer: dict | None) -> str | None:
+    """Why lr is not pinned, from the run's latest optimizer snapshot; None if it is."""
+    if optimizer is None:
+        if run.status == "queued":
+            return f"run {run.id} has not started yet: lr is not pinned, nothing to release"
+        return (
+            f"run {run.id} watches no optimizer (run.watch(model, optimizer) in its script), "
+            "so lr is not pinned and there is nothing to release"
+        )
+    if optimizer.get("lr_mode") == "override":
+        return None
+    factor = optimizer.get("lr_factor")
+    scaled = isinstance(factor, int | float) and factor != 1
+    if optimizer.get("scheduled"):
+        follows = "the schedule" + (f" ×{factor:.4g}" if scaled else "")
+    else:
+        follows = "the value it was given"
+    return (
+        f"lr is not pinned: it follows {follows}, so there is nothing to release; "
+        "send a new value or a factor to change it"
+    )
 
 
 def _stop_if_queued(session, run_id: int) -> bool:
@@ -347,7 +413,90 @@ def events(run_id: int):
 
 @bp.get("/runs/<int:run_id>/checkpoints")
 def checkpoints(run_id: int):
-    return {"checkpoints": _rows_of(Checkpoint, run_id)}
+    """The run's checkpoints, each with its size on disk and why it is still needed, if it is."""
+    rows = _rows_of(Checkpoint, run_id)
+    with db().Session() as session:
+        in_use = _checkpoints_in_use(session)
+    for row in rows:
+        row["size_bytes"] = disk_size(row["path"])
+        row["in_use"] = in_use.get(row["path"])
+    total = sum(row["size_bytes"] for row in rows if row["size_bytes"] is not None)
+    return {"checkpoints": rows, "total_bytes": total}
+
+
+@bp.delete("/runs/<int:run_id>/checkpoints/<int:checkpoint_id>")
+def delete_checkpoint(run_id: int, checkpoint_id: int):
+    """Remove one checkpoint: its file (a Hugging Face folder: all of it), then its row."""
+    with db().Session() as session:
+        load_run(session, run_id)
+        ckpt = session.get(Checkpoint, checkpoint_id) if checkpoint_id <= MAX_ID else None
+        if ckpt is None or ckpt.run_id != run_id:
+            raise ApiError(404, "not_found", f"run {run_id} has no checkpoint {checkpoint_id}")
+        reason = _checkpoints_in_use(session).get(ckpt.path)
+        if reason:
+            raise ApiError(409, "checkpoint_in_use", reason)
+        # The file first: if it cannot go, the row stays and the page can ask again.
+        remove_checkpoint_path(ckpt.path)
+        session.delete(ckpt)
+        session.commit()
+    current_app.extensions["socketio"].emit("checkpoints_changed", {"run_id": run_id})
+    return "", 204
+
+
+def _checkpoints_in_use(session) -> dict[str, str]:
+    """Checkpoint paths a live fork starts from, each with the reason in words."""
+    rows = session.execute(
+        select(RunRow.id, RunRow.status, RunRow.config)
+        .where(RunRow.status.in_(LIVE_STATUSES))
+        .order_by(RunRow.id.desc())  # the oldest fork is named
+    ).all()
+    return {
+        config["resume_from"]: f"run {run_id} ({status}) is a fork that starts from this checkpoint"
+        for run_id, status, config in rows
+        if isinstance(config, dict) and config.get("resume_from")
+    }
+
+
+def disk_size(path: str) -> int | None:
+    """A checkpoint's bytes on disk: its file, or all files of its folder; None if not here."""
+    where = Path(path)
+    if not path or not where.is_absolute():
+        return None  # relative to some script's folder, not to ours
+    try:
+        if not where.is_dir():
+            return where.stat().st_size
+    except OSError:
+        return None
+    total = 0
+    for folder, _, files in os.walk(where):
+        for name in files:
+            with contextlib.suppress(OSError):  # removed while we count
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+CHECKPOINT_FOLDER = re.compile(r"checkpoint|\.ckpt$", re.IGNORECASE)
+
+
+def remove_checkpoint_path(path: str) -> None:
+    """Delete a checkpoint's file, or its folder when the folder is named as one (Hugging Face's
+    ``checkpoint-N``, Lightning's ``*.ckpt``); a file already gone is fine."""
+    where = Path(path)
+    if not path or not where.is_absolute():
+        return  # not ours to find: the row goes, nothing on disk is touched
+    try:
+        if where.is_dir() and not where.is_symlink():
+            if not CHECKPOINT_FOLDER.search(where.name):
+                raise ApiError(
+                    409,
+                    "not_a_checkpoint_folder",
+                    f"{path} is a folder whose name does not say checkpoint; remove it yourself",
+                )
+            shutil.rmtree(where)
+        else:
+            where.unlink(missing_ok=True)
+    except OSError as err:
+        raise ApiError(409, "checkpoint_not_removed", f"could not remove {path}: {err}") from err
 
 
 @bp.get("/runs/<int:run_id>/snapshots")

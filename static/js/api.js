@@ -100,8 +100,11 @@ export async function deleteRun(id, { askForce } = {}) {
 export const patchHparams = (id, values) => request("PATCH", `/api/runs/${id}/hparams`, values);
 export const control = (id, action) => request("POST", `/api/runs/${id}/control`, { action });
 export const events = (id) => request("GET", `/api/runs/${id}/events`).then((d) => d.events);
-export const checkpoints = (id) =>
-  request("GET", `/api/runs/${id}/checkpoints`).then((d) => d.checkpoints);
+/** {checkpoints: [{id, step, path, size_bytes, in_use, ...}], total_bytes}. */
+export const checkpoints = (id) => request("GET", `/api/runs/${id}/checkpoints`);
+/** Delete a checkpoint and its file; refused (409) while a fork still starts from it. */
+export const deleteCheckpoint = (id, checkpointId) =>
+  request("DELETE", `/api/runs/${id}/checkpoints/${checkpointId}`);
 export const fork = (id, body) => request("POST", `/api/runs/${id}/fork`, body);
 export const exportUrl = (id) => `/api/runs/${id}/export.csv?key=${downloadKey}`;
 

@@ -28,6 +28,27 @@ export function integer(value) {
   return value === null || value === undefined ? "–" : formatter({}).format(value);
 }
 
+const BYTE_UNITS = ["byte", "kilobyte", "megabyte", "gigabyte", "terabyte"];
+
+/** A size on disk in this language: 512 bytes, 42.1 MB, 1.2 GB (1 kB = 1000 bytes); null: "–". */
+export function bytes(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  let unit = 0;
+  let amount = value;
+  while (amount >= 1000 && unit < BYTE_UNITS.length - 1) {
+    amount /= 1000;
+    unit += 1;
+  }
+  const digits = unit === 0 || amount >= 100 ? 0 : 1;
+  const display = unit === 0 ? "long" : "short"; // "512 bytes", not "512 byte"
+  return formatter({
+    style: "unit",
+    unit: BYTE_UNITS[unit],
+    unitDisplay: display,
+    maximumFractionDigits: digits,
+  }).format(amount);
+}
+
 /** Any hparam value (number, list, choice, text). */
 export function value(v) {
   if (Array.isArray(v)) return `[${v.map((x) => value(x)).join(", ")}]`;

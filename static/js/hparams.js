@@ -1,10 +1,11 @@
 // The run's hparam panel, built from run.config.schema: live values, edits and "Apply".
 // A refused value shows the server's message at its field and changes nothing. Below the lr
-// field: how an lr change applies to a schedule, and the optimizer's param groups.
+// field: how an lr change applies to a schedule, and the optimizer's param groups. Beside it,
+// ×0.5 and ×2 send a factor: lr as it stands when the change lands, times the factor.
 import * as api from "./api.js";
-import { isLive, value as formatValue } from "./format.js";
+import { isLive, number, value as formatValue } from "./format.js";
 import { Field } from "./fields.js";
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
 import { OptimizerView } from "./optimizer.js";
 
 export class HparamPanel {
@@ -25,6 +26,13 @@ export class HparamPanel {
     });
     this.resetButton.addEventListener("click", () => this.reset());
     this.optimizer = new OptimizerView((text, className, alert) => this.say(text, className, alert));
+    this.timesBox = document.getElementById("lr-times");
+    this.timesButtons = [...this.timesBox.querySelectorAll("button[data-factor]")];
+    this.scaling = false;
+    for (const button of this.timesButtons) {
+      button.addEventListener("click", () => this.scaleLr(Number(button.dataset.factor)));
+    }
+    this.timesLanguage = null;
   }
 
   /** Show a run: rebuilds the fields when the run or its schema changed, else refreshes values. */
@@ -61,6 +69,8 @@ export class HparamPanel {
     }
     this.fixedDetails.hidden = !this.fixedBox.children.length;
     this.optimizer.attach(this.fields.get("lr") ?? null);
+    if (this.scalable()) this.fields.get("lr").label.parentElement.append(this.timesBox);
+    this.timesBox.hidden = !this.scalable();
     if (!this.fields.size) {
       const p = document.createElement("p");
       p.className = "small text-body-secondary mb-0";
@@ -82,6 +92,7 @@ export class HparamPanel {
     }
     this.applyButton.disabled = !live || !this.fields.size;
     this.resetButton.disabled = !live || !this.fields.size;
+    this.renderTimes();
     if (!live && this.fields.size) this.say(t("hp.finished"), "text-body-secondary");
   }
 
@@ -119,6 +130,46 @@ export class HparamPanel {
     }
   }
 
+  /** Whether the run has a live decimal lr, the one key a factor can scale. */
+  scalable() {
+    return this.fields.get("lr")?.spec.type === "float";
+  }
+
+  renderTimes() {
+    this.labelTimes();
+    const usable = Boolean(this.run) && isLive(this.run) && this.scalable() && !this.scaling;
+    for (const button of this.timesButtons) button.disabled = !usable;
+  }
+
+  /** ×0.5 in this language's digits (×0,5 in German); again only when the language changed. */
+  labelTimes() {
+    if (this.timesLanguage === language()) return;
+    this.timesLanguage = language();
+    for (const button of this.timesButtons) {
+      const factor = number(Number(button.dataset.factor));
+      button.textContent = t("hp.lrTimes", { factor });
+      button.setAttribute("aria-label", t("hp.lrTimesLabel", { factor }));
+      button.title = t("hp.lrTimesLabel", { factor });
+    }
+  }
+
+  /** ×0.5 or ×2: a factor on lr as it stands when the run applies it (a schedule goes on). */
+  async scaleLr(factor) {
+    const run = this.run;
+    if (!run || !isLive(run) || !this.scalable()) return;
+    this.scaling = true;
+    this.renderTimes();
+    try {
+      await api.patchHparams(run.id, { lr: { scale: factor } });
+      if (this.run?.id === run.id) this.say(t("hp.lrTimesSent", { factor: number(factor) }), "text-success");
+    } catch (error) {
+      if (this.run?.id === run.id) this.say(error.message, "text-danger", true);
+    } finally {
+      this.scaling = false;
+      this.renderTimes();
+    }
+  }
+
   /** The PATCH body: an lr change says how it applies when the run has a schedule. */
   withLrMode(changes) {
     const mode = "lr" in changes ? this.optimizer.mode() : null;
@@ -144,6 +195,7 @@ export class HparamPanel {
   refreshLanguage() {
     for (const field of this.fields.values()) field.refreshLanguage();
     this.optimizer.refreshLanguage();
+    this.renderTimes();
     if (this.run && !isLive(this.run) && this.fields.size) this.say(t("hp.finished"), "text-body-secondary");
   }
 }

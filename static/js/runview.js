@@ -6,8 +6,9 @@ import { BoundaryView } from "./boundary.js";
 import { Controls } from "./controls.js";
 import { DistributionView } from "./distribution.js";
 import { Decide } from "./decide.js";
+import { renderChanged } from "./dom.js";
 import { eventItem, setLrScheduled } from "./events.js";
-import { duration, integer, isLive, isStale, statusBadge } from "./format.js";
+import { bytes, duration, integer, isLive, isStale, statusBadge } from "./format.js";
 import { HparamPanel } from "./hparams.js";
 import { t } from "./i18n.js";
 import { NotesPanel } from "./notes.js";
@@ -94,6 +95,7 @@ export class RunView {
       onPoints: (points) => this.takePoints(points),
       onEvent: (ev) => this.addEvent(ev),
       onSnapshot: (snap) => this.takeSnapshot(snap),
+      onCheckpoints: () => this.loadCheckpoints(id),
       // Events and snapshots are not replayed: once subscribed, fetch them again to close
       // the gap between the reads above and the room's cursor (and a reconnect's gap).
       onSubscribed: () => {
@@ -338,35 +340,104 @@ export class RunView {
   // ---- checkpoints, boundary, delete -------------------------------------------------------
 
   async loadCheckpoints(id) {
-    let checkpoints = [];
+    let answer = { checkpoints: [], total_bytes: 0 };
     try {
-      checkpoints = await api.checkpoints(id);
+      answer = await api.checkpoints(id);
     } catch (error) {
       if (error.status !== 404) this.onError(error.message);
     }
     if (!this.run || this.run.id !== id) return;
+    const { checkpoints } = answer;
     const list = document.getElementById("ckpt-list");
-    list.replaceChildren(
-      ...checkpoints.map((ckpt) => {
-        const li = document.createElement("li");
-        li.className = "list-group-item d-flex align-items-center gap-2";
-        const text = document.createElement("span");
-        text.className = "flex-grow-1";
-        text.textContent = t("ckpt.at", { step: integer(ckpt.step) });
-        const time = document.createElement("span");
-        time.className = "text-body-secondary";
-        time.textContent = new Date(ckpt.created_at * 1000).toLocaleTimeString();
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "btn btn-outline-primary btn-sm";
-        button.textContent = t("ckpt.fork");
-        button.setAttribute("aria-label", t("ckpt.forkLabel", { step: integer(ckpt.step) }));
-        button.addEventListener("click", () => this.newRun.openFork(this.run, ckpt));
-        li.append(text, time, button);
-        return li;
-      }),
-    );
+    renderChanged(list, checkpoints, () => checkpoints.map((ckpt) => this.checkpointItem(ckpt)));
     document.getElementById("ckpt-empty").hidden = checkpoints.length > 0;
+    const total = document.getElementById("ckpt-total");
+    total.hidden = !checkpoints.length;
+    const missing = checkpoints.filter((c) => c.size_bytes === null).length;
+    total.textContent = t(missing ? "ckpt.totalMissing" : "ckpt.total", {
+      n: integer(checkpoints.length),
+      size: bytes(answer.total_bytes),
+      missing: integer(missing),
+    });
+  }
+
+  /** One checkpoint: its step, size and time; fork from it, or delete it and its file. */
+  checkpointItem(ckpt) {
+    const li = document.createElement("li");
+    li.className = "list-group-item d-flex flex-wrap align-items-center gap-2";
+    li.dataset.checkpointId = String(ckpt.id);
+    // Why it cannot go (a fork still starts from it), or why the server refused.
+    const note = document.createElement("div");
+    note.className = "ckpt-note w-100 text-body-secondary";
+    note.textContent = ckpt.in_use ?? "";
+    note.hidden = !ckpt.in_use;
+    li.append(this.checkpointText(ckpt), this.checkpointButtons(ckpt, note), note);
+    return li;
+  }
+
+  checkpointText(ckpt) {
+    const text = document.createElement("div");
+    text.className = "ckpt-text";
+    text.textContent = t("ckpt.at", { step: integer(ckpt.step) });
+    const details = document.createElement("div");
+    details.className = "text-body-secondary";
+    const size = document.createElement("span");
+    size.className = "ckpt-size";
+    size.textContent = this.checkpointSize(ckpt);
+    const time = document.createElement("span");
+    time.className = "text-nowrap";
+    time.textContent = new Date(ckpt.created_at * 1000).toLocaleTimeString();
+    details.append(size, " · ", time);
+    text.append(details);
+    return text;
+  }
+
+  checkpointButtons(ckpt, note) {
+    const step = integer(ckpt.step);
+    const fork = document.createElement("button");
+    fork.type = "button";
+    fork.className = "btn btn-outline-primary btn-sm";
+    fork.textContent = t("ckpt.fork");
+    fork.setAttribute("aria-label", t("ckpt.forkLabel", { step }));
+    fork.addEventListener("click", () => this.newRun.openFork(this.run, ckpt));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "btn btn-outline-danger btn-sm";
+    remove.setAttribute("aria-label", t("ckpt.deleteLabel", { step }));
+    remove.title = t("ckpt.deleteLabel", { step });
+    const icon = document.createElement("i");
+    icon.className = "bi bi-trash";
+    icon.setAttribute("aria-hidden", "true");
+    remove.append(icon);
+    remove.disabled = Boolean(ckpt.in_use);
+    remove.addEventListener("click", () => this.deleteCheckpoint(ckpt, remove, note));
+    const buttons = document.createElement("div");
+    buttons.className = "d-flex gap-2 flex-shrink-0";
+    buttons.append(fork, remove);
+    return buttons;
+  }
+
+  checkpointSize(ckpt) {
+    return ckpt.size_bytes === null ? t("ckpt.missing") : bytes(ckpt.size_bytes);
+  }
+
+  /** After confirm(): delete it; a refusal (a fork needs it) shows the server's reason under it. */
+  async deleteCheckpoint(ckpt, button, note) {
+    const question = t("ckpt.deleteConfirm", { step: integer(ckpt.step), size: this.checkpointSize(ckpt) });
+    if (!window.confirm(question)) return;
+    button.disabled = true;
+    try {
+      await api.deleteCheckpoint(ckpt.run_id, ckpt.id);
+    } catch (error) {
+      note.textContent = error.message;
+      note.className = "ckpt-note w-100 text-danger";
+      note.setAttribute("role", "alert");
+      note.hidden = false;
+      button.disabled = error.code === "checkpoint_in_use";
+      if (error.status === 404) this.loadCheckpoints(ckpt.run_id);
+      return;
+    }
+    this.loadCheckpoints(ckpt.run_id);
   }
 
   async loadBoundary(run) {

@@ -23,6 +23,9 @@ export class Live {
     this.socket.on("metrics", (msg) => this.each(msg.run_id, (sub) => sub.takePoints(msg.points)));
     this.socket.on("event", (ev) => this.each(ev.run_id, (sub) => sub.handlers.onEvent?.(ev)));
     this.socket.on("snapshot", (s) => this.each(s.run_id, (sub) => sub.handlers.onSnapshot?.(s)));
+    this.socket.on("checkpoints_changed", (msg) =>
+      this.each(msg.run_id, (sub) => sub.handlers.onCheckpoints?.()),
+    );
     this.socket.on("run", (run) => {
       for (const fn of this.runListeners) fn(run);
     });
@@ -60,7 +63,8 @@ export class Live {
 
   /**
    * Receive a run's points after sinceId, live. handlers: onPoints(points), onEvent(event),
-   * onSnapshot(snapshot), onSubscribed() (each time the server confirms, also after reconnects).
+   * onSnapshot(snapshot), onCheckpoints() (one was deleted), onSubscribed() (each time the
+   * server confirms, also after reconnects).
    */
   subscribe(runId, sinceId, handlers) {
     const sub = new Subscription(this, runId, sinceId, handlers);
