@@ -18,3 +18,15 @@ def checkpoint_root(db: Database) -> Path:
     if db.is_sqlite and url.database and url.database != ":memory:":
         return Path(url.database + ".checkpoints")
     return data_dir() / "checkpoints" / f"db-{db.instance_id()}"
+
+
+def remove_files(paths: list[str]) -> None:
+    """Delete checkpoint files, and a ``run-<id>`` folder once it is empty; a file already gone
+    is fine, and one that cannot be removed is left (its row is gone either way)."""
+    for path in map(Path, paths):
+        try:
+            path.unlink(missing_ok=True)
+            if path.parent.name.startswith("run-") and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        except OSError:
+            pass

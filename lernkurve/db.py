@@ -20,6 +20,7 @@ import psutil
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Engine,
     Float,
     ForeignKey,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    false,
     make_url,
     select,
     text,
@@ -173,6 +175,8 @@ class Checkpoint(Base):
     step: Mapped[int] = mapped_column(STEP)
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float, default=now)
+    # Written by Lernkurve itself (its retention may delete it), not by a framework.
+    managed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # One checkpoint per run and step: a second save at a step replaces the first.
     __table_args__ = (Index("ux_checkpoints_run_step", "run_id", "step", unique=True),)

@@ -26,6 +26,7 @@ from lernkurve.checkpoints import checkpoint_root
 from lernkurve.db import Database, now
 from lernkurve.livevalues import LiveConfig, read_now
 from lernkurve.resume import ResumePlan
+from lernkurve.retention import KEEP_LAST
 from lernkurve.steering import GROUP_KEYS, OptimizerSteering
 from lernkurve.wrapped import real_module, real_optimizer
 
@@ -68,6 +69,8 @@ class Run:
         self.hparams = LiveConfig(hparams)
         self.step = step
         self.checkpoint_every: int | None = None  # save at every N-th step boundary
+        # Which of its own checkpoint files the run keeps (lernkurve.retention).
+        self.retention: dict = {"keep_last": KEEP_LAST, "keep_best": None, "mode": "min"}
         self.total_steps = total_steps
         self.status = "running"
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -137,6 +140,17 @@ class Run:
             self._writer.wake()
         if len(points) >= self.pending_limit:  # the bound on unwritten points: see writer.py
             self._writer.backpressure(self)
+
+    def log_after_end(self, scalars: dict, step: int | None = None) -> None:
+        """Record scalars of a run that has ended, written at once: an evaluation after
+        training (Lightning's ``trainer.test()``, HF's ``trainer.evaluate()``)."""
+        if self._abandoned or self.db is None:
+            return
+        scalars = dict(scalars)
+        read_now(scalars)
+        writer.write_now(
+            self.db, self.id, [(self.step if step is None else step, time.time(), scalars)]
+        )
 
     @property
     def config(self) -> dict:
@@ -397,12 +411,16 @@ class Run:
         partial = path.with_suffix(".part")
         torch.save(state, partial)
         partial.replace(path)  # a crash mid-save never leaves a torn checkpoint behind
-        self.record_checkpoint(path, step)
+        self.record_checkpoint(path, step, managed=True)
         return path
 
-    def record_checkpoint(self, path: str | Path, step: int) -> None:
-        """List a saved checkpoint (this run's file, or a framework's own folder) at ``step``."""
-        self._outbox.append(("checkpoint", {"step": step, "path": str(path), "created_at": now()}))
+    def record_checkpoint(self, path: str | Path, step: int, managed: bool = False) -> None:
+        """List a saved checkpoint at ``step``: a framework's own file or folder, or with
+        ``managed`` one Lernkurve wrote, which the run's retention may delete later."""
+        item = {"step": step, "path": str(path), "created_at": now(), "managed": managed}
+        if managed:
+            item["retain"] = dict(self.retention)
+        self._outbox.append(("checkpoint", item))
         self.event("checkpoint", {"path": str(path), "step": step}, step)
 
     def finish(self, status: str = "completed") -> None:

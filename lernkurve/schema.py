@@ -17,7 +17,7 @@ from sqlalchemy import MetaData, inspect, text
 if TYPE_CHECKING:
     from lernkurve.db import Database
 
-HEAD = "0008"
+HEAD = "0009"
 FIRST = "0001"
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -133,7 +133,7 @@ class Trainer:
         loss = self.loss_fn(self.model(self.x[batch]), self.y[batch])
         loss.backward()
         self.optimizer.step()
-        self.run.log(step, train_loss=loss.item(), lr=self.optimizer.param_groups[0]["lr"])
+        self.run.log(step, train_loss=loss.item())  # the lr used: logged by the run itself
         if self.task == "spiral":
             self._snapshot(step)
         if hp["delay_ms"]:

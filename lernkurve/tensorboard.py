@@ -20,7 +20,7 @@ import warnings
 from datetime import datetime
 from pathlib import Path
 
-from lernkurve.integrations import plain_config
+from lernkurve.plainconfig import flatten
 
 SOURCE = "tensorboard"  # runs.task of an imported run
 
@@ -106,7 +106,7 @@ class SummaryWriter:
         global_step: int | None = None,
     ) -> None:
         """The hparams become the run's values; the metrics are logged at ``global_step``."""
-        self.run.hparams.update(plain_config(hparam_dict))
+        self.run.hparams.update(flatten(hparam_dict)[0])
         if metric_dict:
             self.run.log(dict(metric_dict), step=self._step(global_step))
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lernkurve import distributed, plainconfig, recipes
+from lernkurve import distributed, plainconfig, recipes, retention
 from lernkurve.db import Database, shown_url
 from lernkurve.hparams import HParamError, check_schema, resolve, schema_from_config
 from lernkurve.run import Run
@@ -53,20 +53,28 @@ def init(
     resume: int | None = None,
     total_steps: int | None = None,
     checkpoint_every: int | None = None,
+    keep_last: int | None = retention.KEEP_LAST,
+    keep_best: str | None = None,
+    keep_best_mode: str = "min",
     system_metrics: bool | float = True,
     recipe: dict | list | str | Path | None = None,
 ) -> Run:
     """Start (or with ``resume=RUN_ID`` continue) a run that appears in Lernkurve and obeys it.
 
-    ``config`` holds the hyperparameter values; ``live`` names those the app may change while
-    the run trains (or give ``schema`` with types and ranges instead). Same database as the
+    ``config`` holds the hyperparameter values, as a dict, ``vars(args)``, a dataclass or a
+    Hydra config (nested groups become ``a.b``; lernkurve.plainconfig); ``live`` names the
+    numbers and flags the app may change while the run trains (or give ``schema`` with types
+    and ranges instead). Same database as the
     app: ``db``, else LERNKURVE_DB, else the file in the user's data directory.
-    ``checkpoint_every=N`` saves a checkpoint at every N-th step (beside the database).
+    ``checkpoint_every=N`` saves a checkpoint at every N-th step (beside the database);
+    ``keep_last`` of them stay (None: all), plus the best by ``keep_best`` (a metric's name,
+    lowest unless ``keep_best_mode="max"``) and any a fork starts from.
     ``system_metrics``: CPU, memory (and GPU) of this process under sys/ every 5 s (a number:
     every that many seconds; False: none).
     ``recipe``: changes to replay at their steps, as ``GET /api/runs/<id>/recipe`` gives them
     (the dict, or the path of a JSON file holding it).
     """
+    kept = retention.checked(keep_last, keep_best, keep_best_mode)
     job = distributed.job()  # under torch.distributed: one run for all ranks (distributed.py)
     if job is not None and job.rank:
         follower = job.follow(checkpoint_every)
@@ -78,23 +86,50 @@ def init(
     if resume is not None:
         run = resume_script_run(database, resume, cls)
     else:
-        with errors_name(database):
-            values, texts = plainconfig.flatten(config)
-            schema = (
-                check_schema(schema) if schema is not None else schema_from_config(values, live)
-            )
-            hparams = resolve(schema, values)
-            replay = recipes.load(recipe, schema) if recipe is not None else None
-        run = create_script_run(database, name, hparams, schema, total_steps, cls, replay)
-        if texts:
-            note = plainconfig.texts_note(texts)
-            print(f"lernkurve: run {run.id}: {note}", file=sys.stderr)
-            run.event("note", {"message": note}, 0)
+        run = _new_run(database, name, config, live, schema, total_steps, recipe, cls)
+    _start(run, checkpoint_every, kept, system_metrics)
+    return run if job is None else job.lead(run)
+
+
+def continue_run(
+    run_id: int,
+    step: int,
+    path: str | Path,
+    framework: str,
+    *,
+    db: str | Path | None = None,
+    system_metrics: bool | float = True,
+) -> Run:
+    """The run ``run_id`` again, going on at ``step`` from a framework's own checkpoint at
+    ``path``, which the framework has loaded itself (Lightning's ``ckpt_path``, HF's
+    ``resume_from_checkpoint``). All or nothing, as ``init(resume=...)``: ResumeError, with
+    nothing changed, when the run cannot be continued."""
+    at = (step, str(path), framework)
+    run = resume_script_run(open_database(db), run_id, Run, at=at)
+    _start(run, None, retention.checked(retention.KEEP_LAST, None, "min"), system_metrics)
+    return run
+
+
+def _new_run(database, name, config, live, schema, total_steps, recipe, cls) -> Run:
+    with errors_name(database):
+        values, texts = plainconfig.flatten(config)
+        schema = check_schema(schema) if schema is not None else schema_from_config(values, live)
+        hparams = resolve(schema, values)
+        replay = recipes.load(recipe, schema) if recipe is not None else None
+    run = create_script_run(database, name, hparams, schema, total_steps, cls, replay)
+    if texts:
+        note = plainconfig.texts_note(texts)
+        print(f"lernkurve: run {run.id}: {note}", file=sys.stderr)
+        run.event("note", {"message": note}, 0)
+    return run
+
+
+def _start(run: Run, checkpoint_every: int | None, kept: dict, system_metrics) -> None:
     run.checkpoint_every = checkpoint_every
+    run.retention = kept
     if system_metrics:
         interval = INTERVAL if system_metrics is True else float(system_metrics)
         start_sampling(run, interval)
-    return run if job is None else job.lead(run)
 
 
 @contextmanager

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, make_url, select, text, update
 
+from lernkurve import retention
+from lernkurve.checkpoints import remove_files
 from lernkurve.db import (
     BUCKET_SHIFT,
     LIVE_STATUSES,
@@ -135,6 +137,16 @@ def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[t
                 agg[2], agg[3] = step, value
             agg[4] = wall_time
     return rows, bad, buckets
+
+
+def write_now(db: Database, run_id: int, points: list[tuple]) -> None:
+    """Write (step, wall_time, scalars) entries of a run that has ended, at once (an
+    evaluation after training: the run's writer has let it go)."""
+    rows, _, buckets = expand_points(run_id, points)
+    with db.write() as conn:
+        db.order_run_rows(conn, [run_id])
+        db.upsert_buckets(conn, run_id, buckets)
+        db.insert_metrics(conn, rows)
 
 
 def stored_key(key: object) -> str:
@@ -495,7 +507,7 @@ class Writer(threading.Thread):
                 work.append((run, batch, state, *expand_points(run.id, batch["points"])))
         if not work:
             return
-        missing = set()
+        missing, let_go = set(), []
         with self.db.write(poll=BATCH_POLL) as conn:
             self.db.order_run_rows(conn, [run.id for run, *_ in work])
             for run, _, _, _, _, buckets in work:
@@ -503,7 +515,7 @@ class Writer(threading.Thread):
             beat = now()  # with the lock held: a batch that lands is a beat too
             for run, batch, _, rows, _, _ in work:
                 self.db.insert_metrics(conn, rows)
-                self._write_outbox(conn, run.id, batch["outbox"])
+                let_go += self._write_outbox(conn, run.id, batch["outbox"])
                 loss = self._losses.get(run.id)
                 if loss is not None:
                     event = loss.event(self.failure or "disk full")
@@ -512,6 +524,7 @@ class Writer(threading.Thread):
                 row.update(id=run.id, beat=beat)
                 if conn.execute(_UPDATE_RUN, row).rowcount == 0:
                     missing.add(run.id)
+        remove_files(let_go)  # once their rows are gone for good
         for run, _, state, _, bad, _ in work:
             self._rows_written[run.id] = state
             self._losses.pop(run.id, None)
@@ -519,21 +532,30 @@ class Writer(threading.Thread):
                 run.on_non_finite(step, key, value)
         self._drop_missing(missing)
 
-    def _write_outbox(self, conn, run_id: int, outbox: list[tuple]) -> None:
+    def _write_outbox(self, conn, run_id: int, outbox: list[tuple]) -> list[str]:
+        """Write events, checkpoints, snapshots and acks; the checkpoint files to let go."""
+        let_go = []
         for kind, item in outbox:
             if kind == "event":
                 conn.execute(Event.__table__.insert().values(run_id=run_id, **item))
-            elif kind == "checkpoint":  # one row per (run, step): a save at a step replaces it
-                table = Checkpoint.__table__
-                at = (table.c.run_id == run_id, table.c.step == item["step"])
-                conn.execute(table.delete().where(*at))
-                conn.execute(table.insert().values(run_id=run_id, **item))
+            elif kind == "checkpoint":
+                let_go += self._write_checkpoint(conn, run_id, item)
             elif kind == "snapshot":
                 conn.execute(Snapshot.__table__.insert().values(run_id=run_id, **item))
             elif kind == "ack":
                 conn.execute(
                     update(Command).where(Command.id == item["id"]).values(applied_at=item["at"])
                 )
+        return let_go
+
+    def _write_checkpoint(self, conn, run_id: int, item: dict) -> list[str]:
+        """One row per (run, step): a save at a step replaces it. Then the run's retention."""
+        row = {k: v for k, v in item.items() if k != "retain"}
+        table = Checkpoint.__table__
+        conn.execute(table.delete().where(table.c.run_id == run_id, table.c.step == row["step"]))
+        conn.execute(table.insert().values(run_id=run_id, **row))
+        retain = item.get("retain")
+        return retention.prune(conn, run_id, retain) if retain else []
 
     def _deliver_commands(self, runs: list[Run]) -> None:
         by_id = {run.id: run for run in runs}

@@ -17,7 +17,7 @@ from lernkurve.hparams import HParamError
 from lernkurve.plainconfig import flatten
 
 
-class Schedule(str, enum.Enum):  # as transformers' SchedulerType
+class Schedule(str, enum.Enum):  # noqa: UP042 - as transformers' SchedulerType is
     LINEAR = "linear"
     COSINE = "cosine"
 

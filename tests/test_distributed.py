@@ -196,7 +196,8 @@ def test_a_checkpoint_is_written_once_and_every_rank_resumes_from_it(api, job, d
 
     saved = torch.load(checkpoints[0]["path"], weights_only=True)
     weights = b"".join(
-        saved["model"][f"module.{name}"].numpy().tobytes() for name in ("weight", "bias")
+        saved["model"][name].numpy().tobytes()
+        for name in ("weight", "bias")  # the plain module
     )
     again = job(checkpoints[0]["step"] + 5, 0.0, "--resume", str(j.run_id))
     assert again.run_id == j.run_id

@@ -171,3 +171,96 @@ def test_a_script_logging_lr_itself_gets_the_lr_used_beside_it(nanogpt, api):
 def series(api, run_id: int, key: str) -> dict[int, float]:
     data = api.get(f"/api/runs/{run_id}/metrics?keys={key}").get_json()["series"]
     return {step: value for step, value, _ in data.get(key, [])}
+
+
+AUTOENCODER = ROOT / "tests" / "scripts" / "lightning_autoencoder.py"
+
+
+@pytest.fixture
+def autoencoder(db_path, data_dir, tmp_path):
+    pytest.importorskip("lightning")
+    with Scripts(AUTOENCODER, db_path, data_dir, tmp_path) as start:
+        yield start
+
+
+@pytest.mark.sqlite_only  # reads the SQLite rows themselves
+def test_lightning_killed_then_resumed_from_its_own_checkpoint_is_the_same_run(
+    autoencoder, api, db_path, tmp_path
+):
+    args = ("--max_steps", "300", "--every", "25")
+    proc, run_id, records = autoencoder(*args, "--delay", "0.01")
+    records.wait_past(20, timeout=90)
+    event = change(api, run_id, {"lr": {"scale": 0.5}})
+    records.wait_past(90, timeout=90)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    folder = tmp_path / "lernkurve" / f"run-{run_id}" / "checkpoints"  # one folder per run
+    saved = sorted(int(p.stem.split("step=")[1]) for p in folder.glob("*.ckpt"))
+    assert saved and saved[-1] >= 75 and saved[-1] > event["step"]
+
+    proc, same, again = autoencoder(*args, "--ckpt_path", f"last-of-run-{run_id}", record="again")
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0 and "ended" in out, err
+    assert same == run_id
+    resumed = api.events(run_id, "resume")[-1]
+    assert resumed["step"] == saved[-1] and resumed["payload"]["from"] == "lightning"
+    with closing(sqlite3.connect(db_path)) as conn:
+        steps = [
+            s
+            for (s,) in conn.execute(
+                "SELECT step FROM metrics WHERE run_id = ? AND key = 'train_loss' ORDER BY step",
+                (run_id,),
+            )
+        ]
+        listed = [
+            p for (p,) in conn.execute("SELECT path FROM checkpoints WHERE run_id = ?", (run_id,))
+        ]
+        test_loss = conn.execute(
+            "SELECT count(*) FROM metrics WHERE run_id = ? AND key = 'test_loss'", (run_id,)
+        ).fetchone()[0]
+    assert steps == list(range(300))  # no gap, no step twice
+    for record in again.all():  # the steer came back with the checkpoint
+        assert record["lrs"][0] == pytest.approx(record["schedule"] * 0.5, rel=1e-12), record
+    assert all(str(folder) in path for path in listed) and len(listed) >= len(saved)
+    assert test_loss == 1  # trainer.test() after fit
+
+
+MNIST = ROOT / "tests" / "scripts" / "mnist_like.py"
+
+
+@pytest.fixture
+def mnist(db_path, data_dir, tmp_path):
+    with Scripts(MNIST, db_path, data_dir, tmp_path) as start:
+        yield start
+
+
+def test_an_epoch_scheduler_takes_an_exact_factor_across_epochs(mnist, api):
+    proc, run_id, records = mnist("--delay", "0.01", "--epochs", "5")
+    records.wait_past(10, timeout=60)
+    event = change(api, run_id, {"lr": {"scale": 0.5}})
+    out, err = proc.communicate(timeout=120)
+    assert "ended completed" in out, err
+    used = records.all()
+    assert {r["epoch"] for r in used if r["step"] >= event["step"]} >= {2, 3, 4, 5}
+    for record in used:
+        factor = 0.5 if record["step"] >= event["step"] else 1.0
+        assert record["lr"] == record["schedule"] * factor, record
+    hparams = api.run(run_id)["hparams"]
+    assert hparams["resume"] is None and hparams["dry_run"] is False  # vars(args) as it was
+
+
+@pytest.mark.sqlite_only
+def test_an_epoch_loop_resumed_after_kill_9_goes_on_with_the_same_batch(mnist, db_path):
+    proc, run_id, records = mnist("--delay", "0.01", "--checkpoint-every", "20")
+    records.wait_past(45, timeout=60)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {r["step"]: r for r in records.all()}
+
+    proc, same, again = mnist("--resume", str(run_id), record="again")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and same == run_id, err
+    resumed = again.all()
+    assert resumed[0]["step"] == 40 and (resumed[0]["epoch"], resumed[0]["batch"]) == (2, 10)
+    assert resumed[0] == before[40]  # the same batch, weights and lr: the same loss, exactly
+    assert loss_steps(db_path, run_id) == list(range(120))

@@ -14,10 +14,6 @@ PINS = {
     "tensorboard": "tensorboard==2.21.0",
 }
 
-# Types a TrainingArguments / hparams value may keep in a run's config; the rest become text.
-SCALARS = (bool, int, float, str)
-MAX_TEXT = 200
-
 
 def require(module: str, extra: str, feature: str):
     """Import ``module`` or raise ImportError with the one line that tells what to install."""
@@ -28,20 +24,6 @@ def require(module: str, extra: str, feature: str):
             f"{feature} needs {module.split('.')[0]}: pip install {PINS[extra]} "
             f"(or pip install -r requirements-extras.txt)"
         ) from err
-
-
-def plain_config(values: dict) -> dict:
-    """A framework's settings as config values Lernkurve can show (numbers, flags, short text)."""
-    config = {}
-    for key, value in values.items():
-        if value is None or isinstance(value, (dict, list, tuple)) and not value:
-            continue
-        if type(value) not in SCALARS:
-            value = str(value)
-        if isinstance(value, str):
-            value = value[:MAX_TEXT]
-        config[str(key)] = value
-    return config
 
 
 def log_last_lr(run, step: int) -> None:

@@ -26,7 +26,7 @@ import os
 import sys
 
 from lernkurve import distributed
-from lernkurve.integrations import log_last_lr, plain_config, require
+from lernkurve.integrations import log_last_lr, require
 
 transformers = require("transformers", "hf", "lernkurve.integrations.hf")
 TrainerCallback = transformers.TrainerCallback
@@ -58,6 +58,7 @@ class LernkurveCallback(TrainerCallback, ExportableState):
         self.db = db
         self.live = list(live)
         self.run = None
+        self._ended = None  # the run once train() ended: an evaluate() after it still logs
         self.run_id: int | None = None
         self._control = None
         self._save_pending = False  # the app asked for a checkpoint; the Trainer has not saved
@@ -80,6 +81,7 @@ class LernkurveCallback(TrainerCallback, ExportableState):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
+        self._ended = None
         self._control = control
         saved = (state.stateful_callbacks or {}).get(STATE_NAME) or {}
         if isinstance(saved, list):  # several of us: the first one's
@@ -112,7 +114,8 @@ class LernkurveCallback(TrainerCallback, ExportableState):
             control.should_save = True
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if self.run is None or not logs:
+        run = self.run or self._ended
+        if run is None or not logs:
             return
         values = {k: v for k, v in logs.items() if isinstance(v, (int, float)) and k != "epoch"}
         if "learning_rate" in values and self._last_lr and self._last_lr[0] == state.global_step:
@@ -120,8 +123,10 @@ class LernkurveCallback(TrainerCallback, ExportableState):
             values["learning_rate"] = self._last_lr[1]
         if "epoch" in logs:
             values["epoch"] = logs["epoch"]
-        if values:
-            self.run.log(values, step=state.global_step)
+        if values and self.run is None:  # trainer.evaluate() after train(): kept too
+            run.log_after_end(values, step=state.global_step)
+        elif values:
+            run.log(values, step=state.global_step)
 
     def on_save(self, args, state, control, **kwargs):
         if self.run is None:
@@ -135,7 +140,7 @@ class LernkurveCallback(TrainerCallback, ExportableState):
             return
         log_last_lr(self.run, state.global_step)
         self.run.finish()
-        self.run = None
+        self._ended, self.run = self.run, None
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -145,19 +150,18 @@ class LernkurveCallback(TrainerCallback, ExportableState):
 
         run_id = attributes.get("run_id")
         if state.global_step and run_id is not None:
-            try:
-                run = training.init(db=self.db, resume=run_id)
+            step = state.global_step + 1  # the next optimizer step, as the boundaries count
+            path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
+            try:  # the same run, at the Trainer's step: later points are the dead process's
+                return training.continue_run(run_id, step, path, "hf", db=self.db)
             except ValueError as err:
                 print(
                     f"lernkurve: run {run_id} not continued ({err}); a new run starts",
                     file=sys.stderr,
                 )
-            else:
-                run.resume_from = None  # the Trainer has loaded its own checkpoint
-                return run
-        config = plain_config(args.to_sanitized_dict())
+        config = args.to_sanitized_dict()  # lernkurve.init makes plain values of them
         config["lr"] = config.pop("learning_rate", args.learning_rate)
-        config.update(plain_config(self.extra_config))
+        config.update(self.extra_config)
         live = [key for key in self.live if key in config]
         name = self.name or args.run_name or os.path.basename(os.path.normpath(args.output_dir))
         return training.init(name=name, config=config, live=live, db=self.db)

@@ -25,7 +25,8 @@ import os
 import sys
 
 from lernkurve import distributed
-from lernkurve.integrations import log_last_lr, plain_config, require
+from lernkurve.integrations import log_last_lr, require
+from lernkurve.plainconfig import as_mapping
 
 lightning = require("lightning.pytorch", "lightning", "lernkurve.integrations.lightning")
 Callback = lightning.Callback
@@ -33,26 +34,31 @@ Logger = lightning.loggers.Logger
 rank_zero_only = lightning.utilities.rank_zero_only
 
 
-def _start_run(name: str | None, config: dict, live: list[str], db: str | None, run_id=None):
-    """A new run, or the checkpoint's own run when Lightning continues one."""
+def _start_run(name: str | None, config: dict, live: list[str], db: str | None, resumed=None):
+    """A new run, or the checkpoint's own run when Lightning continues one; ``resumed``:
+    (run id, step, path) of the checkpoint Lightning has loaded."""
     with distributed.this_rank_only():  # rank 0 alone: the other ranks never call init
-        return _start_run_here(name, config, live, db, run_id)
+        return _start_run_here(name, config, live, db, resumed)
 
 
-def _start_run_here(name: str | None, config: dict, live: list[str], db: str | None, run_id):
+def _start_run_here(name: str | None, config: dict, live: list[str], db: str | None, resumed):
     from lernkurve import training
 
-    if run_id is not None:
-        try:
-            run = training.init(db=db, resume=run_id)
-        except ValueError as err:
-            print(
-                f"lernkurve: run {run_id} not continued ({err}); a new run starts", file=sys.stderr
-            )
-        else:
-            run.resume_from = None  # Lightning has loaded its own checkpoint
-            return run
-    return training.init(name=name, config=config, live=live, db=db)
+    if resumed is None:
+        return training.init(name=name, config=config, live=live, db=db)
+    run_id, step, path = resumed
+    try:  # the same run, at Lightning's step: the points after it are the dead process's
+        return training.continue_run(run_id, step, path, "lightning", db=db)
+    except ValueError as err:
+        why = str(err)
+    print(f"lernkurve: run {run_id} not continued ({why}); a new run starts", file=sys.stderr)
+    run = training.init(name=name, config=config, live=live, db=db)
+    message = (
+        f"started from {path}, a checkpoint of run {run_id}, which could not be continued "
+        f"({why}); the weights and the lr steer saved in it apply here"
+    )
+    run.event("note", {"message": message, "from_run": run_id}, step)
+    return run
 
 
 class LernkurveLogger(Logger):
@@ -78,35 +84,21 @@ class LernkurveLogger(Logger):
     def version(self) -> str:
         return f"run-{self.run.id}" if self.run is not None else ""
 
-    def attach(self, run) -> None:
-        """Log into ``run`` (the callback's) from now on."""
+    def attach(self, run, on_save=None) -> None:
+        """Log into ``run`` (the callback's) from now on; ``on_save`` hears of every
+        ModelCheckpoint save."""
         self.run = run
+        self._on_save = on_save
+
+    @rank_zero_only
+    def after_save_checkpoint(self, checkpoint_callback) -> None:
+        if getattr(self, "_on_save", None) is not None:
+            self._on_save(checkpoint_callback)
 
     @rank_zero_only
     def log_hyperparams(self, params, *args, **kwargs) -> None:
-        params = self._convert_params(params)
-        self.hparams.update(plain_config(self._flatten_dict(self._sanitize_params(params))))
-
-    @staticmethod
-    def _convert_params(params) -> dict:
-        return dict(vars(params)) if not isinstance(params, dict) else dict(params)
-
-    @staticmethod
-    def _flatten_dict(params: dict, prefix: str = "") -> dict:
-        flat = {}
-        for key, value in params.items():
-            if isinstance(value, dict):
-                flat.update(LernkurveLogger._flatten_dict(value, f"{prefix}{key}/"))
-            else:
-                flat[f"{prefix}{key}"] = value
-        return flat
-
-    @staticmethod
-    def _sanitize_params(params: dict) -> dict:
-        return {
-            k: v.item() if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 else v
-            for k, v in params.items()
-        }
+        """Kept as given: ``lernkurve.init`` turns them into plain values (nested as a.b)."""
+        self.hparams.update(as_mapping(params) or {})
 
     @rank_zero_only
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
@@ -116,6 +108,9 @@ class LernkurveLogger(Logger):
         values = {k: v for k, v in metrics.items() if k != "epoch"}
         if "epoch" in metrics:
             values["epoch"] = metrics["epoch"]
+        if self.run.ended.is_set():  # trainer.test() or validate() after fit: kept too
+            self.run.log_after_end(values, step=step)
+            return
         self.run.log(values, step=step)
 
     @rank_zero_only
@@ -138,6 +133,8 @@ class LernkurveCallback(Callback):
         self.run_id: int | None = None
         self._restored: dict = {}
         self._trainer = None
+        self._auto_dirs: list = []  # ModelCheckpoints whose folder Lightning chose
+        self._noted: set[tuple[str, int]] = set()  # ModelCheckpoint saves listed with the run
 
     # -- saved in Lightning's checkpoints -------------------------------------------------------
 
@@ -153,17 +150,28 @@ class LernkurveCallback(Callback):
 
     # -- Lightning's hooks ----------------------------------------------------------------------
 
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        # Before ModelCheckpoint's own setup (Lightning runs checkpoint callbacks last): those
+        # without a folder of the user's get the run's (on_train_start), not one for all runs.
+        first = trainer.loggers[0] if trainer.loggers else None
+        if stage == "fit" and (first is None or isinstance(first, LernkurveLogger)):
+            self._auto_dirs = [cb for cb in trainer.checkpoint_callbacks if cb.dirpath is None]
+
     def on_train_start(self, trainer, pl_module) -> None:
         if not trainer.is_global_zero:
+            self._share_folder(trainer, None)
             return
         self._trainer = trainer
         optimizer = trainer.optimizers[0] if trainer.optimizers else None
         schedulers = [config.scheduler for config in trainer.lr_scheduler_configs]
         logger = next((lg for lg in trainer.loggers if isinstance(lg, LernkurveLogger)), None)
-        resumed = self._restored.get("run_id") if trainer.global_step else None
+        resumed = None
+        if trainer.global_step and self._restored.get("run_id") is not None:
+            resumed = (self._restored["run_id"], trainer.global_step, trainer.ckpt_path)
         config, live = self._config(trainer, pl_module, optimizer, logger)
         self.run = _start_run(self.name or type(pl_module).__name__, config, live, self.db, resumed)
         self.run_id = self.run.id
+        self._share_folder(trainer, self._run_folder(trainer, logger))
         total = trainer.estimated_stepping_batches
         self.run.total_steps = int(total) if math.isfinite(total) else None
         self.run.watch(pl_module, optimizer, scheduler=schedulers)
@@ -172,20 +180,26 @@ class LernkurveCallback(Callback):
             self.run.steering.load_state_dict(steering)
         self.run.checkpointer = self._save
         if logger is not None:
-            logger.attach(self.run)
+            logger.attach(self.run, self.note_save)
         self._boundary(trainer)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.run is None or trainer.global_step == self.run.step:
             return  # a micro-batch of an accumulation: no optimizer step yet
+        self._note_saves(trainer)
         total = self.run.total_steps
         if trainer.should_stop or (total is not None and trainer.global_step >= total):
             log_last_lr(self.run, trainer.global_step - 1)  # the last step: no boundary follows
             return
         self._boundary(trainer)
 
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if self.run is not None:
+            self._note_saves(trainer)
+
     def on_train_end(self, trainer, pl_module) -> None:
         if self.run is not None:
+            self._note_saves(trainer)
             log_last_lr(self.run, trainer.global_step - 1)
             self.run.finish()
             self.run = None
@@ -201,19 +215,17 @@ class LernkurveCallback(Callback):
     # -- helpers ------------------------------------------------------------------------------
 
     def _config(self, trainer, pl_module, optimizer, logger) -> tuple[dict, list[str]]:
-        config = plain_config(dict(pl_module.hparams))
+        config = dict(pl_module.hparams)  # lernkurve.init makes plain values of them
         if logger is not None:
             config.update(logger.hparams)
         config.update(
-            plain_config(
-                {
-                    "max_epochs": trainer.max_epochs,
-                    "max_steps": trainer.max_steps,
-                    "accumulate_grad_batches": trainer.accumulate_grad_batches,
-                    "precision": trainer.precision,
-                    "optimizer": type(optimizer).__name__ if optimizer is not None else None,
-                }
-            )
+            {
+                "max_epochs": trainer.max_epochs,
+                "max_steps": trainer.max_steps,
+                "accumulate_grad_batches": trainer.accumulate_grad_batches,
+                "precision": trainer.precision,
+                "optimizer": type(optimizer).__name__ if optimizer is not None else None,
+            }
         )
         live = []
         if optimizer is not None:
@@ -226,7 +238,7 @@ class LernkurveCallback(Callback):
         if trainer.gradient_clip_val is not None:
             config["gradient_clip_val"] = float(trainer.gradient_clip_val)
             live.append("gradient_clip_val")
-        config.update(plain_config(self.extra_config))
+        config.update(self.extra_config)
         return config, live
 
     def _boundary(self, trainer) -> None:
@@ -239,7 +251,8 @@ class LernkurveCallback(Callback):
             trainer.gradient_clip_val = float(self.run.config["gradient_clip_val"])
 
     def _save(self, step: int) -> None:
-        """Lightning's own checkpoint (``trainer.save_checkpoint``), listed in the app."""
+        """A checkpoint in Lightning's own format (``trainer.save_checkpoint``) that the app
+        asked for; the run's retention keeps the newest few."""
         trainer = self._trainer
         callback = trainer.checkpoint_callback
         folder = getattr(callback, "dirpath", None) or os.path.join(
@@ -247,4 +260,34 @@ class LernkurveCallback(Callback):
         )
         path = os.path.abspath(os.path.join(folder, f"lernkurve-step={step}.ckpt"))
         trainer.save_checkpoint(path)
-        self.run.record_checkpoint(path, step)
+        self.run.record_checkpoint(path, step, managed=True)
+
+    def note_save(self, callback) -> None:
+        """List a ModelCheckpoint's newest file with the run, at the step it was saved at (a
+        resume from it goes on there)."""
+        path = getattr(callback, "_last_checkpoint_saved", None)
+        step = getattr(callback, "_last_global_step_saved", None)
+        if self.run is None or not path or step is None or (path, step) in self._noted:
+            return
+        self._noted.add((path, step))
+        self.run.record_checkpoint(os.path.abspath(path), step)
+
+    def _note_saves(self, trainer) -> None:
+        """Saves a logger of ours did not report (no LernkurveLogger): seen at the next hook."""
+        for callback in trainer.checkpoint_callbacks:
+            self.note_save(callback)
+
+    def _run_folder(self, trainer, logger) -> str:
+        """Where Lightning would put the run's checkpoints had it known the run: one folder
+        per run, as loggers' versions give (not one for every run of the script)."""
+        save_dir = (logger.save_dir if logger is not None else None) or trainer.default_root_dir
+        name = logger.name if logger is not None else "lernkurve"
+        return os.path.join(save_dir, name, f"run-{self.run.id}", "checkpoints")
+
+    def _share_folder(self, trainer, folder: str | None) -> None:
+        """Rank 0's run folder for the ModelCheckpoints Lightning placed, on every rank."""
+        if not self._auto_dirs:
+            return
+        folder = trainer.strategy.broadcast(folder, src=0)
+        for callback in self._auto_dirs:
+            callback.dirpath = folder

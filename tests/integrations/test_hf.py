@@ -92,11 +92,10 @@ def tiny_trainer(output_dir: Path, db_path, max_steps: int, callbacks: list, **k
         weight_decay=0.01,
         warmup_steps=2,
         logging_steps=1,
-        save_strategy="no",
         report_to=[],
         use_cpu=True,
         disable_tqdm=True,
-        **kwargs,
+        **{"save_strategy": "no", **kwargs},
     )
     callbacks = [LernkurveCallback(db=str(db_path)), *callbacks]
     return Trainer(model=model, args=args, train_dataset=data, callbacks=callbacks)
@@ -181,3 +180,40 @@ def test_pause_holds_step_checkpoint_and_stop_write_the_trainers_own_and_resume_
         "stop",
         "resume",
     ]
+
+
+class Crash(TrainerCallback):
+    """Dies at a step, as a killed process would, after the Trainer saved its checkpoints."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.at:
+            raise RuntimeError("the machine went down")
+
+
+def test_a_trainer_resumed_from_an_older_checkpoint_goes_on_at_its_step(api, db_path, tmp_path):
+    out = tmp_path / "out"
+    crashing = tiny_trainer(out, db_path, 40, [Crash(25)], save_strategy="steps", save_steps=10)
+    with pytest.raises(RuntimeError) as crash:
+        crashing.train()
+    callback = next(c for c in crashing.callback_handler.callbacks if hasattr(c, "run"))
+    callback.run.fail(crash.value)  # what the process's exit does when a crash ends it
+    run_id = only_run(api)["id"]
+    assert api.run(run_id)["status"] == "failed"
+    assert {os.path.basename(p) for p in checkpoints(api, run_id)} == {
+        "checkpoint-10",
+        "checkpoint-20",
+    }
+
+    data = [{"input_ids": (ids := torch.randint(0, 32, (8,))), "labels": ids} for _ in range(8)]
+    again = tiny_trainer(out, db_path, 40, [])
+    again.train(resume_from_checkpoint=str(out / "checkpoint-10"))  # not the newest
+    again.evaluate(data)
+
+    assert len(api.get("/api/runs").get_json()["runs"]) == 1  # the same run went on
+    resumed = api.events(run_id, "resume")[-1]
+    assert resumed["step"] == 11 and resumed["payload"]["from"] == "hf"
+    assert sorted(series(api, run_id, "loss")) == list(range(1, 41))  # no gap, none twice
+    assert list(series(api, run_id, "eval_loss")) == [40]  # evaluate() after train()
