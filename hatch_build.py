@@ -1,5 +1,6 @@
 """Wheel build hook: put the pages (templates, static, the used node_modules files) and the
-icon inside the package, where ``lernkurve.paths.resource_root()`` finds them once installed."""
+icon inside the package, where ``lernkurve.shared.paths.resource_root()`` finds them once
+installed."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 
 def _page_assets(root: Path):
-    """lernkurve/pageassets.py, loaded by path: the package is not importable while it builds."""
-    spec = importlib.util.spec_from_file_location("pageassets", root / "lernkurve/pageassets.py")
+    """lernkurve/web/pageassets.py, loaded by path: the package is not importable at build."""
+    spec = importlib.util.spec_from_file_location(
+        "pageassets", root / "lernkurve/web/pageassets.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.page_assets

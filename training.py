@@ -16,9 +16,13 @@ From a terminal, a built-in task: ``python training.py --task spiral --lr 0.1``
 
 import sys
 
-from lernkurve.training import HParamError, Run, Worker, init, main, open_database
+from lernkurve.shared.hparams import HParamError
+from lernkurve.tasks.cli import main
+from lernkurve.tasks.worker import Worker
+from lernkurve.tracking.client import continue_run, init, open_database
+from lernkurve.tracking.run import Run
 
-__all__ = ["HParamError", "Run", "Worker", "init", "main", "open_database"]
+__all__ = ["HParamError", "Run", "Worker", "continue_run", "init", "main", "open_database"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,7 +7,7 @@ page's JS heap under a long stream of live points. Prints one table per goal.
     python benchmarks/bench_dashboard.py --points 100000 --rate 2000
 
 Goals: first full render <= 1 s; JS heap flat and under 200 MB after 10 min at 1,000 points/s.
-The live points come from a separate process using `training.init` (as a user's script would),
+The live points come from a separate process using `client.init` (as a user's script would),
 so they travel the real path: script -> database -> streamer -> Socket.IO -> page.
 """
 
@@ -57,9 +57,10 @@ def curve(key: str, step: int, total: int) -> float:
 
 def make_big_run(db_path: Path, points: int) -> tuple[int, float]:
     """A finished run with `points` points for each of KEYS, written in bulk; (id, seconds)."""
-    from lernkurve.db import Database, RunRow, now
-    from lernkurve.hparams import schema_from_config
-    from lernkurve.writer import expand_points
+    from lernkurve.shared.hparams import schema_from_config
+    from lernkurve.store.database import Database
+    from lernkurve.store.models import RunRow, now
+    from lernkurve.store.points import expand_points
 
     db = Database(db_path)
     config = {"lr": 0.1, "batch_size": 64}
@@ -98,10 +99,10 @@ def make_big_run(db_path: Path, points: int) -> tuple[int, float]:
 
 def writer(db_path: str, rate: float, seconds: float) -> None:
     """Child process: a user's script logging `rate` points/s for `seconds` through training."""
-    from lernkurve import training
+    from lernkurve.tracking import client
 
     steps_per_s = rate / POINTS_PER_STEP
-    with training.init(
+    with client.init(
         name=f"live {rate:,.0f} points/s", config={"lr": 0.1}, live=["lr"], db=db_path
     ) as run:
         print(run.id, flush=True)
@@ -298,8 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
-    from lernkurve.app import create_app, start_app
-    from lernkurve.server import ServerThread
+    from lernkurve.launch import build_app
+    from lernkurve.web.app import start_app
+    from lernkurve.web.server import ServerThread
 
     with tempfile.TemporaryDirectory(prefix="lernkurve-bench-") as tmp:
         db_path = Path(tmp) / "bench.db"
@@ -307,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         big_id, fill_s = make_big_run(db_path, args.points)
         token = secrets.token_urlsafe(16)
         config = {"DATABASE": str(db_path), "TOKEN": token, "START_WORKER": False, "DATA_DIR": tmp}
-        app = start_app(create_app(config))
+        app = start_app(build_app(config))
         server = ServerThread(app, "127.0.0.1", 0).start()
         try:
             with sync_playwright() as playwright:

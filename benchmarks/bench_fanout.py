@@ -9,7 +9,7 @@ to the live-latency goal of issue 2 (p50 <= 60 ms, p99 <= 150 ms).
 
 Processes, as in real use:
 - the app: `python webserver.py --port 0` on a temp database;
-- the training loop: a script with training.init in its own process, logging `--keys`
+- the training loop: a script with client.init in its own process, logging `--keys`
   scalars a step at `--rate` points/s in total;
 - the clients: python-socketio Clients over real websockets, spread over `--procs`
   processes (50 browsers do not share one Python interpreter), each subscribed to the run
@@ -49,9 +49,9 @@ P50_MS, P99_MS = 60.0, 150.0
 
 def produce(db: str, seconds: float, rate: float, keys: int) -> int:
     """Subprocess: wait for a line on stdin, then log at `rate` points/s for `seconds`."""
-    from lernkurve import training
+    from lernkurve.tracking import client
 
-    run = training.init(name="bench-fanout", config={"lr": 0.1}, live=["lr"], db=db)
+    run = client.init(name="bench-fanout", config={"lr": 0.1}, live=["lr"], db=db)
     print("RUN", run.id, flush=True)
     sys.stdin.readline()
     names = [f"k{i}" for i in range(keys)]

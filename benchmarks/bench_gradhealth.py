@@ -22,15 +22,15 @@ GOAL = 1.03
 
 
 def loop_seconds(task: str, steps: int, every: int | None, db: Path) -> float:
-    from lernkurve import training
-    from lernkurve.tasks import TASK_DATA, mlp
+    from lernkurve.tasks.trainer import TASK_DATA, mlp
+    from lernkurve.tracking import client
 
     load, inputs, classes = TASK_DATA[task]
     x, y, _, _ = load(0)
     torch.manual_seed(0)
     model = mlp(inputs, [64, 64], classes)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    run = training.init(config={}, db=db, system_metrics=False)
+    run = client.init(config={}, db=db, system_metrics=False)
     run.watch(model, optimizer, log_grads=every)
     loss_fn = torch.nn.CrossEntropyLoss()
     started = time.perf_counter()

@@ -10,7 +10,7 @@ an lr PATCH reaches optimizer.param_groups p99 <= 150 ms plus one step after its
 Processes, as in real use:
 - the app (create_app + ServerThread, START_WORKER off) in a subprocess;
 - the training loop: mode `script` in its own subprocess (a user's script with
-  training.init), mode `builtin` as a thread inside the app's process (as a built-in run
+  client.init), mode `builtin` as a thread inside the app's process (as a built-in run
   shares the process, and the GIL, with the server, streamer and writer);
 - the client (python-socketio over a real websocket) in this process.
 Latency of a point = the time the client reads its message off the websocket - the wall_time
@@ -89,8 +89,8 @@ def control_loop(run, step_ms: float) -> None:
 
 def install_trace(trace: list) -> None:
     """Record when the writer commits which points, and when the streamer emits which ids."""
-    from lernkurve.streamer import Streamer
-    from lernkurve.writer import Writer
+    from lernkurve.tracking.writer import Writer
+    from lernkurve.web.streamer import Streamer
 
     write, emit = Writer._write, Streamer._emit_metrics
 
@@ -122,11 +122,12 @@ def role(args) -> int:
         install_trace(trace)
     server = app = run = None
     if args.serve:
-        from lernkurve.app import create_app, start_app
-        from lernkurve.server import ServerThread
+        from lernkurve.launch import build_app
+        from lernkurve.web.app import start_app
+        from lernkurve.web.server import ServerThread
 
         app = start_app(
-            create_app(
+            build_app(
                 {
                     "DATABASE": args.db,
                     "TOKEN": TOKEN,
@@ -140,10 +141,10 @@ def role(args) -> int:
     if args.produce:
         import torch
 
-        from lernkurve import training
+        from lernkurve.tracking import client
 
         torch.set_num_threads(1)
-        run = training.init(
+        run = client.init(
             name="bench-latency", config={"lr": 0.1, "momentum": 0.9}, live=["lr"], db=args.db
         )
         model = torch.nn.Linear(2, 1)

@@ -87,7 +87,7 @@ def noop(step, **scalars) -> None:
     pass
 
 
-def bench_calls(training, db_path: Path, calls: int, trials: int) -> dict:
+def bench_calls(client, db_path: Path, calls: int, trials: int) -> dict:
     """Median over trials of each statistic, per kind of call (fresh run per trial)."""
     stats: dict[str, list[tuple[float, float, float]]] = {}
 
@@ -96,7 +96,7 @@ def bench_calls(training, db_path: Path, calls: int, trials: int) -> dict:
         stats.setdefault(name, []).append((pct(us, 0.5), pct(us, 0.99), max(us)))
 
     for _ in range(trials):
-        run = training.init(name="bench-log", config={}, db=db_path)
+        run = client.init(name="bench-log", config={}, db=db_path)
         time_calls(run.log, 2000)  # warm up
         add("timer only (t1 - t0)", time_timer(calls))
         add("empty function, same args", time_calls(noop, calls))
@@ -134,9 +134,9 @@ def print_calls(results: dict, calls: int, trials: int) -> bool:
 # -- 2. sustained throughput -----------------------------------------------------------------
 
 
-def sustained(training, db_path: Path, seconds: float, rate: float | None) -> dict:
+def sustained(client, db_path: Path, seconds: float, rate: float | None) -> dict:
     """Log for `seconds` (as fast as possible, or paced at `rate` points/s), wait for the DB."""
-    run = training.init(name="bench-throughput", config={}, db=db_path)
+    run = client.init(name="bench-throughput", config={}, db=db_path)
     db = run.db
     log = run.log
     calls = 0
@@ -149,7 +149,7 @@ def sustained(training, db_path: Path, seconds: float, rate: float | None) -> di
             for _ in range(1000):
                 log(calls, loss=0.5, acc=0.25, lr=0.1)
                 calls += 1
-            backlog_peak = max(backlog_peak, len(run._points))
+            backlog_peak = max(backlog_peak, len(run.buffer.points))
             if clock() >= end:
                 break
     else:
@@ -159,7 +159,7 @@ def sustained(training, db_path: Path, seconds: float, rate: float | None) -> di
             for _ in range(owed):
                 log(calls, loss=0.5, acc=0.25, lr=0.1)
                 calls += 1
-            backlog_peak = max(backlog_peak, len(run._points))
+            backlog_peak = max(backlog_peak, len(run.buffer.points))
             time.sleep(0.001)
     logged_s = clock() - start
     points = calls * 3
@@ -222,11 +222,11 @@ def spin(stop: threading.Event) -> None:
         n += 1
 
 
-def per_point(training, db_path: Path, batch: int, trials: int) -> None:
-    from lernkurve.writer import expand_points
+def per_point(client, db_path: Path, batch: int, trials: int) -> None:
+    from lernkurve.store.points import expand_points
 
-    db = training.open_database(db_path)
-    run = training.init(name="bench-breakdown", config={}, db=db_path)
+    db = client.open_database(db_path)
+    run = client.init(name="bench-breakdown", config={}, db=db_path)
     run.finish()  # a runs row to attach the rows to; the writer leaves it alone now
     points = [(i, time.time(), {"loss": 0.5, "acc": 0.25, "lr": 0.1}) for i in range(batch // 3)]
     timings: dict[str, list[float]] = {}
@@ -273,11 +273,11 @@ def per_point(training, db_path: Path, batch: int, trials: int) -> None:
     )
 
 
-def per_flush(training, db_path: Path, flushes: int) -> None:
+def per_flush(client, db_path: Path, flushes: int) -> None:
     """The writer's fixed cost per flush (every 50 ms per process), whatever it carries."""
-    from lernkurve import writer as writer_module
+    from lernkurve.tracking import writer as writer_module
 
-    run = training.init(name="bench-flush", config={"lr": 0.1}, live=["lr"], db=db_path)
+    run = client.init(name="bench-flush", config={"lr": 0.1}, live=["lr"], db=db_path)
     writer = run._writer
     rows: dict[str, list[tuple[float, float]]] = {}
 
@@ -290,14 +290,15 @@ def per_flush(training, db_path: Path, flushes: int) -> None:
 
     def parts() -> None:
         with writer._lock:
-            batches = [run.take_pending()]
-            timed("  _write (points, runs row, commit)", lambda: writer._write([run], batches))
-            timed("  _deliver_commands (ORM select)", lambda: writer._deliver_commands([run]))
+            buffers = [run.buffer]
+            batches = [run.buffer.take_pending()]
+            timed("  _write (points, runs row, commit)", lambda: writer._write(buffers, batches))
+            timed("  _deliver_commands (ORM select)", lambda: writer._deliver_commands(buffers))
 
     for _ in range(flushes):
-        timed("flush, nothing logged", lambda: writer.flush(only=run))
+        timed("flush, nothing logged", lambda: writer.flush(only=run.buffer))
         run.log(0, loss=0.5, acc=0.25, lr=0.1)
-        timed("flush, 3 points", lambda: writer.flush(only=run))
+        timed("flush, 3 points", lambda: writer.flush(only=run.buffer))
         run.log(0, loss=0.5, acc=0.25, lr=0.1)
         parts()
     run.finish()
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lernkurve-bench-") as tmp:
         os.environ["LERNKURVE_DATA_DIR"] = str(Path(tmp) / "data")
         os.environ.pop("LERNKURVE_DB", None)
-        from lernkurve import training
+        from lernkurve.tracking import client
 
         if args.no_gc:
             gc.disable()
@@ -338,19 +339,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         db_path = Path(tmp) / "bench.db"
         ok = print_calls(
-            bench_calls(training, db_path, args.calls, args.trials), args.calls, args.trials
+            bench_calls(client, db_path, args.calls, args.trials), args.calls, args.trials
         )
         results = []
         for i in range(args.sustained_trials):
             # a fresh file per trial, so every trial starts from an empty table
-            results.append(sustained(training, Path(tmp) / f"max-{i}.db", args.seconds, None))
+            results.append(sustained(client, Path(tmp) / f"max-{i}.db", args.seconds, None))
             if args.rate:
                 results.append(
-                    sustained(training, Path(tmp) / f"paced-{i}.db", args.seconds, args.rate)
+                    sustained(client, Path(tmp) / f"paced-{i}.db", args.seconds, args.rate)
                 )
         ok = print_sustained(results, args.seconds) and ok
-        per_point(training, Path(tmp) / "breakdown.db", args.batch, 3)
-        per_flush(training, Path(tmp) / "flush.db", args.flushes)
+        per_point(client, Path(tmp) / "breakdown.db", args.batch, 3)
+        per_flush(client, Path(tmp) / "flush.db", args.flushes)
     return 1 if args.strict and not ok else 0
 
 

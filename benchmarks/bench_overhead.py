@@ -6,7 +6,7 @@
 
 Goal (issue 2): steps/s with the Run >= 0.97 x steps/s of the same loop without it.
 
-`lernkurve` is lernkurve.tasks.Trainer under a Run (default hparams, fewer epochs), as a
+`lernkurve` is lernkurve.tasks.trainer.Trainer under a Run (default hparams, fewer epochs), as a
 built-in run trains: Run.log per step, between_steps, extra_state, the spiral's decision
 boundary snapshot every 0.25 s, and the process's writer thread flushing to SQLite.
 `plain` is the same model, data, optimizer, seeds, batch order, loss.item() and per-epoch
@@ -34,8 +34,8 @@ RATIO_GOAL = 0.97
 
 
 def hparams_for(task: str, epochs: int) -> dict:
-    from lernkurve.hparams import resolve
-    from lernkurve.taskspecs import task_schema
+    from lernkurve.shared.hparams import resolve
+    from lernkurve.shared.taskspecs import task_schema
 
     return resolve(task_schema(task), {"epochs": epochs})
 
@@ -62,7 +62,7 @@ def plain_loop(task: str, hp: dict) -> tuple[int, Clock]:
     import torch
     from torch import nn
 
-    from lernkurve.tasks import TASK_DATA, make_optimizer, mlp
+    from lernkurve.tasks.trainer import TASK_DATA, make_optimizer, mlp
 
     torch.set_num_threads(1)
     torch.manual_seed(hp["seed"])
@@ -110,33 +110,34 @@ def lernkurve_loop(
     ``app=True`` creates the app (create_app) in this process, so its streamer polls the
     database meanwhile, as when the app trains a built-in run (no client is connected).
     """
-    from lernkurve import tasks
-    from lernkurve import writer as writer_module
-    from lernkurve.run import Run
-    from lernkurve.training import create_builtin_row
+    from lernkurve.tasks import trainer
+    from lernkurve.tasks.cli import create_builtin_row
+    from lernkurve.tracking import writer as writer_module
+    from lernkurve.tracking.run import Run
 
     row = create_builtin_row(db, task, f"bench-{task}", hp)
     run = Run(db, row.id, row.hparams, total_steps=row.total_steps)
-    saved = tasks.SNAPSHOT_SECONDS
+    saved = trainer.SNAPSHOT_SECONDS
     if not snapshots:
-        tasks.SNAPSHOT_SECONDS = float("inf")
+        trainer.SNAPSHOT_SECONDS = float("inf")
     if not writer:
         run._writer.interval = 3600.0  # takes effect after the flush it is waiting for
         time.sleep(2 * writer_module.FLUSH_INTERVAL)
     state = None
     if app:  # a fresh app per trial: its streamer polls only while this loop runs
-        from lernkurve.app import create_app, start_app
+        from lernkurve.launch import build_app
+        from lernkurve.web.app import start_app
 
         folder = os.environ["LERNKURVE_DATA_DIR"]
         config = {"DATABASE": db.url, "TOKEN": "t", "START_WORKER": False, "DATA_DIR": folder}
-        state = start_app(create_app(config)).extensions["lernkurve"]
+        state = start_app(build_app(config)).extensions["lernkurve"]
         state.streamer.start()  # (once only; some versions start it with the app)
     try:
-        trainer = tasks.Trainer(run, task)
+        trainer = trainer.Trainer(run, task)
         with Clock() as clock:
             trainer.train()
     finally:
-        tasks.SNAPSHOT_SECONDS = saved
+        trainer.SNAPSHOT_SECONDS = saved
         run._writer.interval = writer_module.FLUSH_INTERVAL
         if state is not None:
             state.shutdown()
@@ -168,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop("LERNKURVE_DB", None)
         import torch
 
-        from lernkurve import training
+        from lernkurve.tracking import client
 
-        db = training.open_database(Path(tmp) / "bench.db")
+        db = client.open_database(Path(tmp) / "bench.db")
         print(
             f"Overhead benchmark; python {sys.version.split()[0]}, torch {torch.__version__}, "
             f"{os.cpu_count()} CPUs, torch threads 1, {args.trials} alternating trials"

@@ -14,8 +14,8 @@ table is `metrics` as PostgreSQL has it (bigint identity id, no foreign key) wit
 - `run_keyid_step`: the key as an integer id into a table of names (all-integer index);
 - `run_step`: (run_id, step) only (a chart of one key would read every key's points);
 - `none`: the primary key alone, the ceiling for one row per point;
-- `blocks`: what the app stores since (lernkurve.pgblocks): a row per key and batch, the points
-  as arrays, with its two indexes; the figure is points/s.
+- `blocks`: what the app stores since (lernkurve.store.pgblocks): a row per key and batch, the
+  points as arrays, with its two indexes; the figure is points/s.
 
 Issue 12 asks for 200,000 points/s from one process: compare these with that goal.
 """
@@ -94,7 +94,7 @@ def rows_per_second(conn, key_column: str, index: str | None, rows: int) -> floa
 
 def blocks_per_second(conn, points: int) -> float:
     """Points/s of a binary COPY of metric blocks (a block per key and 20,000-point batch)."""
-    from lernkurve import pgblocks
+    from lernkurve.store import pgblocks
 
     conn.execute("DROP VIEW IF EXISTS metrics")
     conn.execute("DROP TABLE IF EXISTS metric_blocks")

@@ -38,23 +38,23 @@ TOKEN = "bench-token"
 
 def log_points(url: str, steps: int, keys: int) -> tuple[int, float]:
     """Log steps x keys points as fast as possible; (run id, seconds until all committed)."""
-    from lernkurve import training
+    from lernkurve.tracking import client
 
     names = [f"metric{i}" for i in range(keys)]
-    run = training.init(name="bench", config={}, db=url, system_metrics=False)
+    run = client.init(name="bench", config={}, db=url, system_metrics=False)
     started = time.perf_counter()
     for step in range(steps):
         run.log({name: step * 1e-3 + i for i, name in enumerate(names)}, step=step)
     run.finish()
     elapsed = time.perf_counter() - started
-    training.open_database(url).dispose()
+    client.open_database(url).dispose()
     return run.id, elapsed
 
 
 def store_alone(url: str, points: int, keys: int) -> float:
     """Points/s of Database.insert_metrics alone (rows made beforehand, no training loop, no
     writer thread), in the writer's batch size: what the store itself takes."""
-    from lernkurve.db import Database
+    from lernkurve.store.database import Database
 
     db = Database(url)
     run_id = db.insert_run(name="alone", task="script").id
@@ -69,9 +69,9 @@ def store_alone(url: str, points: int, keys: int) -> float:
 
 
 def chart_times(url: str, run_id: int, requests: int, data_dir: str) -> tuple[list, int]:
-    from lernkurve.app import create_app
+    from lernkurve.launch import build_app
 
-    app = create_app({"DATABASE": url, "TOKEN": TOKEN, "DATA_DIR": data_dir})
+    app = build_app({"DATABASE": url, "TOKEN": TOKEN, "DATA_DIR": data_dir})
     client = app.test_client()
     headers = {"Authorization": f"Bearer {TOKEN}"}
     times, points = [], 0

@@ -57,7 +57,7 @@ def train_step(model, optimizer, x, y, step: int, batch: int = 128) -> float:
 
 def timed_trial(db, hidden: int, command: str, payload: dict, children: int) -> dict:
     """Steps of the loop from the trial's start to its end, timed; plus the plain steps."""
-    from lernkurve.run import Run
+    from lernkurve.tracking.run import Run
 
     model, optimizer, x, y = build(hidden)
     row = db.insert_run(name="bench", task="script", status="running", hparams={"lr": 1e-3})
@@ -106,7 +106,7 @@ def timed_plain(hidden: int, steps: int) -> tuple[float, float]:
 
 def timed_copy(hidden: int) -> tuple[float, float]:
     """Seconds to copy the training state and to restore it (Adam: weights × 3)."""
-    from lernkurve.snapshot import TrainingState
+    from lernkurve.tracking.state import TrainingState
 
     class Holder:  # what TrainingState reads of a run
         schedulers, steering = [], None
@@ -133,7 +133,7 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     import torch
 
-    from lernkurve.training import open_database
+    from lernkurve.tracking.client import open_database
 
     torch.set_num_threads(1)  # one core per training process, as on a shared machine
     folder = Path(tempfile.mkdtemp(prefix="lernkurve-bench-trials-"))

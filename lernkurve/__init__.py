@@ -12,10 +12,10 @@ __all__ = ["HParamError", "ResumeError", "Run", "__version__", "init"]
 # No import statements for these, not even under TYPE_CHECKING: PyInstaller follows every
 # import it sees, and the executable's small launcher imports this package.
 _LAZY = {
-    "init": "lernkurve.training",
-    "Run": "lernkurve.run",
-    "HParamError": "lernkurve.hparams",
-    "ResumeError": "lernkurve.resume",
+    "init": "lernkurve.tracking.client",
+    "Run": "lernkurve.tracking.run",
+    "HParamError": "lernkurve.shared.hparams",
+    "ResumeError": "lernkurve.tracking.resume",
 }
 
 

@@ -27,14 +27,14 @@ def _desktop(argv: list[str]) -> int:
 
 
 def _serve(argv: list[str]) -> int:
-    from lernkurve.app import exit_now, main
+    from lernkurve.launch import exit_now, main
 
     exit_now(main(argv))
     return 0
 
 
 def _train(argv: list[str]) -> int:
-    from lernkurve.training import main
+    from lernkurve.tasks.cli import main
 
     return main(argv)
 

@@ -105,7 +105,7 @@ def db_path(request, store, tmp_path):
 
 def close_databases() -> None:
     """Close the pooled connections this process's scripts opened (training.open_database)."""
-    training = sys.modules.get("lernkurve.training")
+    training = sys.modules.get("lernkurve.tracking.client")
     if training is not None:
         for db in list(training._databases.values()):
             db.dispose()
@@ -124,10 +124,11 @@ def data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def app(db_path, data_dir):
-    from lernkurve.app import create_app, start_app
+    from lernkurve.launch import build_app
+    from lernkurve.web.app import start_app
 
     app = start_app(
-        create_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "DATA_DIR": str(data_dir)})
+        build_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "DATA_DIR": str(data_dir)})
     )
     yield app
     app.extensions["lernkurve"].shutdown()

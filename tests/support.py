@@ -140,7 +140,7 @@ class LiveServer:
     half-open connections) that the test client cannot send."""
 
     def __init__(self, app) -> None:
-        from lernkurve.server import ServerThread
+        from lernkurve.web.server import ServerThread
 
         self.thread = ServerThread(app, "127.0.0.1", 0).start()
         self.port = self.thread.port
@@ -169,7 +169,7 @@ def migrate_to(url: str, revision: str, down: bool = False) -> None:
     from alembic.config import Config
     from sqlalchemy import create_engine
 
-    from lernkurve.schema import MIGRATIONS
+    from lernkurve.store.migrate import MIGRATIONS
 
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -183,11 +183,11 @@ def migrate_to(url: str, revision: str, down: bool = False) -> None:
 def schema_differences(connection) -> list:
     """Alembic's differences between a database and the models, leaving out what the models
     create on other databases only (``ddl_if``: the metrics foreign key is SQLite's alone) and
-    PostgreSQL's metric blocks (``metrics`` is a view over them there: lernkurve.pgblocks)."""
+    PostgreSQL's metric blocks (``metrics`` is a view over them there: lernkurve.store.pgblocks)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from lernkurve.db import Base
+    from lernkurve.store.models import Base
 
     def for_this_database(item, name, kind, reflected, compare_to) -> bool:
         blocks = connection.dialect.name == "postgresql" and kind == "table"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from lernkurve.app import create_app, start_app
+from lernkurve.launch import build_app
+from lernkurve.web.app import start_app
 from support import TOKEN, wait_for
 
 
 def test_create_app_starts_no_thread_and_start_app_starts_them(db_path):
     before = {t.name for t in threading.enumerate()}
-    app = create_app({"DATABASE": str(db_path), "TOKEN": TOKEN})
+    app = build_app({"DATABASE": str(db_path), "TOKEN": TOKEN})
     assert {t.name for t in threading.enumerate()} == before
     start_app(app)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from lernkurve.db import Checkpoint
+from lernkurve.store.models import Checkpoint
 
 
 @pytest.fixture

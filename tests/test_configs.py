@@ -11,10 +11,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from lernkurve import training
-from lernkurve.db import Event, RunRow
-from lernkurve.hparams import HParamError
-from lernkurve.plainconfig import flatten
+from lernkurve.shared.configs import flatten
+from lernkurve.shared.hparams import HParamError
+from lernkurve.store.models import Event, RunRow
+from lernkurve.tracking import client
 
 
 class Schedule(str, enum.Enum):  # noqa: UP042 - as transformers' SchedulerType is
@@ -42,13 +42,13 @@ def argparse_config() -> argparse.Namespace:
 
 
 def stored(db_path, run_id: int) -> RunRow:
-    database = training.open_database(db_path)
+    database = client.open_database(db_path)
     with database.Session() as session:
         return session.get(RunRow, run_id)
 
 
 def test_vars_args_with_none_tuple_dict_enum_and_path_is_kept_as_plain_data(db_path, capfd):
-    run = training.init(config=vars(argparse_config()), live=["lr"], db=db_path)
+    run = client.init(config=vars(argparse_config()), live=["lr"], db=db_path)
     run.finish()
     row = stored(db_path, run.id)
     assert row.hparams == {
@@ -69,7 +69,7 @@ def test_vars_args_with_none_tuple_dict_enum_and_path_is_kept_as_plain_data(db_p
     assert schema["resume"]["type"] == "value" and schema["betas"]["type"] == "value"
     # one note names what had no plain form
     assert capfd.readouterr().err.count("kept as text") == 1
-    database = training.open_database(db_path)
+    database = client.open_database(db_path)
     with database.Session() as session:
         notes = session.query(Event).filter_by(run_id=run.id, kind="note").all()
     assert len(notes) == 1 and "device (torch.device)" in notes[0].payload["message"]
@@ -96,7 +96,7 @@ def test_the_namespace_itself_a_dataclass_and_a_hydra_config_give_the_same_keys(
     }
     assert flatten(hydra)[0] == {"optim.lr": 0.1, "optim.betas": [0.9, 0.99], "path": "data"}
     assert flatten(argparse_config())[0] == flatten(vars(argparse_config()))[0]
-    run = training.init(config=Config(), live=["optim.lr"], db=db_path)
+    run = client.init(config=Config(), live=["optim.lr"], db=db_path)
     run.config["optim.lr"]
     run.finish()
     assert stored(db_path, run.id).config["schema"]["optim.lr"]["live"]
@@ -105,7 +105,7 @@ def test_the_namespace_itself_a_dataclass_and_a_hydra_config_give_the_same_keys(
 def test_training_arguments_are_a_config(db_path, tmp_path):
     transformers = pytest.importorskip("transformers")
     args = transformers.TrainingArguments(output_dir=str(tmp_path / "out"), report_to=[])
-    run = training.init(config=args, live=["learning_rate"], db=db_path)
+    run = client.init(config=args, live=["learning_rate"], db=db_path)
     run.finish()
     hparams = stored(db_path, run.id).hparams
     assert hparams["learning_rate"] == args.learning_rate
@@ -114,12 +114,12 @@ def test_training_arguments_are_a_config(db_path, tmp_path):
 
 def test_only_numbers_and_flags_can_be_live_and_errors_name_key_type_and_database(db_path):
     with pytest.raises(HParamError) as err:
-        training.init(config={"resume": None}, live=["resume"], db=db_path)
+        client.init(config={"resume": None}, live=["resume"], db=db_path)
     message = str(err.value)
     assert "resume" in message and "NoneType" in message and str(db_path) in message
     with pytest.raises(HParamError) as err:
-        training.init(config={"optimizer": "adamw"}, live=["optimizer"], db=db_path)
+        client.init(config={"optimizer": "adamw"}, live=["optimizer"], db=db_path)
     assert "'optimizer'" in str(err.value) and "str" in str(err.value)
     with pytest.raises(TypeError) as err:
-        training.init(config=42, db=db_path)
+        client.init(config=42, db=db_path)
     assert "config must be a dict" in str(err.value) and str(db_path) in str(err.value)

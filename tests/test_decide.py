@@ -17,11 +17,11 @@ import torch
 from scripting import Scripts
 from sqlalchemy import select
 
-from lernkurve import training
-from lernkurve.db import Event, Metric
-from lernkurve.hparams import resolve
-from lernkurve.run import Run
-from lernkurve.taskspecs import task_schema
+from lernkurve.shared.hparams import resolve
+from lernkurve.shared.taskspecs import task_schema
+from lernkurve.store.models import Event, Metric
+from lernkurve.tracking import client
+from lernkurve.tracking.run import Run
 from support import ROOT, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "trial.py"
@@ -215,7 +215,7 @@ def test_a_recipe_replays_the_same_changes_at_the_same_steps(api, script, tmp_pa
 
 
 def test_impact_measures_the_loss_slope_before_and_after_a_change(api, db_path):
-    db = training.open_database(db_path)
+    db = client.open_database(db_path)
     run = db.insert_run(name="impact", task="script", status="completed", hparams={}, config={})
     rows = []
     for step in range(1000):  # 10 steps per second: a window of 50 steps
@@ -305,7 +305,7 @@ class RecordingTrainer:
     """The built-in spiral task's trainer, recording the state before each step it runs."""
 
     def __init__(self, run: Run) -> None:
-        from lernkurve.tasks import Trainer
+        from lernkurve.tasks.trainer import Trainer
 
         class Recording(Trainer):
             def _train_step(inner, step: int) -> None:  # noqa: N805 - the trainer's self
@@ -342,7 +342,7 @@ class RecordingTrainer:
 
 
 def test_the_spiral_task_tests_lrs_and_races_in_place(api, db_path, data_dir):
-    db = training.open_database(db_path)
+    db = client.open_database(db_path)
     schema = task_schema("spiral")
     hparams = resolve(schema, {"epochs": 400, "delay_ms": 1})
     row = db.insert_run(
@@ -387,7 +387,7 @@ def test_a_race_that_runs_past_the_last_step_ends_the_loop(db_path, data_dir):
     seen = []
     for step in run.steps(30):
         if step == 20 and not seen.count(20):
-            run.receive_command(1, "race", payload)
+            run.buffer.receive_command(1, "race", payload)
         seen.append(step)
         loss = model(torch.ones(1, 3)).pow(2).sum()
         optimizer.zero_grad()
@@ -404,7 +404,7 @@ def test_a_race_that_runs_past_the_last_step_ends_the_loop(db_path, data_dir):
 
 def watched_run(db_path, name: str):
     """A script run in this process watching a one-layer model with SGD at lr 0.1."""
-    db = training.open_database(db_path)
+    db = client.open_database(db_path)
     row = db.insert_run(name=name, task="script", status="running", hparams={"lr": 0.1})
     run = Run(db, row.id, {"lr": 0.1})
     model = torch.nn.Linear(3, 1)
@@ -419,11 +419,11 @@ def api_events(db, run_id: int) -> list:
 
 
 def test_autopilot_divergence_compares_with_the_lowest_loss_whatever_min_delta(db_path, data_dir):
-    from lernkurve.autopilot import DEFAULTS, merge
+    from lernkurve.shared.autopilot import DEFAULTS, merge
 
     db, row, run, model, optimizer = watched_run(db_path, "spike")
     changes = {"enabled": True, "plateau": {"min_delta": 100.0, "patience": 10**6}}
-    run.receive_command(1, "autopilot", merge(DEFAULTS, changes))
+    run.buffer.receive_command(1, "autopilot", merge(DEFAULTS, changes))
     for step in run.steps(120):
         run.log(step, loss=10.0 - 0.2 * step if step < 45 else 20.0)  # down to 1, then 20
     run.finish()
@@ -432,7 +432,7 @@ def test_autopilot_divergence_compares_with_the_lowest_loss_whatever_min_delta(d
 
 
 def test_with_divergence_off_a_spike_does_not_switch_the_plateau_rule_off(db_path, data_dir):
-    from lernkurve.autopilot import DEFAULTS, merge
+    from lernkurve.shared.autopilot import DEFAULTS, merge
 
     db, row, run, model, optimizer = watched_run(db_path, "spiky plateau")
     changes = {
@@ -440,7 +440,7 @@ def test_with_divergence_off_a_spike_does_not_switch_the_plateau_rule_off(db_pat
         "plateau": {"min_delta": 100.0, "patience": 60, "max_times": 1},  # acts at 61
         "divergence": {"enabled": False},
     }
-    run.receive_command(1, "autopilot", merge(DEFAULTS, changes))
+    run.buffer.receive_command(1, "autopilot", merge(DEFAULTS, changes))
     for step in run.steps(120):
         run.log(step, loss=10.0 - 0.2 * step if step < 45 else 20.0)  # down to 1, then 20
     run.finish()
@@ -450,7 +450,7 @@ def test_with_divergence_off_a_spike_does_not_switch_the_plateau_rule_off(db_pat
 
 
 def test_the_suggestion_follows_the_long_fall_not_one_noisy_drop():
-    from lernkurve.trials import suggest_lr
+    from lernkurve.tracking.trials import suggest_lr
 
     lrs = [1e-6 * 1e6 ** (i / 59) for i in range(60)]
     noise = [0.05 * ((i * 7919) % 13) / 13 for i in range(60)]  # a fixed, jagged noise

@@ -15,7 +15,9 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from lernkurve.db import Database, Event, Metric, RunRow, now, process_identity
+from lernkurve.store.database import Database
+from lernkurve.store.models import Event, Metric, RunRow, now
+from lernkurve.store.processes import process_identity
 from support import ROOT, TOKEN, Api, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "paced.py"
@@ -157,10 +159,11 @@ def test_over_the_bound_the_oldest_points_go_counted_and_writing_resumes(small_d
 
 
 def test_the_api_answers_507_with_the_reason_while_the_disk_is_full(small_disk, data_dir):
-    from lernkurve.app import create_app, start_app
+    from lernkurve.launch import build_app
+    from lernkurve.web.app import start_app
 
     app = start_app(
-        create_app(
+        build_app(
             {
                 "DATABASE": str(small_disk / "lernkurve.db"),
                 "TOKEN": TOKEN,

@@ -177,8 +177,8 @@ def test_a_pause_outlasts_the_process_group_timeout(api, job):
 def test_a_checkpoint_is_written_once_and_every_rank_resumes_from_it(api, job, db_path):
     import torch
 
-    from lernkurve.checkpoints import checkpoint_root
-    from lernkurve.db import Database
+    from lernkurve.store.checkpoints import checkpoint_root
+    from lernkurve.store.database import Database
 
     j = job(100_000, 0.02)
     wait_step(api, j, 5)
@@ -213,14 +213,15 @@ def test_a_single_rank_job_logs_per_rank_and_rank_zero_only_code_gets_its_own_ru
 ):
     import torch.distributed as dist
 
-    from lernkurve import distributed, training
-    from lernkurve.db import Database, Metric
+    from lernkurve.store.database import Database
+    from lernkurve.store.models import Metric
+    from lernkurve.tracking import client, distributed
 
     dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
     try:
-        run = training.init(name="job", config={"lr": 0.1}, db=db_path, system_metrics=False)
+        run = client.init(name="job", config={"lr": 0.1}, db=db_path, system_metrics=False)
         with distributed.this_rank_only():  # e.g. a framework's rank-zero callback
-            alone = training.init(name="alone", db=db_path, system_metrics=False)
+            alone = client.init(name="alone", db=db_path, system_metrics=False)
         assert isinstance(run, distributed.LeaderRun)
         assert not isinstance(alone, distributed.JobRun)
         for step in run.steps(3):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from lernkurve import queries
+from lernkurve.store import queries
 
 ODD_KEYS = ["plain", "a,b", 'say "hi"', "two\nlines", "cr\rlf\r\n", " padded ", "ünï"]
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from lernkurve.server import ServerThread
+from lernkurve.web.server import ServerThread
 from support import TOKEN, wait_for
 
 websocket = pytest.importorskip("websocket")  # websocket-client, in requirements-dev.txt
@@ -23,7 +23,7 @@ ENGINEIO_DEFAULT_PING_TIMEOUT = 20.0  # what dropped every benchmark client 45 s
 def all_point_ids(app, run_id: int) -> list[int]:
     from sqlalchemy import select
 
-    from lernkurve.db import Metric
+    from lernkurve.store.models import Metric
 
     with app.extensions["lernkurve"].db.Session() as session:
         query = select(Metric.id).where(Metric.run_id == run_id).order_by(Metric.id)
@@ -103,10 +103,11 @@ def test_a_client_that_answers_a_ping_late_keeps_its_connection(app, api):
 def test_a_websocket_outlives_the_request_timeout(db_path, data_dir):
     """A silent HTTP request is closed after REQUEST_TIMEOUT; a websocket whose client is only
     slow to answer a ping must not be (Engine.IO's own ping timeout judges it)."""
-    from lernkurve.app import create_app, start_app
+    from lernkurve.launch import build_app
+    from lernkurve.web.app import start_app
 
     config = {"DATABASE": str(db_path), "TOKEN": TOKEN, "START_WORKER": False}
-    app = start_app(create_app({**config, "REQUEST_TIMEOUT": 1.0}))
+    app = start_app(build_app({**config, "REQUEST_TIMEOUT": 1.0}))
     server = ServerThread(app, "127.0.0.1", 0).start()
     client = RawSocket(server.port)
     try:

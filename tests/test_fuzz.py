@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lernkurve.db import Checkpoint, Event, Snapshot, now
+from lernkurve.store.models import Checkpoint, Event, Snapshot, now
 from support import TOKEN
 
 ANSWER_WITHIN = 2.0  # seconds, on a loaded 2-core box; the page's own requests take a few ms
@@ -84,10 +84,11 @@ def dump(db_path) -> list:
 @pytest.fixture
 def fuzz_app(db_path, data_dir, tmp_path):
     """An app without a trainer (fuzzed new runs stay queued), seeded with runs of each kind."""
-    from lernkurve.app import create_app, start_app
+    from lernkurve.launch import build_app
+    from lernkurve.web.app import start_app
 
     app = start_app(
-        create_app(
+        build_app(
             {
                 "DATABASE": str(db_path),
                 "TOKEN": TOKEN,

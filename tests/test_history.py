@@ -6,13 +6,13 @@ import math
 
 import pytest
 
-from lernkurve import training
+from lernkurve.tracking import client
 
 pytestmark = pytest.mark.postgres
 
 
 def log_wave(db_path, steps: int) -> int:
-    run = training.init(config={}, db=str(db_path))
+    run = client.init(config={}, db=str(db_path))
     for step in range(steps):
         run.log(step, loss=math.sin(step / 97.0) + step / steps, acc=step / steps)
     run.log(steps // 3, spike=0.0)

@@ -10,8 +10,8 @@ import sys
 import pytest
 from sqlalchemy import create_engine
 
-from lernkurve.db import Database
-from lernkurve.schema import HEAD, SchemaTooNew
+from lernkurve.store.database import Database
+from lernkurve.store.migrate import HEAD, SchemaTooNew
 from support import ROOT, migrate_to, schema_differences
 
 FIRST_RELEASE_ROWS = {

@@ -14,12 +14,13 @@ import time
 import pytest
 from sqlalchemy import create_engine, event, text
 
-from lernkurve import impact, pgblocks, training
-from lernkurve.db import Database, delete_points
-from lernkurve.queries import csv_lines, metric_series
-from lernkurve.schema import HEAD
-from lernkurve.summaries import run_summaries
-from lernkurve.writer import expand_points
+from lernkurve.store import impact, pgblocks
+from lernkurve.store.database import Database
+from lernkurve.store.migrate import HEAD
+from lernkurve.store.points import delete_points, expand_points
+from lernkurve.store.queries import csv_lines, metric_series
+from lernkurve.store.summaries import run_summaries
+from lernkurve.tracking import client
 from support import ROOT, migrate_to, schema_differences, wait_for
 
 pytestmark = pytest.mark.postgres
@@ -43,7 +44,7 @@ def scalar(url: str, sql: str, **params):
 
 def test_keys_copy_would_misread_arrive_intact(api, db_path):
     keys = ["tab\tkey", "new\nline", "back\\slash", "cr\rkey", "nul\0key", "ümlaut €", r"\N"]
-    run = training.init(config={}, db=db_path, system_metrics=False)
+    run = client.init(config={}, db=db_path, system_metrics=False)
     for step in range(3):
         run.log(step, **{key: step + index / 10 for index, key in enumerate(keys)})
     run.log(3, **{keys[0]: None, keys[1]: float("nan")})  # None is dropped, NaN stored as NULL
@@ -86,7 +87,7 @@ def test_a_batch_longer_than_a_block_and_a_cut_inside_a_block_keep_every_point(p
 def test_steps_past_32_bits_are_kept_on_both_stores(api, db_path):
     """A step may count samples or tokens: past 2**31 it is kept as logged everywhere."""
     steps = [0, 3_000_000_000, 2**40]
-    run = training.init(config={}, db=db_path, system_metrics=False)
+    run = client.init(config={}, db=db_path, system_metrics=False)
     for step in steps:
         run.log(step, loss=1.0 / (step + 1))
     run.step = 2**40  # the run's own counter, on its row
@@ -141,7 +142,7 @@ def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_u
     assert scalar(pg_url, f"SELECT last_metric_id FROM runs WHERE id = {run_id}") == newest
 
     scalar(pg_url, "SELECT setval('metric_blocks_id_seq', 1099511627776)")  # point ids past 2**56
-    run = training.init(config={}, db=pg_url, system_metrics=False)
+    run = client.init(config={}, db=pg_url, system_metrics=False)
     run.log(0, loss=1.0)
     run.log(1, loss=float("nan"))
     run.finish()
@@ -225,13 +226,13 @@ def test_migrations_build_exactly_the_models_schema_on_postgres(pg_url):
 
 
 def test_every_connection_is_closed_when_the_app_and_the_run_are_done(pg_url, app, api):
-    run = training.init(config={}, db=pg_url, system_metrics=False)
+    run = client.init(config={}, db=pg_url, system_metrics=False)
     for step in range(100):
         run.log(step, loss=1.0 / (step + 1))
     run.finish()
     assert len(api.points(run.id, "loss")) == 100
     app.extensions["lernkurve"].shutdown()
-    training.open_database(pg_url).dispose()
+    client.open_database(pg_url).dispose()
     name = pg_url.rsplit("/", 1)[1]
     sessions = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'"
     wait_for(lambda: scalar(pg_url.rsplit("/", 1)[0] + "/postgres", sessions) == 0, 10)
@@ -241,8 +242,8 @@ def test_every_connection_is_closed_when_the_app_and_the_run_are_done(pg_url, ap
 HEAVY_STEPS = 10_000
 HEAVY = """
 import sys
-from lernkurve import impact, pgblocks, training
-run = training.init(name="heavy", config={}, system_metrics=False)
+from lernkurve.tracking import client
+run = client.init(name="heavy", config={}, system_metrics=False)
 print(f"run {run.id}", flush=True)
 keys = [f"k{i}" for i in range(50)]
 for step in range(int(sys.argv[1])):
@@ -334,8 +335,8 @@ def test_a_heavy_logger_neither_delays_a_light_runs_stream_nor_interrupts_a_run(
 # One of several writers, all started at once: steps of 20 scalars as fast as it goes.
 BURSTY = """
 import sys
-from lernkurve import impact, pgblocks, training
-run = training.init(config={}, system_metrics=False)
+from lernkurve.tracking import client
+run = client.init(config={}, system_metrics=False)
 print(f"run {run.id}", flush=True)
 sys.stdin.readline()  # all writers start together
 keys = [f"k{i}" for i in range(20)]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from lernkurve.db import Command, Snapshot
-from lernkurve.hparams import defaults
-from lernkurve.taskspecs import task_schema
+from lernkurve.shared.hparams import defaults
+from lernkurve.shared.taskspecs import task_schema
+from lernkurve.store.models import Command, Snapshot
 
 SCHEMA = {
     **task_schema("spiral"),

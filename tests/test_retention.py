@@ -9,14 +9,14 @@ import pytest
 import torch
 from test_run import rows
 
-from lernkurve import training
-from lernkurve.db import Checkpoint, RunRow
+from lernkurve.store.models import Checkpoint, RunRow
+from lernkurve.tracking import client
 
 
 def train(db_path, losses: dict[int, float] | None = None, steps: int = 20, fork_at=None, **keep):
     """Save a checkpoint every 2 steps (the loss logged first); returns the run."""
     model = torch.nn.Linear(2, 1)
-    run = training.init(config={"lr": 0.1}, db=db_path, system_metrics=False, **keep)
+    run = client.init(config={"lr": 0.1}, db=db_path, system_metrics=False, **keep)
     run.watch(model, torch.optim.SGD(model.parameters(), lr=0.1))
     for step in run.steps(steps):
         run.log({"val/loss": (losses or {}).get(step, 1.0 + step)})
@@ -30,7 +30,7 @@ def train(db_path, losses: dict[int, float] | None = None, steps: int = 20, fork
 
 def fork_from(run, step: int) -> None:
     """A child run whose config starts from the checkpoint at ``step`` (as the app's fork does)."""
-    run._writer.flush(only=run)
+    run.flush()
     path = next(c.path for c in rows(run.db, Checkpoint, run.id) if c.step == step)
     with run.db.Session() as session:
         config = {"resume_from": path}
@@ -67,7 +67,7 @@ def test_a_file_a_fork_starts_from_stays(db_path):
 
 
 def test_a_frameworks_own_checkpoints_are_never_deleted(db_path, tmp_path):
-    run = training.init(config={"lr": 0.1}, db=db_path, system_metrics=False, keep_last=1)
+    run = client.init(config={"lr": 0.1}, db=db_path, system_metrics=False, keep_last=1)
     for step in range(3):
         own = tmp_path / f"checkpoint-{step}"
         own.mkdir()
@@ -80,4 +80,4 @@ def test_a_frameworks_own_checkpoints_are_never_deleted(db_path, tmp_path):
 def test_bad_retention_settings_are_refused(db_path):
     for bad in ({"keep_last": 0}, {"keep_last": 2.5}, {"keep_best_mode": "lowest"}):
         with pytest.raises(ValueError):
-            training.init(config={}, db=db_path, **bad)
+            client.init(config={}, db=db_path, **bad)

@@ -10,14 +10,15 @@ import pytest
 import torch
 from sqlalchemy import select
 
-from lernkurve import training
-from lernkurve.db import Command, Database, Event, Metric, RunRow
+from lernkurve.store.database import Database
+from lernkurve.store.models import Command, Event, Metric, RunRow
+from lernkurve.tracking import client
 from support import wait_for
 
 
 @pytest.fixture
 def db(db_path):
-    return training.open_database(db_path)
+    return client.open_database(db_path)
 
 
 def send(db: Database, run_id: int, kind: str, payload: dict | None = None) -> None:
@@ -38,7 +39,7 @@ def status(db: Database, run_id: int) -> str:
 
 
 def test_log_accepts_keywords_a_dict_and_a_step(db):
-    with training.init(name="t", config={"lr": 0.1}, db=db.url) as run:
+    with client.init(name="t", config={"lr": 0.1}, db=db.url) as run:
         run.log(3, loss=1.0, acc=0.5)
         run.log({"loss": 2.0}, step=4)
         run.step = 5
@@ -64,14 +65,14 @@ def test_log_accepts_keywords_a_dict_and_a_step(db):
 def test_lr_command_reaches_param_groups_at_the_recorded_step(db):
     model = torch.nn.Linear(2, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    run = training.init(config={"lr": 0.1, "momentum": 0.9}, live=["lr", "momentum"], db=db.url)
+    run = client.init(config={"lr": 0.1, "momentum": 0.9}, live=["lr", "momentum"], db=db.url)
     run.watch(model, optimizer)
     used = {}
     for step in run.steps(400):
         used[step] = optimizer.param_groups[0]["lr"]
         if step == 10:
             send(db, run.id, "hparams", {"lr": 0.02})
-            wait_for(lambda: run._signal)  # delivered; it applies before the next step
+            wait_for(lambda: run.commands.signal)  # delivered; it applies before the next step
         if step > 10 and rows(db, Event, run.id):
             break
         time.sleep(0.002)  # a step of real work
@@ -84,7 +85,7 @@ def test_lr_command_reaches_param_groups_at_the_recorded_step(db):
 
 
 def test_nan_loss_records_diverged_and_pauses_until_resumed(db):
-    run = training.init(config={"lr": 0.1}, db=db.url)
+    run = client.init(config={"lr": 0.1}, db=db.url)
 
     def loop():
         for step in run.steps(10_000):
@@ -109,7 +110,7 @@ def test_nan_loss_records_diverged_and_pauses_until_resumed(db):
 
 
 def test_exception_in_a_with_block_marks_the_run_failed(db):
-    with pytest.raises(ZeroDivisionError), training.init(config={}, db=db.url) as run:
+    with pytest.raises(ZeroDivisionError), client.init(config={}, db=db.url) as run:
         run.log(0, loss=1.0)
         1 / 0  # noqa: B018
     with db.Session() as session:
@@ -120,7 +121,7 @@ def test_exception_in_a_with_block_marks_the_run_failed(db):
 
 
 def test_pause_blocks_between_steps_and_step_runs_exactly_one(db):
-    run = training.init(config={}, db=db.url)
+    run = client.init(config={}, db=db.url)
     done = []
     thread = threading.Thread(target=lambda: done.extend(run.steps(1_000_000)), daemon=True)
     send(db, run.id, "pause")
@@ -139,8 +140,8 @@ def test_pause_blocks_between_steps_and_step_runs_exactly_one(db):
 
 
 def test_a_value_that_is_not_a_number_is_dropped_without_blocking_anything(db):
-    other = training.init(config={}, db=db.url)
-    with training.init(config={}, db=db.url) as run:
+    other = client.init(config={}, db=db.url)
+    with client.init(config={}, db=db.url) as run:
         run.log(0, loss=None, acc=0.5)
         run.log(1, loss=2.0, **{"k" * 150: 1.0})
         other.log(0, loss=3.0)
@@ -154,7 +155,7 @@ def test_a_value_that_is_not_a_number_is_dropped_without_blocking_anything(db):
 
 
 def test_commands_that_come_after_the_last_step_are_closed(db):
-    run = training.init(config={}, db=db.url)
+    run = client.init(config={}, db=db.url)
     for _ in run.steps(3):
         pass
     send(db, run.id, "pause")
@@ -165,7 +166,7 @@ def test_commands_that_come_after_the_last_step_are_closed(db):
 def test_a_checkpoint_that_cannot_be_written_is_noted_and_training_goes_on(db, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    run = training.init(config={}, db=db.url)
+    run = client.init(config={}, db=db.url)
     run.checkpoint_dir = blocker  # checkpoints/run-N cannot be made inside a file
     send(db, run.id, "checkpoint")
     for step in run.steps(100_000):

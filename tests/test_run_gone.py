@@ -10,18 +10,18 @@ import time
 
 from sqlalchemy import delete, select
 
-from lernkurve.db import (
+from lernkurve.store.database import Database
+from lernkurve.store.models import (
     Checkpoint,
     Command,
-    Database,
     Event,
     Metric,
     MetricBucket,
     RunRow,
     Snapshot,
-    delete_points,
-    is_locked,
 )
+from lernkurve.store.points import delete_points
+from lernkurve.store.sqlite import is_locked
 from support import ROOT, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "paced.py"

@@ -261,7 +261,8 @@ def test_example_script_trains_to_completion(env, db_path):
 
 
 def test_a_script_that_forgets_finish_keeps_every_point_and_says_how_it_ended(env, tmp_path):
-    from lernkurve.db import Database, Metric, RunRow
+    from lernkurve.store.database import Database
+    from lernkurve.store.models import Metric, RunRow
 
     code = (
         "import lernkurve\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lernkurve.security import download_key
+from lernkurve.web.security import download_key
 from support import TOKEN
 
 

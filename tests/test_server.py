@@ -13,14 +13,15 @@ import time
 
 import pytest
 
-from lernkurve.app import create_app, parse_args, start_app
-from lernkurve.server import ServerThread
+from lernkurve.launch import build_app, parse_args
+from lernkurve.web.app import start_app
+from lernkurve.web.server import ServerThread
 from support import ROOT, TOKEN, Api, wait_for
 
 
 def test_half_open_connections_do_not_hold_threads(db_path, data_dir):
     app = start_app(
-        create_app(
+        build_app(
             {
                 "DATABASE": str(db_path),
                 "TOKEN": TOKEN,
@@ -112,7 +113,7 @@ def ipv6_loopback() -> bool:
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
 def test_the_app_serves_on_ipv6_loopback(db_path, data_dir):
-    app = start_app(create_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "START_WORKER": False}))
+    app = start_app(build_app({"DATABASE": str(db_path), "TOKEN": TOKEN, "START_WORKER": False}))
     server = ServerThread(app, "::1", 0).start()
     try:
         assert server.base_url.startswith("http://[::1]:")

@@ -15,7 +15,8 @@ import pytest
 from scripting import Scripts
 from sqlalchemy import func, select
 
-from lernkurve.db import Database, Metric
+from lernkurve.store.database import Database
+from lernkurve.store.models import Metric
 from support import ROOT, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "scheduled.py"
@@ -154,7 +155,7 @@ def test_kill_9_then_resume_from_the_script_alone_keeps_one_value_per_step(scrip
 
 
 def _events(session, run_id: int):
-    from lernkurve.db import Event
+    from lernkurve.store.models import Event
 
     return session.scalars(select(Event).where(Event.run_id == run_id).order_by(Event.id)).all()
 

@@ -9,14 +9,14 @@ import pytest
 import torch
 from test_run import rows, send
 
-from lernkurve import training
-from lernkurve.db import Event, Metric
-from lernkurve.hparams import HParamError, schema_from_config, validate
+from lernkurve.shared.hparams import HParamError, schema_from_config, validate
+from lernkurve.store.models import Event, Metric
+from lernkurve.tracking import client
 
 
 @pytest.fixture
 def db(db_path):
-    return training.open_database(db_path)
+    return client.open_database(db_path)
 
 
 def drive(run, until, steps: int = 100_000, each=None) -> dict:
@@ -41,7 +41,7 @@ def drive(run, until, steps: int = 100_000, each=None) -> dict:
 
 
 def test_a_tensor_is_stored_with_its_value_at_log_time_and_without_warnings(db):
-    run = training.init(config={}, db=db.url)
+    run = client.init(config={}, db=db.url)
     loss = torch.tensor(1.0, requires_grad=True) * 2  # requires grad, like a real loss
     total = torch.zeros(())
     with warnings.catch_warnings(record=True) as caught:
@@ -59,7 +59,7 @@ def test_a_tensor_is_stored_with_its_value_at_log_time_and_without_warnings(db):
 def test_checkpoints_of_two_databases_never_share_a_file(tmp_path):
     paths = []
     for name in ("a.db", "b.db"):
-        run = training.init(config={}, db=tmp_path / name)
+        run = client.init(config={}, db=tmp_path / name)
         assert run.id == 1
         model = torch.nn.Linear(1, 1)
         torch.nn.init.constant_(model.weight, len(paths))
@@ -75,7 +75,7 @@ def test_checkpoints_of_two_databases_never_share_a_file(tmp_path):
 def test_a_script_key_mapped_to_lr_scales_the_optimizer(db):
     model = torch.nn.Linear(2, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    run = training.init(config={"lr_max": 0.1}, live=["lr_max"], db=db.url)
+    run = client.init(config={"lr_max": 0.1}, live=["lr_max"], db=db.url)
     run.watch(model, optimizer, map={"lr_max": "lr"})
     sent = {}
 
@@ -95,7 +95,7 @@ def test_a_script_key_mapped_to_lr_scales_the_optimizer(db):
 def test_a_live_key_nothing_uses_gets_one_warning_and_a_note(db, capfd):
     model = torch.nn.Linear(2, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    run = training.init(config={"lr": 0.1, "wd": 0.1}, live=["lr", "wd"], db=db.url)
+    run = client.init(config={"lr": 0.1, "wd": 0.1}, live=["lr", "wd"], db=db.url)
     run.watch(model, optimizer)
 
     def each(step):
@@ -116,7 +116,7 @@ def test_a_live_key_nothing_uses_gets_one_warning_and_a_note(db, capfd):
 
 
 def test_a_live_key_the_loop_reads_gets_no_warning(db):
-    run = training.init(config={"warmup": 10}, live=["warmup"], db=db.url)
+    run = client.init(config={"warmup": 10}, live=["warmup"], db=db.url)
 
     def each(step):
         run.config["warmup"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lernkurve.streamer import ThrottledLog
+from lernkurve.web.streamer import ThrottledLog
 from support import wait_for
 
 
@@ -22,7 +22,7 @@ def received_points(sc, run_id: int) -> list[list]:
 def all_point_ids(api, app, run_id: int) -> list[int]:
     from sqlalchemy import select
 
-    from lernkurve.db import Metric
+    from lernkurve.store.models import Metric
 
     with app.extensions["lernkurve"].db.Session() as session:
         query = select(Metric.id).where(Metric.run_id == run_id).order_by(Metric.id)
@@ -99,7 +99,7 @@ def test_a_run_whose_end_commits_late_is_still_broadcast(app, socket_client):
     ended_at: every client must still hear it, or a page waits on that run for good."""
     from sqlalchemy import update
 
-    from lernkurve.db import RunRow, now
+    from lernkurve.store.models import RunRow, now
 
     db = app.extensions["lernkurve"].db
     run_id = db.insert_run(name="late end", task="script", status="queued").id
@@ -125,7 +125,7 @@ def test_a_run_that_starts_and_ends_while_the_streamer_is_held_up_is_broadcast(a
     ends: a trial's child run created and refused meanwhile must still reach the page."""
     from sqlalchemy import update
 
-    from lernkurve.db import RunRow, now
+    from lernkurve.store.models import RunRow, now
 
     state = app.extensions["lernkurve"]
     db, streamer = state.db, state.streamer

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from lernkurve import training
+from lernkurve.tracking import client
 
 
 def script_run(db_path, name: str, losses: list[float]) -> int:
-    run = training.init(name=name, config={}, db=db_path, system_metrics=False)
+    run = client.init(name=name, config={}, db=db_path, system_metrics=False)
     for step, loss in enumerate(losses):
         run.log(step, loss=loss)
     run.finish()

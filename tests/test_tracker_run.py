@@ -10,14 +10,14 @@ import pytest
 import torch
 from sqlalchemy import select
 
-from lernkurve import training
-from lernkurve.db import Metric, RunRow, Snapshot
-from lernkurve.gradhealth import QUANTILES
+from lernkurve.store.models import Metric, RunRow, Snapshot
+from lernkurve.tracking import client
+from lernkurve.tracking.gradhealth import QUANTILES
 
 
 @pytest.fixture
 def db(db_path):
-    return training.open_database(db_path)
+    return client.open_database(db_path)
 
 
 def rows(db, model, run_id: int, **filters) -> list:
@@ -44,7 +44,7 @@ def test_a_script_in_a_git_repository_records_its_context_and_gets_a_readable_na
     for _ in range(2):
         subprocess.run([sys.executable, str(script), "--epochs", "3"], cwd=tmp_path, check=True,
                        env={"LERNKURVE_DB": str(db_path), "PATH": "/usr/bin:/bin"})  # fmt: skip
-    db = training.open_database(db_path)
+    db = client.open_database(db_path)
     with db.Session() as session:
         runs = session.scalars(select(RunRow).order_by(RunRow.id)).all()
     assert [run.name for run in runs] == ["train-1", "train-2"]
@@ -59,7 +59,7 @@ def test_a_script_in_a_git_repository_records_its_context_and_gets_a_readable_na
 
 
 def test_system_metrics_appear_every_interval_and_stop_with_the_run(db):
-    run = training.init(config={}, db=db.url, system_metrics=0.1)
+    run = client.init(config={}, db=db.url, system_metrics=0.1)
     for step in run.steps(60):
         run.log(step, loss=1.0)
         time.sleep(0.01)
@@ -76,7 +76,7 @@ def test_grad_norms_equal_clip_grad_norms_total_and_updates_are_measured(db):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    run = training.init(config={}, db=db.url, system_metrics=False)
+    run = client.init(config={}, db=db.url, system_metrics=False)
     run.watch(model, optimizer, log_grads=2)
     expected = {}
     for step in run.steps(6):
@@ -96,7 +96,7 @@ def test_grad_norms_equal_clip_grad_norms_total_and_updates_are_measured(db):
 def test_histogram_percentiles_match_torch_quantile(db):
     model = torch.nn.Linear(32, 16)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    run = training.init(config={}, db=db.url, system_metrics=False)
+    run = client.init(config={}, db=db.url, system_metrics=False)
     run.watch(model, optimizer, log_histograms=3)
     weights = {}
     for step in run.steps(4):
@@ -117,7 +117,7 @@ def test_histogram_percentiles_match_torch_quantile(db):
 
 
 def test_a_text_sample_round_trips(api, db_path):
-    run = training.init(config={}, db=db_path, system_metrics=False)
+    run = client.init(config={}, db=db_path, system_metrics=False)
     run.log_text("sample", "Once upon a time\nthe loss fell.", step=7)
     run.finish()
     shots = api.get(f"/api/runs/{run.id}/snapshots?kind=text").get_json()["snapshots"]

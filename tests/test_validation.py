@@ -10,7 +10,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from lernkurve.db import Checkpoint, Command, now, process_identity
+from lernkurve.store.models import Checkpoint, Command, now
+from lernkurve.store.processes import process_identity
 from support import wait_for
 
 
@@ -331,7 +332,7 @@ def test_a_database_locked_past_the_busy_timeout_answers_503_not_500(app, db_pat
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
-    from lernkurve.api import _database_refused
+    from lernkurve.web.api import _database_refused
 
     holder = sqlite3.connect(db_path)
     holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock

@@ -11,7 +11,7 @@ import torch
 import torch.distributed as dist
 from test_run import send
 
-from lernkurve import training
+from lernkurve.tracking import client
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def wrapped(kind: str):
 
 def train_until_halved(db_path, model, optimizer, real) -> tuple[list[float], object]:
     """Send lr ×0.5 and train until it lands; the lrs the optimizer used at each step."""
-    run = training.init(config={"lr": 0.1}, live=["lr"], db=db_path, system_metrics=False)
+    run = client.init(config={"lr": 0.1}, live=["lr"], db=db_path, system_metrics=False)
     run.watch(model, optimizer)
     used: list[float] = []
     (real or run.optimizer).register_step_pre_hook(
@@ -97,7 +97,7 @@ def test_the_optimizer_under_a_wrapper_is_steered(db_path, group, kind):
 
 def test_a_compiled_models_checkpoint_holds_the_plain_modules_weights(db_path):
     model = torch.nn.Linear(4, 2)
-    run = training.init(config={"lr": 0.1}, db=db_path, system_metrics=False)
+    run = client.init(config={"lr": 0.1}, db=db_path, system_metrics=False)
     run.watch(torch.compile(model, backend="eager"), torch.optim.SGD(model.parameters(), lr=0.1))
     path = run.save_checkpoint()
     run.finish()

@@ -17,8 +17,8 @@ import time
 import psutil
 from sqlalchemy import text
 
-from lernkurve.db import Database
-from lernkurve.streamer import HEARTBEAT_TIMEOUT, mark_interrupted
+from lernkurve.store.database import Database
+from lernkurve.web.streamer import HEARTBEAT_TIMEOUT, mark_interrupted
 from support import ROOT
 
 SCRIPT = ROOT / "tests" / "scripts" / "flood.py"

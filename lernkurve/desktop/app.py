@@ -34,7 +34,7 @@ from lernkurve.desktop.window import (
     keep_profile_in,
     loading_html,
 )
-from lernkurve.paths import has_display, icon_path, user_data_dir, webview_storage_dir
+from lernkurve.shared.paths import has_display, icon_path, user_data_dir, webview_storage_dir
 
 # When this process began: the launcher of the one-file build passes its own start time on.
 STARTED = float(os.environ.pop("LERNKURVE_LAUNCHED_AT", "") or time.time())
@@ -119,9 +119,10 @@ def window_toolkit_installed() -> bool:
 
 def serve_headless(config: dict, port: int) -> int:
     """The same app without a window, exactly as ``python webserver.py`` serves it."""
-    from lernkurve.app import create_app, serve
+    from lernkurve.launch import build_app
+    from lernkurve.web.app import serve
 
-    app = create_app(config)
+    app = build_app(config)
     close_launch_splash()
     try:
         serve(app, "127.0.0.1", port)
@@ -247,4 +248,4 @@ def _warm_up_torch() -> None:
     time.sleep(0.5)
     # A run that needs torch reports a failing import itself.
     with contextlib.suppress(Exception):
-        import lernkurve.tasks  # noqa: F401 - imports torch
+        import lernkurve.tasks.trainer  # noqa: F401 - imports torch

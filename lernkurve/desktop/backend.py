@@ -28,10 +28,11 @@ class Backend:
 
     def _start(self) -> None:
         try:
-            from lernkurve.app import create_app, start_app
-            from lernkurve.server import ServerThread
+            from lernkurve.launch import build_app
+            from lernkurve.web.app import start_app
+            from lernkurve.web.server import ServerThread
 
-            self.app = create_app(self.config)
+            self.app = build_app(self.config)
             server = self._bind(ServerThread)
             start_app(self.app)
             self.server = server.start()

@@ -16,7 +16,7 @@ import struct
 from pathlib import Path
 
 from lernkurve.desktop.payload import PYI_COOKIE, PYI_COOKIE_MAGIC
-from lernkurve.pageassets import page_assets
+from lernkurve.web.pageassets import page_assets
 
 # Files of the collected packages the app never uses (matched against paths in the bundle).
 TRIM = [
@@ -126,11 +126,11 @@ EXCLUDES = [
     "playwright",
 ]
 # engineio chooses its async driver by name at run time; the build cannot see that import.
-# Alembic runs the migration scripts from files (lernkurve/migrations, in app_datas) and
+# Alembic runs the migration scripts from files (lernkurve/store/migrations, in app_datas) and
 # imports its own commands lazily: only an older database on a user's disk needs them.
 HIDDEN_IMPORTS = [
     "engineio.async_drivers.threading",
-    "lernkurve.tasks",
+    "lernkurve.tasks.trainer",
     "alembic.command",
     "alembic.config",
     "alembic.script",
@@ -160,8 +160,8 @@ def app_datas(root: Path) -> list[tuple[str, str]]:
     """(source, folder in the bundle) for templates, static (only the used libraries), data."""
     datas = [
         (str(root / "templates"), "templates"),
-        (str(root / "lernkurve" / "data"), "lernkurve/data"),
-        (str(root / "lernkurve" / "migrations"), "lernkurve/migrations"),
+        (str(root / "lernkurve" / "tasks" / "data"), "lernkurve/tasks/data"),
+        (str(root / "lernkurve" / "store" / "migrations"), "lernkurve/store/migrations"),
         (str(root / "assets" / "icon.png"), "assets"),
     ]
     for path in sorted((root / "static").rglob("*")):

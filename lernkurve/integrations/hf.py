@@ -25,8 +25,8 @@ from __future__ import annotations
 import os
 import sys
 
-from lernkurve import distributed
 from lernkurve.integrations import log_last_lr, require
+from lernkurve.tracking import distributed
 
 transformers = require("transformers", "hf", "lernkurve.integrations.hf")
 TrainerCallback = transformers.TrainerCallback
@@ -146,14 +146,14 @@ class LernkurveCallback(TrainerCallback, ExportableState):
 
     def _start(self, args, state, attributes: dict):
         """A new run, or the checkpoint's own run when the Trainer resumes one."""
-        from lernkurve import training
+        from lernkurve.tracking import client
 
         run_id = attributes.get("run_id")
         if state.global_step and run_id is not None:
             step = state.global_step + 1  # the next optimizer step, as the boundaries count
             path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
             try:  # the same run, at the Trainer's step: later points are the dead process's
-                return training.continue_run(run_id, step, path, "hf", db=self.db)
+                return client.continue_run(run_id, step, path, "hf", db=self.db)
             except ValueError as err:
                 print(
                     f"lernkurve: run {run_id} not continued ({err}); a new run starts",
@@ -164,7 +164,7 @@ class LernkurveCallback(TrainerCallback, ExportableState):
         config.update(self.extra_config)
         live = [key for key in self.live if key in config]
         name = self.name or args.run_name or os.path.basename(os.path.normpath(args.output_dir))
-        return training.init(name=name, config=config, live=live, db=self.db)
+        return client.init(name=name, config=config, live=live, db=self.db)
 
     def _boundary(self, args, state, control) -> None:
         """The point between two optimizer steps: apply the app's commands, hold while paused."""

@@ -24,9 +24,9 @@ import math
 import os
 import sys
 
-from lernkurve import distributed
 from lernkurve.integrations import log_last_lr, require
-from lernkurve.plainconfig import as_mapping
+from lernkurve.shared.configs import as_mapping
+from lernkurve.tracking import distributed
 
 lightning = require("lightning.pytorch", "lightning", "lernkurve.integrations.lightning")
 Callback = lightning.Callback
@@ -42,17 +42,17 @@ def _start_run(name: str | None, config: dict, live: list[str], db: str | None, 
 
 
 def _start_run_here(name: str | None, config: dict, live: list[str], db: str | None, resumed):
-    from lernkurve import training
+    from lernkurve.tracking import client
 
     if resumed is None:
-        return training.init(name=name, config=config, live=live, db=db)
+        return client.init(name=name, config=config, live=live, db=db)
     run_id, step, path = resumed
     try:  # the same run, at Lightning's step: the points after it are the dead process's
-        return training.continue_run(run_id, step, path, "lightning", db=db)
+        return client.continue_run(run_id, step, path, "lightning", db=db)
     except ValueError as err:
         why = str(err)
     print(f"lernkurve: run {run_id} not continued ({why}); a new run starts", file=sys.stderr)
-    run = training.init(name=name, config=config, live=live, db=db)
+    run = client.init(name=name, config=config, live=live, db=db)
     message = (
         f"started from {path}, a checkpoint of run {run_id}, which could not be continued "
         f"({why}); the weights and the lr steer saved in it apply here"

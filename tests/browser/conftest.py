@@ -54,13 +54,14 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path, data_dir):
-    from lernkurve.app import create_app, start_app
-    from lernkurve.server import ServerThread
+    from lernkurve.launch import build_app
+    from lernkurve.web.app import start_app
+    from lernkurve.web.server import ServerThread
 
     token = secrets.token_urlsafe(16)
     db_path = tmp_path / "browser.db"
     app = start_app(
-        create_app({"DATABASE": str(db_path), "TOKEN": token, "DATA_DIR": str(data_dir)})
+        build_app({"DATABASE": str(db_path), "TOKEN": token, "DATA_DIR": str(data_dir)})
     )
     thread = ServerThread(app, "127.0.0.1", 0).start()
     yield Server(app, thread.base_url, token, Api(app, token), db_path)

@@ -14,9 +14,9 @@ import time
 
 class ScriptRun:
     def __init__(self, db_path, name: str, config: dict, live: list[str]) -> None:
-        from lernkurve import training
+        from lernkurve.tracking import client
 
-        self.run = training.init(name=name, config=config, live=live, db=db_path)
+        self.run = client.init(name=name, config=config, live=live, db=db_path)
         self.db_path = db_path
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.train, daemon=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lernkurve.db import Checkpoint
-from lernkurve.hparams import defaults
-from lernkurve.taskspecs import task_schema
+from lernkurve.shared.hparams import defaults
+from lernkurve.shared.taskspecs import task_schema
+from lernkurve.store.models import Checkpoint
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from lernkurve.db import RunRow, now, process_identity
+from lernkurve.store.models import RunRow, now
+from lernkurve.store.processes import process_identity
 
 pytestmark = pytest.mark.browser
 

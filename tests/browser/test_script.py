@@ -12,10 +12,10 @@ pytestmark = pytest.mark.browser
 
 
 def test_script_run_shows_its_schema_and_its_divergence(dashboard):
-    from lernkurve import training
+    from lernkurve.tracking import client
 
     api, page = dashboard.api, dashboard.page
-    run = training.init(
+    run = client.init(
         name="my script", config={"lr": 0.5, "width": 8}, live=["lr"], db=dashboard.server.db_path
     )
 

@@ -25,9 +25,9 @@ CONTEXT = {
 
 def finished_run(db_path, name, config, steps=30, values=None, during=None):
     """A script run logged to the end in this thread: values(step) each step, during(run, step)."""
-    from lernkurve import training
+    from lernkurve.tracking import client
 
-    run = training.init(name=name, config=config, live=[], db=db_path, system_metrics=False)
+    run = client.init(name=name, config=config, live=[], db=db_path, system_metrics=False)
     with run:
         for step in run.steps(steps):
             run.log(values(step) if values else {"loss": 1 / (step + 1)}, step=step)
@@ -181,11 +181,11 @@ def test_compare_shows_only_differing_hparams_and_sorts_runs(dashboard, tmp_path
 def test_a_sort_click_held_while_a_live_run_redraws_the_table_still_sorts(dashboard):
     """A live run redraws compare's table twice a second; a press that spans a redraw must
     still reach its button (new elements under the pointer would swallow the click)."""
-    from lernkurve import training
+    from lernkurve.tracking import client
 
     page, db_path = dashboard.page, dashboard.server.db_path
     done = finished_run(db_path, "done", {"lr": 0.1}, values=lambda s: {"train_loss": 1 - s / 40})
-    run = training.init(name="live", config={"lr": 0.01}, live=[], db=db_path)
+    run = client.init(name="live", config={"lr": 0.01}, live=[], db=db_path)
     with run:
         for step in range(5):
             run.log({"train_loss": 2 - step / 20}, step=step)
@@ -212,12 +212,12 @@ def test_a_press_held_while_its_live_run_updates_still_clicks(dashboard, target)
     """A live run's row and panels update with every step; pressing a tag's remove button, a
     tag on its sidebar row (which opens the run) or its trials' toggle across an update must
     still click."""
-    from lernkurve import training
-    from lernkurve.db import Database
+    from lernkurve.store.database import Database
+    from lernkurve.tracking import client
 
     page, api, db_path = dashboard.page, dashboard.api, dashboard.server.db_path
     other = finished_run(db_path, "other", {"lr": 0.1})
-    run = training.init(name="live", config={"lr": 0.1}, live=[], db=db_path)
+    run = client.init(name="live", config={"lr": 0.1}, live=[], db=db_path)
     with run:
         steps = run.steps(1000)
         next(steps)
@@ -436,13 +436,13 @@ def test_a_watched_torch_run_fills_grad_sys_and_distribution_views(dashboard, tm
 
     import torch
 
-    from lernkurve import training
+    from lernkurve.tracking import client
 
     page, db_path = dashboard.page, dashboard.server.db_path
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    run = training.init(
+    run = client.init(
         name="watched", config={"lr": 0.1}, live=["lr"], db=db_path, system_metrics=0.2
     )
     run.watch(model, optimizer, log_grads=5, log_histograms=10)

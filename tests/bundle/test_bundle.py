@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lernkurve.pageassets import page_assets
+from lernkurve.web.pageassets import page_assets
 
 # The first test of a session waits for `make dist` (minutes when the file is out of date).
 pytestmark = [pytest.mark.bundle, pytest.mark.timeout(40 * 60)]

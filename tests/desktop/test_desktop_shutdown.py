@@ -7,7 +7,8 @@ import urllib.request
 
 import pytest
 
-from lernkurve.db import Database, RunRow
+from lernkurve.store.database import Database
+from lernkurve.store.models import RunRow
 
 
 def start_run(app) -> int:

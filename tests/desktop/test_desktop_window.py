@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from lernkurve.db import Database, RunRow
+from lernkurve.store.database import Database
+from lernkurve.store.models import RunRow
 from support import wait_for
 
 pytestmark = pytest.mark.desktop

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lernkurve import pageassets
 from lernkurve.desktop import bundle, launcher
 from lernkurve.desktop.payload import PYI_COOKIE, PYI_COOKIE_MAGIC, Payload, PayloadError, pack
+from lernkurve.web import pageassets
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,10 +7,10 @@ Prints "run <id>" first and "logged <points>" once finish() has returned.
 import sys
 import time
 
-from lernkurve import training
+from lernkurve.tracking import client
 
 seconds, keys = float(sys.argv[1]), [f"k{i}" for i in range(int(sys.argv[2]))]
-run = training.init(name="flood", config={"lr": 0.1}, live=["lr"], system_metrics=False)
+run = client.init(name="flood", config={"lr": 0.1}, live=["lr"], system_metrics=False)
 print(f"run {run.id}", flush=True)
 step, end = 0, time.monotonic() + seconds
 while time.monotonic() < end:

@@ -7,10 +7,10 @@ Prints "run <id>" first and "ended <status>" after the run has finished.
 import sys
 import time
 
-from lernkurve import training
+from lernkurve.tracking import client
 
 steps, delay = int(sys.argv[1]), float(sys.argv[2])
-with training.init(name="paced", config={"lr": 0.1}, live=["lr"], system_metrics=False) as run:
+with client.init(name="paced", config={"lr": 0.1}, live=["lr"], system_metrics=False) as run:
     print(f"run {run.id}", flush=True)
     for step in run.steps(steps):
         run.log(step, loss=1.0 / (step + 1), lr=0.1)

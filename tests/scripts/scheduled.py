@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from lernkurve import training
+from lernkurve.tracking import client
 
 parser = argparse.ArgumentParser()
 parser.add_argument("steps", type=int)
@@ -63,7 +63,7 @@ elif args.schedule == "exponential":  # chainable: computes the next lr from the
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.995)
 x, y = torch.randn(256, 4), torch.randint(0, 2, (256,))
 config = {"lr": MAX_LR, "weight_decay": 0.1, "batch_size": 32}
-run = training.init(
+run = client.init(
     name="scheduled",
     config=config,
     live=["lr", "weight_decay"],

@@ -1,7 +1,7 @@
-"""A user's training script for the tests: plain PyTorch plus training.init, run as a process.
+"""A user's training script for the tests: plain PyTorch plus client.init, run as a process.
 
 usage: steered.py STEPS DELAY [--resume RUN_ID] [--dump PATH]
-Prints "init" right before training.init, then "run <id>"; with --dump saves model and
+Prints "init" right before client.init, then "run <id>"; with --dump saves model and
 optimizer state right after watch().
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from lernkurve import training
+from lernkurve.tracking import client
 
 parser = argparse.ArgumentParser()
 parser.add_argument("steps", type=int)
@@ -26,7 +26,7 @@ optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
 x, y = torch.randn(256, 4), torch.randint(0, 2, (256,))
 config = {"lr": 0.1, "momentum": 0.9, "batch_size": 32}
 print("init", flush=True)  # the test times from here to the run's appearance in the app
-with training.init(
+with client.init(
     name="steered", config=config, live=["lr", "momentum", "batch_size"], resume=args.resume
 ) as run:
     print(f"run {run.id}", flush=True)

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from lernkurve import training
+from lernkurve.tracking import client
 
 parser = argparse.ArgumentParser()
 parser.add_argument("steps", type=int)
@@ -45,7 +45,7 @@ model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Li
 optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 x = torch.randn(512, 4)
 y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
-run = training.init(
+run = client.init(
     name="trial",
     config={"lr": 0.01, "batch_size": 32},
     live=["lr", "batch_size"],

@@ -1,0 +1,154 @@
+"""A run's points on either store: log calls turned into rows and bucket extremes, which rows a
+step window takes, deleting a run's points or its tail, and the chart buckets rebuilt after a
+cut."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from sqlalchemy import delete, select, text
+
+from lernkurve.store import pgblocks
+from lernkurve.store.models import BUCKET_SHIFT, Metric, MetricBucket
+
+log = logging.getLogger(__name__)
+MAX_KEY = 100  # metrics.key is VARCHAR(100)
+
+
+def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[tuple], dict]:
+    """Turn (step, wall_time, {key: value}) entries into metric rows.
+
+    Also returns the non-finite values (for divergence) and each key's min/max per
+    2**BUCKET_SHIFT steps (for fast history charts), gathered in the same pass.
+    """
+    rows, bad, buckets, stored_keys = [], [], {}, {}
+    for step, wall_time, scalars in points:
+        bucket = step >> BUCKET_SHIFT
+        for key, value in scalars.items():
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                # One bad value must not block the batch (and every run's points with it).
+                log.warning(
+                    "lernkurve: %s=%r at step %s is not a number; dropped", key, value, step
+                )
+                continue
+            stored = stored_keys.get(key)
+            if stored is None:  # once a batch: a dict lookup costs a fifth of stored_key
+                stored = stored_key(key)
+                if type(key) is str:  # 1 == 1.0 == True, but their names differ
+                    stored_keys[key] = stored
+            key = stored
+            if not math.isfinite(value):
+                bad.append((step, key, value))
+                rows.append((run_id, key, step, None, wall_time))  # JSON has no NaN/inf
+                continue
+            rows.append((run_id, key, step, value, wall_time))
+            agg = buckets.get((key, bucket))
+            if agg is None:
+                buckets[key, bucket] = [step, value, step, value, wall_time]
+                continue
+            if value < agg[1]:
+                agg[0], agg[1] = step, value
+            elif value > agg[3]:
+                agg[2], agg[3] = step, value
+            agg[4] = wall_time
+    return rows, bad, buckets
+
+
+def stored_key(key: object) -> str:
+    """A key as the database keeps it: text, at most MAX_KEY characters, no NUL (PostgreSQL
+    text holds none)."""
+    return str(key)[:MAX_KEY].replace("\0", "\ufffd")
+
+
+def is_postgres(connection) -> bool:
+    """Is this connection (or session) to PostgreSQL?"""
+    bind = connection if hasattr(connection, "dialect") else connection.get_bind()
+    return bind.dialect.name == "postgresql"
+
+
+_DELETE_BLOCKS = "DELETE FROM metric_blocks WHERE run_id = ANY(:run_ids)"
+
+
+# A block that straddles the step keeps its points before it, in their order.
+_CUT_BLOCKS = """
+UPDATE metric_blocks b SET steps = k.steps, vals = k.vals, walls = k.walls,
+  lo_step = k.lo_step, hi_step = k.hi_step
+FROM (
+  SELECT c.id, array_agg(p.step ORDER BY p.n) AS steps, array_agg(p.value ORDER BY p.n) AS vals,
+    array_agg(p.wall ORDER BY p.n) AS walls, min(p.step) AS lo_step, max(p.step) AS hi_step
+  FROM metric_blocks c
+  CROSS JOIN LATERAL unnest(c.steps, c.vals, c.walls) WITH ORDINALITY AS p(step, value, wall, n)
+  WHERE c.run_id = ANY(:run_ids) AND c.hi_step >= :step AND p.step < :step
+  GROUP BY c.id
+) k
+WHERE b.id = k.id
+"""
+
+
+def delete_points(connection, run_ids: list[int], from_step: int | None = None) -> None:
+    """Delete these runs' points, or only those at or after ``from_step``, on either store."""
+    if not is_postgres(connection):
+        where = [Metric.run_id.in_(run_ids)]
+        if from_step is not None:
+            where.append(Metric.step >= from_step)
+        connection.execute(delete(Metric).where(*where))
+        return
+    params = {"run_ids": list(run_ids), "step": from_step}
+    if from_step is None:
+        connection.execute(text(_DELETE_BLOCKS), params)
+        return
+    connection.execute(text(_DELETE_BLOCKS + " AND lo_step >= :step"), params)
+    connection.execute(text(_CUT_BLOCKS), params)
+
+
+def steps_between(connection, low: int, high: int | None = None) -> list:
+    """Conditions for points with low <= step < high, on either store (PostgreSQL: only the
+    blocks that can hold them are unpacked)."""
+    where = [Metric.step >= low] if high is None else [Metric.step >= low, Metric.step < high]
+    if is_postgres(connection):
+        where += pgblocks.step_window(low, high)
+    return where
+
+
+def edge_blocks(connection, run_id: int, key: str, edge: str) -> list:
+    """PostgreSQL: conditions that keep only the blocks holding a key's "first" or "last"
+    step; none on SQLite, whose (run_id, key, step) index finds it."""
+    return pgblocks.edge_window(connection, run_id, key, edge) if is_postgres(connection) else []
+
+
+def rebuild_buckets_from(session, run_id: int, step: int) -> None:
+    """Drop the min/max buckets from ``step`` on and rebuild the one it cuts, from its points."""
+    bucket = step >> BUCKET_SHIFT
+    table = MetricBucket.__table__
+    session.execute(table.delete().where(table.c.run_id == run_id, table.c.bucket >= bucket))
+    low = bucket << BUCKET_SHIFT
+    rows = session.execute(
+        select(Metric.key, Metric.step, Metric.value, Metric.wall_time)
+        .where(Metric.run_id == run_id, Metric.value.is_not(None))
+        .where(*steps_between(session, low, step))
+        .order_by(Metric.id)
+    ).all()
+    merged: dict[str, list] = {}
+    for key, at, value, wall in rows:
+        agg = merged.setdefault(key, [at, value, at, value, wall])
+        if value < agg[1]:
+            agg[0], agg[1] = at, value
+        if value > agg[3]:
+            agg[2], agg[3] = at, value
+        agg[4] = max(agg[4], wall)
+    for key, (lo_step, lo, hi_step, hi, wall) in merged.items():
+        session.add(
+            MetricBucket(
+                run_id=run_id,
+                key=key,
+                bucket=bucket,
+                lo_step=lo_step,
+                lo_value=lo,
+                hi_step=hi_step,
+                hi_value=hi,
+                wall_time=wall,
+            )
+        )

@@ -1,0 +1,1 @@
+"""The built-in demo tasks, trained by the app's worker or from a terminal (``lernkurve train``)."""

@@ -1,0 +1,155 @@
+"""What the app asks of a run, applied on the training thread between two steps.
+
+The writer thread hands commands over (``receive``) as it reads them from the database; the
+loop applies them at its next boundary (``obey``), where each becomes an event at that step.
+Pause holds the loop in ``obey``; step lets one step through; stop ends the loop. While a
+trial runs, commands other than these wait and are applied once it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from lernkurve.store.models import now
+
+# Commands a trial takes at once (stop ends it; pause holds it); the others wait for its end.
+TRIAL_COMMANDS = ("stop", "pause", "resume", "step", "diverged")
+
+
+class Commands:
+    """A run's inbox and the state commands leave: paused, a step budget, stopping."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.inbox: deque = deque()  # (command_id, kind, payload) from the writer thread
+        self.cond = threading.Condition()
+        self.signal = False  # the loop's fast-path flag: something waits in the inbox
+        self.paused = False
+        self.step_budget = 0
+        self.stopping = False
+        self.diverged = False
+        self.deferred: list = []  # commands that wait for a trial to end
+        self._seen: set[int] = set()
+        self._handlers = {
+            "hparams": self._hparams,
+            "release": self._release,
+            "pause": self._pause,
+            "resume": self._resume,
+            "step": self._step,
+            "stop": self._stop,
+            "diverged": self._diverged,
+            "lr_test": self._trial,
+            "race": self._trial,
+            "autopilot": self._autopilot,
+            "checkpoint": self._checkpoint,
+        }
+
+    # -- the writer thread ----------------------------------------------------------------------
+
+    def receive(self, command_id: int, kind: str, payload: dict) -> None:
+        if command_id in self._seen:
+            return
+        self._seen.add(command_id)
+        self.post((command_id, kind, payload or {}))
+
+    def non_finite(self, step: int, key: str, value: float) -> None:
+        """A NaN/inf loss pauses the run (once) and records a `diverged` event at its step."""
+        if "loss" in key and not self.diverged:
+            self.diverged = True
+            self.post((None, "diverged", {"key": key, "value": str(value), "step": step}))
+
+    def post(self, item: tuple) -> None:
+        with self.cond:
+            self.inbox.append(item)
+            self.signal = True
+            self.cond.notify_all()
+
+    # -- the training thread --------------------------------------------------------------------
+
+    def waiting(self) -> bool:
+        """Something to apply, or a pause to hold: the boundary calls ``obey``."""
+        return self.signal or self.paused
+
+    def obey(self, step: int) -> None:
+        run = self.run
+        with self.cond:
+            while True:
+                while self.inbox:
+                    self.apply(step, *self.inbox.popleft())
+                self.signal = False
+                if self.stopping or not self.paused or self.step_budget:
+                    break
+                run.status = "paused"
+                self.cond.wait(0.5)
+            if not self.stopping:
+                run.status = "running" if not self.paused else "paused"
+
+    def stepped(self) -> None:
+        """The boundary let one step through: a single step spends its budget."""
+        if self.step_budget:
+            self.step_budget -= 1
+
+    def apply(self, step: int, command_id: int | None, kind: str, payload: dict) -> None:
+        if self.run.trial is not None and kind not in TRIAL_COMMANDS:
+            self.deferred.append((command_id, kind, payload))  # applied once the trial ends
+            return
+        handler = self._handlers.get(kind)
+        if handler is not None:
+            handler(step, kind, payload)
+        if command_id is not None:
+            self.run.buffer.add("ack", {"id": command_id, "at": now()})
+
+    def replay_deferred(self) -> None:
+        deferred, self.deferred = self.deferred, []
+        for item in deferred:
+            self.post(item)
+
+    # -- one handler per kind -------------------------------------------------------------------
+
+    def _hparams(self, step: int, kind: str, payload: dict) -> None:
+        self.run.changes.apply(step, payload)
+
+    def _release(self, step: int, kind: str, payload: dict) -> None:
+        self.run.changes.release(step, payload)
+
+    def _pause(self, step: int, kind: str, payload: dict) -> None:
+        if not self.paused:
+            self.paused = True
+            self.run.event("pause", {}, step)
+
+    def _resume(self, step: int, kind: str, payload: dict) -> None:
+        if self.paused:
+            self.paused = False
+            self.step_budget = 0
+            self.run.event("resume", {}, step)
+
+    def _step(self, step: int, kind: str, payload: dict) -> None:
+        self.paused = True
+        self.step_budget = 1
+        self.run.event("step", {}, step)
+
+    def _stop(self, step: int, kind: str, payload: dict) -> None:
+        self.run.trials.abort("stopped")
+        self.stopping = True
+        self.run.event("stop", {}, step)
+
+    def _diverged(self, step: int, kind: str, payload: dict) -> None:
+        autopilot = self.run.autopilot
+        if autopilot is not None and autopilot.handles_divergence():
+            self.diverged = False  # the autopilot restores; a later divergence counts again
+        else:
+            self.paused = True
+        self.run.event("diverged", payload, payload.get("step", step))
+
+    def _trial(self, step: int, kind: str, payload: dict) -> None:
+        self.run.trials.start(kind, step, payload)
+
+    def _autopilot(self, step: int, kind: str, payload: dict) -> None:
+        from lernkurve.tracking.autopilot import command
+
+        command(self.run, step, payload)
+
+    def _checkpoint(self, step: int, kind: str, payload: dict) -> None:
+        self.run.checkpoint_now(step)

@@ -1,0 +1,342 @@
+"""Trials in place: an LR range test or a race of variants, run inside the script's own loop.
+
+A trial starts at a step boundary: it copies the training state (lernkurve.tracking.state), takes
+over the steps the loop runs next (their points go to child runs, numbered from the step the
+trial started at) and, when done, restores that copy (lr test) or the winner's end state
+(race). The parent run's step counter and charts are untouched by what was tried.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import update
+
+from lernkurve.shared.metrics import number, pick_metric
+from lernkurve.store.models import RunRow, now
+from lernkurve.tracking.child import ChildRun
+from lernkurve.tracking.state import TrainingState
+from lernkurve.tracking.torchdist import in_distributed_job
+
+DIVERGE_RATIO = 4.0  # an lr test stops once the (smoothed) loss exceeds its best this many times
+MIN_STEPS_BEFORE_STOP = 5
+SMOOTHING = 0.9  # of the lr test's losses (bias-corrected moving average, as fast.ai's)
+
+
+TRIAL_KINDS = ("lr_test", "race")
+
+
+def close_unstarted(db: Any, run_id: int) -> None:
+    """Child runs of trials the run never got to (it ended first) end as `stopped`."""
+    values = {"status": "stopped", "ended_at": now(), "error": "the run ended before this trial"}
+    query = (
+        update(RunRow)
+        .where(RunRow.parent_id == run_id, RunRow.status == "queued", RunRow.task.in_(TRIAL_KINDS))
+        .values(**values)
+    )
+    try:
+        with db.write() as conn:
+            conn.execute(query)
+    except Exception:  # noqa: BLE001 - a full disk must not turn the run's end into a crash
+        pass
+
+
+class Trial:
+    """What lr tests and races share: a start step, a metric, child runs and their logs."""
+
+    kind = "trial"
+
+    def __init__(self, run: Any, start: int, payload: dict) -> None:
+        self.run = run
+        self.start = start
+        self.wanted_metric = payload.get("metric")
+        self.metric: str | None = None
+        self.values: dict[int, float] = {}  # step -> the metric's last value at that step
+        self.child = None
+        self.calls: list[tuple] = []  # the current child's log calls (a race's winner keeps them)
+
+    def open_child(self, run_id: int, hparams: dict) -> ChildRun:
+        self.child = ChildRun(self.run.db, run_id, hparams, self.start)
+        self.values, self.calls = {}, []
+        return self.child
+
+    def log(self, step: int, wall: float, scalars: dict) -> None:
+        """A log call of the loop while the trial runs: to the child, and noted for judging."""
+        self.calls.append((step, wall, scalars))
+        self.child.log_call(step, wall, scalars)
+        if self.metric is None:
+            self.metric = pick_metric(scalars, self.wanted_metric)
+        if self.metric in scalars:
+            value = number(scalars[self.metric])
+            if value is not None:
+                self.values[step] = value
+
+    def close_child(self, status: str = "completed", error: str | None = None) -> None:
+        if self.child is not None:
+            self.child.end(status, error)
+
+    def abort(self, reason: str) -> None:
+        """End early (stop asked, or the loop ended): back to where the trial started."""
+        self.state.restore()
+        self.close_child("stopped", reason)
+
+
+class LrTest(Trial):
+    """lr rising exponentially from min to max over `steps` steps, then everything restored."""
+
+    kind = "lr_test"
+
+    def __init__(self, run: Any, start: int, payload: dict) -> None:
+        super().__init__(run, start, payload)
+        self.min_lr, self.max_lr = float(payload["min_lr"]), float(payload["max_lr"])
+        self.steps = int(payload["steps"])
+        self.lrs: list[float] = []
+        self.state = TrainingState(run)
+        self.open_child(payload["run_id"], run.hparams)
+        self._set_lr(0)
+
+    def lr_at(self, index: int) -> float:
+        span = max(1, self.steps - 1)
+        return self.min_lr * (self.max_lr / self.min_lr) ** (index / span)
+
+    def _set_lr(self, index: int) -> None:
+        lr = self.lr_at(index)
+        self.lrs.append(lr)
+        self.run.steering.set_lr(lr, "override")
+
+    def boundary(self, step: int) -> int | None:
+        """Called before ``step`` runs: the next trial step, or None when the test is over."""
+        index = step - self.start
+        losses = self._losses()
+        if index >= self.steps or self._diverged(losses):
+            return None
+        self._set_lr(index)
+        return step
+
+    def _losses(self) -> list[float | None]:
+        """The metric at each trial step so far (None: that step logged none)."""
+        return [self.values.get(self.start + i) for i in range(len(self.lrs))]
+
+    def _diverged(self, losses: list[float | None]) -> bool:
+        """Non-finite, or (after the first tenth of the test) the smoothed loss above
+        DIVERGE_RATIO × its best: one noisy batch of a converged run must not end it."""
+        seen = [v for v in losses if v is not None]
+        if not seen:
+            return False
+        if not math.isfinite(seen[-1]):
+            return True
+        if len(seen) < max(MIN_STEPS_BEFORE_STOP, self.steps // 10):
+            return False
+        smoothed = smooth(seen)
+        best = min(smoothed)
+        return best > 0 and smoothed[-1] > DIVERGE_RATIO * best
+
+    def finish(self) -> dict:
+        """Restore the state from before the test; the result for the `lr_test` event."""
+        self.state.restore()
+        losses = self._losses()
+        count = min(len(self.lrs), len(losses))
+        lrs, losses = self.lrs[:count], losses[:count]
+        self.close_child()
+        return {
+            "lrs": lrs,
+            "losses": [v if v is not None and math.isfinite(v) else None for v in losses],
+            "suggested_lr": suggest_lr(lrs, losses),
+            "metric": self.metric,
+            "run_id": self.child.id,
+            "steps": count,
+        }
+
+
+def smooth(values: list[float], beta: float = SMOOTHING) -> list[float]:
+    """Bias-corrected exponential moving average (as fast.ai's lr finder smooths)."""
+    out, average = [], 0.0
+    for i, value in enumerate(values, start=1):
+        average = beta * average + (1 - beta) * value
+        out.append(average / (1 - beta**i))
+    return out
+
+
+VALLEY_POINTS = 500  # the valley search is quadratic: longer curves are thinned to this
+FLAT = 0.1  # a fall smaller than this share of the first loss is noise, not a valley
+
+
+def suggest_lr(lrs: list[float], losses: list[float | None]) -> float | None:
+    """Two thirds into the longest stretch where the smoothed loss keeps falling, before its
+    minimum (fast.ai's "valley"): on a flat, noisy curve the single steepest drop is noise."""
+    usable = []
+    for lr, loss in zip(lrs, losses, strict=False):
+        if loss is None:
+            continue
+        if not math.isfinite(loss):
+            break  # past divergence: nothing after it counts
+        usable.append((lr, loss))
+    if len(usable) < 3:
+        return usable[0][0] if usable else None
+    curve = list(zip([u[0] for u in usable], smooth([u[1] for u in usable]), strict=True))
+    lowest = min(range(len(curve)), key=lambda i: curve[i][1])
+    falling = curve[: lowest + 1]
+    falling = falling[:: max(1, math.ceil(len(falling) / VALLEY_POINTS))]
+    start, end = _longest_fall(falling)
+    if falling[start][1] - falling[end][1] < FLAT * abs(curve[0][1]):
+        return _below_harm(curve)
+    third = (end - start) / 3
+    return falling[start + int(third) + int(third / 2)][0]
+
+
+def _below_harm(curve: list[tuple[float, float]]) -> float:
+    """A flat curve says only where lr starts to hurt: a tenth of the highest lr whose
+    smoothed loss is still within FLAT of where the test began (never below the first lr)."""
+    first = curve[0][1]
+    safe = max(i for i, (_, loss) in enumerate(curve) if loss <= first + FLAT * abs(first))
+    return max(curve[0][0], curve[safe][0] / 10)
+
+
+def _longest_fall(curve: list[tuple[float, float]]) -> tuple[int, int]:
+    """Where the longest decreasing subsequence of the losses starts and ends (indices)."""
+    lengths = [1] * len(curve)
+    start = end = 0
+    for i in range(1, len(curve)):
+        for j in range(i):
+            if curve[i][1] < curve[j][1] and lengths[i] < lengths[j] + 1:
+                lengths[i] = lengths[j] + 1
+        if lengths[i] > lengths[end]:
+            end = i
+            start = end - lengths[end] + 1
+    return max(0, start), end
+
+
+class Race(Trial):
+    """Variants trained one after another from one copy; the run goes on from the winner."""
+
+    kind = "race"
+
+    def __init__(self, run: Any, start: int, payload: dict) -> None:
+        super().__init__(run, start, payload)
+        self.variants: list[dict] = payload["variants"]
+        self.run_ids: list[int] = payload["run_ids"]
+        self.steps = int(payload["steps"])
+        self.mode = payload.get("mode", "min")
+        self.state = TrainingState(run)
+        self.results: list[dict] = []
+        self.best: tuple[float, int, TrainingState, list] | None = None
+        self.index = 0
+        self._begin_variant()
+
+    def _begin_variant(self) -> None:
+        variant = self.variants[self.index]
+        self.run.set_hparams(variant, "scale")
+        self.open_child(self.run_ids[self.index], self.run.hparams)
+
+    def boundary(self, step: int) -> int | None:
+        if step - self.start < self.steps:
+            return step
+        self._end_variant()
+        self.index += 1
+        if self.index == len(self.variants):
+            return None
+        self.state.restore()
+        self._begin_variant()
+        return self.start
+
+    def _score(self) -> float | None:
+        tail = max(1, self.steps // 5)
+        values = [self.values[s] for s in sorted(self.values)[-tail:]]
+        if not values or not all(math.isfinite(v) for v in values):
+            return None
+        return sum(values) / len(values)
+
+    def _end_variant(self) -> None:
+        score = self._score()
+        hparams = dict(self.variants[self.index])
+        self.results.append({"hparams": hparams, "score": score, "run_id": self.child.id})
+        self.close_child()
+        if score is None:
+            return
+        better = self.best is None or (
+            score < self.best[0] if self.mode == "min" else score > self.best[0]
+        )
+        if better:
+            self.best = (score, self.index, TrainingState(self.run), self.calls)
+
+    def finish(self) -> dict:
+        """Go on from the winner's end state; its points become the parent's too."""
+        winner = None
+        if self.best is None:  # every variant diverged or logged nothing: back to the start
+            self.state.restore()
+            end = self.start
+        else:
+            _, winner, state, calls = self.best
+            state.restore()
+            end = self.start + self.steps
+            self.run.buffer.points.extend(calls)
+        return {
+            "results": self.results,
+            "winner": winner,
+            "metric": self.metric,
+            "steps": self.steps,
+            "end_step": end,
+        }
+
+
+class TrialHost:
+    """A run's trials: one at a time, started by a command at a boundary; while it runs, the
+    loop's steps are its steps, and when it ends the run goes on where it says."""
+
+    kinds = {"lr_test": LrTest, "race": Race}
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+
+    def start(self, kind: str, step: int, payload: dict) -> None:
+        run, cls = self.run, self.kinds[kind]
+        reason = self.why_not()
+        if reason is None:
+            run.trial = cls(run, step, payload)
+            run.move_to(step)
+            return
+        children = [payload.get("run_id")] if kind == "lr_test" else payload.get("run_ids") or []
+        for child_id in children:  # tell the page why its child runs never started
+            ChildRun(run.db, child_id, run.hparams, step).end("failed", reason)
+        run.event("note", {"message": f"{kind.replace('_', ' ')}: {reason}"}, step)
+
+    def why_not(self) -> str | None:
+        run = self.run
+        if run.commands.stopping:
+            return "the run is stopping"
+        if run.trial is not None:
+            return "another trial is running"
+        if run.model is None or run.steering is None:
+            return "needs run.watch(model, optimizer) in the script"
+        if in_distributed_job():
+            return "not available in distributed jobs yet"
+        return None
+
+    def boundary(self, step: int) -> int:
+        """The step the loop runs next; ends the trial (restoring state) when it is done."""
+        run, trial = self.run, self.run.trial
+        next_step = trial.boundary(step)
+        if next_step is not None:
+            return next_step
+        run.trial = None
+        result = trial.finish()
+        run.event(trial.kind, result, trial.start)
+        if trial.kind == "race" and result["winner"] is not None:
+            winner = result["results"][result["winner"]]
+            changes = {k: [trial.state.hparams.get(k), v] for k, v in winner["hparams"].items()}
+            run.event("hparams", {"changes": changes, "mode": "scale", "by": "race"}, trial.start)
+            run.lr_record.snapshot()
+        run.commands.replay_deferred()
+        return result.get("end_step", trial.start)
+
+    def abort(self, reason: str) -> None:
+        """End a trial early (stop, the loop's end): back to where it started."""
+        run, trial = self.run, self.run.trial
+        if trial is None:
+            return
+        run.trial = None
+        trial.abort(reason)
+        run.move_to(trial.start)
+        message = f"{trial.kind.replace('_', ' ')} ended early: {reason}"
+        run.event("note", {"message": message}, trial.start)

@@ -1,0 +1,256 @@
+"""Routes that help decide while a run trains: lr test, race, autopilot, recipe (DESIGN.md).
+
+A blueprint of its own beside lernkurve/api.py (whose helpers and error shapes it uses). The
+webserver only writes rows: child runs for a trial's points and a command; the run's own
+process does the trial between its steps (lernkurve.tracking.trials, .autopilot, .recipes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Blueprint
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from lernkurve.shared import recipes
+from lernkurve.shared.autopilot import DEFAULTS, merge
+from lernkurve.store.models import Command, Event, RunRow, now
+from lernkurve.web.api import (
+    ApiError,
+    _api_error,
+    _database_refused,
+    checked,
+    db,
+    json_body,
+    load_run,
+    require_live,
+)
+
+bp = Blueprint("decide", __name__, url_prefix="/api")
+bp.register_error_handler(ApiError, _api_error)  # the same error shapes as the run routes
+bp.register_error_handler(OperationalError, _database_refused)
+
+MAX_TRIAL_STEPS = 100_000
+MAX_VARIANTS, MIN_VARIANTS = 8, 2
+MODES = ("min", "max")
+
+
+def _number(body: dict, key: str, low: float, high: float) -> float:
+    value = body.get(key)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not low <= value <= high:
+        raise ApiError(400, "invalid_argument", f"{key} must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _whole(body: dict, key: str, low: int, high: int, default: int | None = None) -> int:
+    value = body.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ApiError(
+            400, "invalid_argument", f"{key} must be a whole number from {low} to {high}"
+        )
+    return value
+
+
+def _only(body: dict, allowed: set[str]) -> None:
+    unknown = set(body) - allowed
+    if unknown:
+        raise ApiError(400, "invalid_field", f"unknown field {sorted(unknown)[0]!r}")
+
+
+def _metric_arg(body: dict) -> str | None:
+    metric = body.get("metric")
+    if metric is not None and (not isinstance(metric, str) or not 0 < len(metric) <= 100):
+        raise ApiError(400, "invalid_argument", "metric must be a metric key (1 to 100 characters)")
+    return metric
+
+
+def _child(session, parent: RunRow, kind: str, name: str, hparams: dict, **config) -> RunRow:
+    """A queued row for a trial's points; the parent's process takes it over (task = kind, so
+    no app worker ever claims it)."""
+    row = RunRow(
+        name=f"{parent.name} · {name}"[:200],
+        task=kind,
+        status="queued",
+        hparams=hparams,
+        config={"kind": kind, "schema": parent.config.get("schema", {}), **config},
+        step=parent.step,
+        parent_id=parent.id,
+        parent_step=parent.step,
+        created_at=now(),
+        tags=[],
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+@contextmanager
+def _live_run_held(run_id: int) -> Iterator[tuple[Session, RunRow]]:
+    """A session whose write transaction holds the run's row until the trial's rows commit.
+
+    The run's end closes the trial children it never started; without the hold, a run that
+    ends between the check that it lives and this commit would leave them queued for good.
+    SQLite: the write lock (taken first); PostgreSQL: the row's lock (FOR UPDATE).
+    """
+    with db().write() as conn, Session(bind=conn) as session:
+        run = load_run(session, run_id, for_update=True)
+        require_live(run)
+        yield session, run
+        session.flush()  # the write transaction commits on leaving db().write()
+
+
+def _command(session, run_id: int, kind: str, payload: dict) -> Command:
+    command = Command(run_id=run_id, kind=kind, payload=payload, created_at=now())
+    session.add(command)
+    return command
+
+
+@bp.post("/runs/<int:run_id>/lr_test")
+def lr_test(run_id: int):
+    """Start an LR range test from the run's current state; 202 with the child run's id."""
+    body = json_body()
+    _only(body, {"min_lr", "max_lr", "steps"})
+    min_lr = _number(body, "min_lr", 1e-12, 1e6)
+    max_lr = _number(body, "max_lr", 1e-12, 1e6)
+    if max_lr <= min_lr:
+        raise ApiError(400, "invalid_argument", "max_lr must be greater than min_lr")
+    steps = _whole(body, "steps", 5, MAX_TRIAL_STEPS)
+    with _live_run_held(run_id) as (session, run):
+        child = _child(session, run, "lr_test", f"lr test @ {run.step}", dict(run.hparams))
+        payload = {"min_lr": min_lr, "max_lr": max_lr, "steps": steps, "run_id": child.id}
+        command = _command(session, run_id, "lr_test", payload)
+        session.flush()
+        answer = {"run_id": child.id, "command_id": command.id}
+    return answer, 202
+
+
+@bp.post("/runs/<int:run_id>/race")
+def race(run_id: int):
+    """Race 2-8 variants of the live hparams from here; the run goes on with the winner."""
+    body = json_body()
+    _only(body, {"variants", "steps", "metric", "mode"})
+    variants = body.get("variants")
+    if not isinstance(variants, list) or not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
+        message = f"variants must be a list of {MIN_VARIANTS} to {MAX_VARIANTS} objects"
+        raise ApiError(400, "invalid_argument", message)
+    steps = _whole(body, "steps", 2, MAX_TRIAL_STEPS)
+    metric = _metric_arg(body)
+    mode = body.get("mode", "min")
+    if mode not in MODES:
+        raise ApiError(400, "invalid_argument", "mode must be min or max")
+    with _live_run_held(run_id) as (session, run):
+        schema = run.config.get("schema", {})
+        variants = [_variant(schema, v) for v in variants]
+        children = [
+            _child(session, run, "race", _label(v), {**run.hparams, **v}, variant=v, race_index=i)
+            for i, v in enumerate(variants)
+        ]
+        run_ids = [child.id for child in children]
+        payload = {"variants": variants, "steps": steps, "metric": metric, "mode": mode}
+        command = _command(session, run_id, "race", {**payload, "run_ids": run_ids})
+        session.flush()
+        answer = {"run_ids": run_ids, "command_id": command.id}
+    return answer, 202
+
+
+def _variant(schema: dict, values) -> dict:
+    variant = checked(schema, values, live_only=True)
+    if not variant:
+        raise ApiError(400, "invalid_hparams", "each variant changes at least one hparam")
+    return variant
+
+
+def _label(variant: dict) -> str:
+    return "race " + ", ".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in variant.items()
+    )
+
+
+AUTOPILOT_RULES = {
+    "plateau": {
+        "enabled": bool,
+        "metric": str,
+        "patience": (1, 10_000_000),
+        "factor": (1e-6, 0.999),
+        "max_times": (0, 1000),
+        "min_delta": (0.0, 1e12),
+    },
+    "divergence": {
+        "enabled": bool,
+        "factor": (1e-6, 0.999),
+        "ratio": (1.01, 1e6),
+        "snapshot_every": (1, 10_000_000),
+    },
+}
+
+
+def _autopilot_changes(body: dict) -> dict:
+    _only(body, {"enabled", *AUTOPILOT_RULES})
+    changes = {}
+    if "enabled" in body:
+        if not isinstance(body["enabled"], bool):
+            raise ApiError(400, "invalid_argument", "enabled must be true or false")
+        changes["enabled"] = body["enabled"]
+    for rule, fields in AUTOPILOT_RULES.items():
+        if rule not in body:
+            continue
+        given = body[rule]
+        if not isinstance(given, dict):
+            raise ApiError(400, "invalid_argument", f"{rule} must be an object")
+        _only(given, set(fields))
+        changes[rule] = {key: _setting(f"{rule}.{key}", given, key, fields[key]) for key in given}
+    return changes
+
+
+def _setting(name: str, given: dict, key: str, kind):
+    value = given[key]
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ApiError(400, "invalid_argument", f"{name} must be true or false")
+        return value
+    if kind is str:
+        return _metric_arg({"metric": value})
+    low, high = kind
+    if isinstance(low, int) and isinstance(high, int):
+        return _whole({name: value}, name, low, high)
+    return _number({name: value}, name, low, high)
+
+
+@bp.patch("/runs/<int:run_id>/autopilot")
+def autopilot(run_id: int):
+    """Turn the autopilot on or off, change its settings, or ``{"undo": true}`` its last action."""
+    body = json_body()
+    undo = body.pop("undo", None)
+    if undo is not None and undo is not True:
+        raise ApiError(400, "invalid_argument", "undo must be true")
+    changes = _autopilot_changes(body)
+    if not changes and not undo:
+        raise ApiError(400, "invalid_argument", "nothing to change")
+    with db().Session() as session:
+        run = load_run(session, run_id)
+        require_live(run)
+        settings = merge(run.config.get("autopilot") or DEFAULTS, changes)
+        if changes:
+            run.config = {**run.config, "autopilot": settings}
+            _command(session, run_id, "autopilot", settings)
+        if undo:
+            _command(session, run_id, "autopilot", {"undo": True})
+        session.commit()
+        return {"autopilot": settings}
+
+
+@bp.get("/runs/<int:run_id>/recipe")
+def recipe(run_id: int):
+    """The run's applied changes as ``{"steps": [{"step", "command"}]}``, to replay elsewhere."""
+    with db().Session() as session:
+        load_run(session, run_id)
+        rows = session.scalars(
+            select(Event).where(Event.run_id == run_id, Event.kind == "hparams").order_by(Event.id)
+        )
+        events = [row.to_dict() for row in rows]
+    return {**recipes.from_events(events), "run_id": run_id}
