@@ -48,9 +48,11 @@ test-fast: setup
 test-postgres: setup system-deps
 	$(PY) -m pytest --store=postgres -m "$(FAST)"
 
+# ruff, and the layers' import contracts (pyproject.toml; tests/test_layers.py checks them too)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(PY) -m ruff format .

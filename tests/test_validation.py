@@ -332,7 +332,7 @@ def test_a_database_locked_past_the_busy_timeout_answers_503_not_500(app, db_pat
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
-    from lernkurve.web.api import _database_refused
+    from lernkurve.web.rest import database_refused
 
     holder = sqlite3.connect(db_path)
     holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
@@ -341,7 +341,7 @@ def test_a_database_locked_past_the_busy_timeout_answers_503_not_500(app, db_pat
         with pytest.raises(OperationalError) as caught, engine.begin() as conn:
             conn.execute(text("UPDATE runs SET step = 1"))
         with app.test_request_context("/api/runs"):
-            body, status, headers = _database_refused(caught.value)
+            body, status, headers = database_refused(caught.value)
         assert status == 503 and headers["Retry-After"] == "1"
         assert body.get_json()["error"]["code"] == "database_busy"
     finally:

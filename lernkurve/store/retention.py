@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from lernkurve.store.models import Checkpoint, Metric, RunRow
+from lernkurve.store.checkpoints import fork_sources
+from lernkurve.store.models import Checkpoint, Metric
 from lernkurve.store.points import steps_between
 
 MODES = ("min", "max")
@@ -44,7 +45,7 @@ def prune(connection, run_id: int, retention: dict) -> list[str]:
     best = _best(connection, run_id, rows, retention)
     if best is not None:
         keep.add(best)
-    forked = _forked_from(connection, run_id)
+    forked = fork_sources(connection, run_id)
     doomed = [row for row in rows if row.id not in keep and row.path not in forked]
     if doomed:
         connection.execute(delete(Checkpoint).where(Checkpoint.id.in_([r.id for r in doomed])))
@@ -73,8 +74,3 @@ def _score(connection, run_id: int, key: str, row) -> float | None:
         .limit(1)
     ).scalar()
     return None if found is None else float(found)
-
-
-def _forked_from(connection, run_id: int) -> set[str]:
-    configs = connection.execute(select(RunRow.config).where(RunRow.parent_id == run_id)).scalars()
-    return {c.get("resume_from") for c in configs if isinstance(c, dict) and c.get("resume_from")}

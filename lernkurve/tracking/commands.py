@@ -31,6 +31,7 @@ class Commands:
         self.stopping = False
         self.diverged = False
         self.deferred: list = []  # commands that wait for a trial to end
+        self.recipe: deque = deque()  # (step, kind, payload) a replayed recipe applies
         self._seen: set[int] = set()
         self._handlers = {
             "hparams": self._hparams,
@@ -100,6 +101,22 @@ class Commands:
             handler(step, kind, payload)
         if command_id is not None:
             self.run.buffer.add("ack", {"id": command_id, "at": now()})
+
+    def load_recipe(self, recipe: dict | None, from_step: int) -> None:
+        """A recipe's commands (lernkurve.shared.recipes), each for its step from ``from_step``."""
+        entries = (recipe or {}).get("steps") or []
+        self.recipe = deque(
+            (e["step"], e["command"]["kind"], e["command"].get("payload") or {})
+            for e in sorted(entries, key=lambda e: e["step"])
+            if e["step"] >= from_step
+        )
+
+    def replay_recipe(self, step: int) -> None:
+        """Apply the recipe's commands due at ``step``, marked as the recipe's."""
+        recipe = self.recipe
+        while recipe and recipe[0][0] <= step:
+            _, kind, payload = recipe.popleft()
+            self.apply(step, None, kind, {**payload, "by": "recipe"})
 
     def replay_deferred(self) -> None:
         deferred, self.deferred = self.deferred, []

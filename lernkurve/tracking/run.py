@@ -14,26 +14,23 @@ The loop's thread only appends to memory (``log``) and looks at one flag between
 from __future__ import annotations
 
 import atexit
-import signal
 import sys
 import threading
 import time
 import traceback
-from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from lernkurve.store.checkpoints import checkpoint_root
 from lernkurve.store.database import Database
 from lernkurve.store.models import now
 from lernkurve.store.retention import KEEP_LAST
-from lernkurve.tracking import resume, writer
+from lernkurve.tracking import batches, checkpointing, resume, writer
 from lernkurve.tracking.buffer import RunBuffer
 from lernkurve.tracking.changes import LiveChanges
 from lernkurve.tracking.commands import Commands
+from lernkurve.tracking.ctrlc import ctrl_c_waits
 from lernkurve.tracking.livevalues import LiveConfig, read_now
 from lernkurve.tracking.lrrecord import LrRecord
+from lernkurve.tracking.resuming import Resumption
 from lernkurve.tracking.steering import OptimizerSteering
 from lernkurve.tracking.trials import TrialHost, close_unstarted
 from lernkurve.tracking.wrapped import real_module, real_optimizer
@@ -75,9 +72,8 @@ class Run:
         self.autopilot = None  # opt-in rules acting between steps (.autopilot)
         self.ended = threading.Event()  # set when the run ends (samplers stop on it)
         self._next_step = step  # the step the loop runs next: what a checkpoint resumes at
-        self._recipe: deque = deque()  # (step, kind, payload) a replayed recipe applies
-        self._resume: resume.ResumePlan | None = None  # a resume not settled yet
-        self._resume_state: dict | None = None  # our checkpoint's state that watch() loads
+        self._resume: Resumption | None = None  # a resume not settled yet
+        self._resumption: Resumption | None = None  # the resume, until watch() loaded it
         self._abandoned = False  # a resume whose state did not fit: the row was put back
         self.commands = self._make_commands()
         self.buffer = RunBuffer(db, run_id, self._row, self.commands)
@@ -140,7 +136,7 @@ class Run:
         scalars = dict(scalars)
         read_now(scalars)
         at = self.step if step is None else step
-        writer.write_now(self.db, self.id, [(at, time.time(), scalars)])
+        batches.write_now(self.db, self.id, [(at, time.time(), scalars)])
 
     def flush(self) -> None:
         """Write everything logged so far now (the writer does so every 50 ms by itself)."""
@@ -191,7 +187,7 @@ class Run:
         schedulers = scheduler if isinstance(scheduler, (list, tuple)) else [scheduler]
         self.schedulers = [s for s in schedulers if s is not None]
         self.changes.map_keys(map or {})
-        saved = self._apply_resume_state()
+        saved = self._resumption.load() if self._resumption is not None else {}
         if optimizer is not None:
             self.steering = OptimizerSteering(optimizer, self.schedulers, saved.get("steering"))
             self.lr_record.snapshot()
@@ -233,7 +229,7 @@ class Run:
             step = self.trials.boundary(step)
             self.move_to(step)
         if self.trial is None:
-            self._apply_recipe(step)
+            self.commands.replay_recipe(step)
             if self.autopilot is not None:
                 self.autopilot.boundary(step)
         commands = self.commands
@@ -287,22 +283,8 @@ class Run:
         ``step`` is the step a resume starts at; by default the next one (called in the loop
         body after the update: this step is done).
         """
-        import torch  # the webserver never gets here; keep its start fast
-
         step = self._next_step if step is None else step
-        path = self._checkpoint_folder() / f"step-{step:09d}.pt"
-        state = {
-            "step": step,
-            "hparams": dict(self.hparams),
-            "model": self.model.state_dict() if self.model is not None else None,
-            "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
-            "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
-            "steering": self.steering.state_dict() if self.steering is not None else None,
-            "extra": dict(self.extra_state),
-        }
-        partial = path.with_suffix(".part")
-        torch.save(state, partial)
-        partial.replace(path)  # a crash mid-save never leaves a torn checkpoint behind
+        path = checkpointing.save(self, step)
         self.record_checkpoint(path, step, managed=True)
         return path
 
@@ -325,37 +307,17 @@ class Run:
         except OSError as err:  # a full disk costs the checkpoint, not the run
             self.event("note", {"message": f"checkpoint failed: {err}"}, step)
 
-    def _checkpoint_folder(self) -> Path:
-        base = self.checkpoint_dir or checkpoint_root(self.db)
-        folder = base / f"run-{self.id}"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-    # -- recipes (lernkurve.shared.recipes) -----------------------------------------------------
-
     def load_recipe(self, recipe: dict | None) -> None:
-        """Replay a recipe: each command at its step, from this step on."""
-        entries = (recipe or {}).get("steps") or []
-        self._recipe = deque(
-            (e["step"], e["command"]["kind"], e["command"].get("payload") or {})
-            for e in sorted(entries, key=lambda e: e["step"])
-            if e["step"] >= self.step
-        )
-
-    def _apply_recipe(self, step: int) -> None:
-        recipe = self._recipe
-        while recipe and recipe[0][0] <= step:
-            _, kind, payload = recipe.popleft()
-            self.commands.apply(step, None, kind, {**payload, "by": "recipe"})
+        """Replay a recipe (lernkurve.shared.recipes): each command at its step, from now on."""
+        self.commands.load_recipe(recipe, self.step)
 
     # -- resuming (lernkurve.tracking.resume: all or nothing) -----------------------------------
 
     def begin_resume(self, plan: resume.ResumePlan) -> None:
         """Go on from ``plan``'s checkpoint: its hparams and extra state now, the model's and
         optimizer's at ``watch()``; the dead process's points go only once that worked."""
-        self._resume = plan
+        self._resume = self._resumption = Resumption(self, plan)
         if plan.state is not None:
-            self._resume_state = plan.state
             self.hparams.update(plan.state.get("hparams") or {})
             self.extra_state = plan.state.get("extra") or {}
 
@@ -367,47 +329,24 @@ class Run:
     @property
     def resume_from(self) -> str | None:
         """Our own checkpoint that ``watch()`` loads (None: none, or a framework loaded its own)."""
-        plan = self._resume
-        return plan.path if plan is not None and self._resume_state is not None else None
-
-    def _apply_resume_state(self) -> dict:
-        """Model, optimizer (every group exactly as saved) and schedulers from the checkpoint;
-        if the script's objects refuse them before the resume settled, it is undone."""
-        state, self._resume_state = self._resume_state, None
-        if not state:
-            return {}
-        try:
-            if self.model is not None and state.get("model") is not None:
-                self.model.load_state_dict(state["model"])
-            if self.optimizer is not None and state.get("optimizer") is not None:
-                self.optimizer.load_state_dict(state["optimizer"])
-            for scheduler, saved in zip(
-                self.schedulers, state.get("schedulers") or [], strict=False
-            ):
-                scheduler.load_state_dict(saved)
-        except Exception as exc:
-            if self._resume is None:  # the script logged before watch(): it is settled
-                raise
-            self._abandon_resume(exc)
-        return state
+        pending = self._resumption
+        return pending.plan.path if pending is not None and pending.state is not None else None
 
     def _settle_resume(self) -> None:
-        plan, self._resume = self._resume, None
-        if plan is not None and self.db is not None:
-            resume.settle(self.db, plan)
+        pending, self._resume = self._resume, None
+        if pending is not None:
+            pending.settle()
 
-    def _abandon_resume(self, exc: BaseException) -> None:
+    def abandon_resume(self, exc: BaseException) -> None:
         """The checkpoint's state does not fit: forget this process's run, put the row back as
         it was (every point kept) and raise ResumeError with the reason."""
-        plan, self._resume = self._resume, None
+        pending, self._resume = self._resume, None
         self._abandoned = True
         atexit.unregister(self._at_exit)
         self.buffer.forget_pending()
         self.ended.set()
         self._writer.unregister(self.buffer)
-        if self.db is not None:
-            resume.restore(self.db, plan)
-        raise resume.ResumeError(resume.refusal(plan, exc)) from exc
+        pending.undo(exc)
 
     # -- ending -------------------------------------------------------------------------------
 
@@ -455,24 +394,3 @@ class Run:
         self._writer.unregister(self.buffer)  # also closes commands that came after the end
         if self.model is not None:  # only a watched run can have been asked for a trial
             close_unstarted(self.db, self.id)
-
-
-@contextmanager
-def ctrl_c_waits(message: str) -> Iterator[None]:
-    """Within: the first SIGINT prints ``message`` and is otherwise ignored; the next one
-    raises KeyboardInterrupt as usual. Only in the main thread, and only over Python's own
-    handler (a handler the script set stays in charge)."""
-    main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-
-    def once_more(_signum, _frame) -> None:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        print(message, file=sys.stderr, flush=True)
-
-    signal.signal(signal.SIGINT, once_more)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)

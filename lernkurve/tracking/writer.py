@@ -27,48 +27,45 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 
-from sqlalchemy import bindparam, make_url, select, text, update
+from sqlalchemy import bindparam, select, text, update
 
-from lernkurve.store import retention
 from lernkurve.store.checkpoints import remove_files
 from lernkurve.store.database import Database
 from lernkurve.store.models import (
-    LIVE_STATUSES,
-    Checkpoint,
-    Command,
     Event,
     RunRow,
-    Snapshot,
     now,
 )
 from lernkurve.store.points import delete_points, expand_points
 from lernkurve.store.processes import process_identity
 from lernkurve.store.sqlite import is_disk_full, is_locked
+from lernkurve.tracking.batches import (
+    entry_bytes,
+    hold_final_status,
+    is_foreign_key,
+    write_outbox,
+)
 from lernkurve.tracking.buffer import RunBuffer
+from lernkurve.tracking.diskfull import Loss, free_reserve, make_reserve, reserve_path
+from lernkurve.tracking.heartbeat import Heartbeat, beat_rows
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 0.05
 RETRY_INTERVAL = 0.5  # while the database refuses writes
 BATCH_POLL = 0.004  # how often a waiting batch looks for the lock; beats look 4x as often
-HEARTBEAT_EVERY = 0.5
 # Unwritten points a process may hold (LERNKURVE_PENDING_MB overrides the 128 MiB).
 PENDING_BYTES = int(float(os.environ.get("LERNKURVE_PENDING_MB", "128")) * 2**20)
 ENTRY_BYTES = 400  # memory of one log call until a batch has been measured
 RELIEF = 0.75  # backpressure holds the loop until the backlog is below this share of the bound
 FINISH_GRACE = 10.0  # seconds finish() waits for a refusing database before it gives up
-# Kept beside a SQLite file and deleted when the disk is full: room for the small writes that
-# tell the app how many points wait (runs.pending) and keep the heartbeat going.
-RESERVE_BYTES = 1 << 20
 
 _UPDATE_RUN = text(
     "UPDATE runs SET status = :status, step = :step, total_steps = :total_steps, "
     "hparams = :hparams, ended_at = :ended_at, error = :error, heartbeat_at = :beat, "
     "pending = NULL WHERE id = :id"
 )
-_BEAT = text("UPDATE runs SET heartbeat_at = :at, pending = :pending WHERE id = :id")
 _CLOSE_COMMANDS = text(
     "UPDATE commands SET applied_at = :at WHERE run_id = :run_id AND applied_at IS NULL"
 )
@@ -89,104 +86,6 @@ def register(run: RunBuffer) -> Writer:
             writer.start()
         writer.register(run)
         return writer
-
-
-def write_now(db: Database, run_id: int, points: list[tuple]) -> None:
-    """Write (step, wall_time, scalars) entries of a run that has ended, at once (an
-    evaluation after training: the run's writer has let it go)."""
-    rows, _, buckets = expand_points(run_id, points)
-    with db.write() as conn:
-        db.order_run_rows(conn, [run_id])
-        db.upsert_buckets(conn, run_id, buckets)
-        db.insert_metrics(conn, rows)
-
-
-def entry_bytes(entry: tuple) -> int:
-    """Memory one log call holds: its tuple, time, step, dict and values (keys are shared)."""
-    step, _, scalars = entry
-    values = sum(sys.getsizeof(value) for value in scalars.values())
-    return 8 + sys.getsizeof(entry) + 24 + sys.getsizeof(step) + sys.getsizeof(scalars) + values
-
-
-def hold_final_status(batch: dict) -> dict:
-    """An ended run that still holds points stays `running`: its end goes with its last point."""
-    row = batch["row"]
-    if row["status"] in LIVE_STATUSES or batch["more"]:
-        row["status"] = "running" if row["status"] not in LIVE_STATUSES else row["status"]
-        row["ended_at"] = row["error"] = None
-    return batch
-
-
-def is_foreign_key(exc: BaseException) -> bool:
-    return "foreign key" in str(exc).lower()
-
-
-def reserve_path(db: Database) -> Path | None:
-    """Where the disk-full reserve of a SQLite file lives (None: not a file database)."""
-    name = make_url(db.url).database if db.is_sqlite else None
-    return Path(f"{name}-reserve") if name and name != ":memory:" else None
-
-
-def make_reserve(path: Path | None) -> None:
-    """Set the reserve aside (written under another name first: never half a reserve)."""
-    if path is None or path.exists():
-        return
-    partial = path.with_name(f"{path.name}.{os.getpid()}")
-    try:
-        partial.write_bytes(bytes(RESERVE_BYTES))
-        partial.replace(path)
-    except OSError:
-        partial.unlink(missing_ok=True)
-
-
-def free_reserve(path: Path | None) -> None:
-    if path is not None:
-        path.unlink(missing_ok=True)
-
-
-class Loss:
-    """Points dropped while the database refused them, until a data_loss event records them."""
-
-    def __init__(self) -> None:
-        self.points = 0
-        self.first_step: int | None = None
-        self.last_step: int | None = None
-
-    def add(self, dropped: list[tuple]) -> None:
-        self.points += sum(len(scalars) for _, _, scalars in dropped)
-        if self.first_step is None:
-            self.first_step = dropped[0][0]
-        self.last_step = dropped[-1][0]
-
-    def event(self, reason: str) -> dict:
-        payload = {
-            "points": self.points,
-            "reason": reason,
-            "first_step": self.first_step,
-            "last_step": self.last_step,
-        }
-        return {"step": self.last_step, "wall_time": now(), "kind": "data_loss", "payload": payload}
-
-
-class Heartbeat(threading.Thread):
-    """Beats the writer's runs apart from the metric writes, so a big batch never delays it."""
-
-    def __init__(self, writer: Writer) -> None:
-        super().__init__(name="lernkurve-heartbeat", daemon=True)
-        self.writer = writer
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        failing = False
-        while not self.stopped.is_set():
-            try:
-                self.writer.beat()
-                failing = False
-            except Exception:  # noqa: BLE001 - the writer reports why writes fail
-                if not failing:
-                    log.debug("lernkurve heartbeat failed", exc_info=True)
-                failing = True
-            self.stopped.wait(HEARTBEAT_EVERY)
 
 
 class Writer(threading.Thread):
@@ -461,7 +360,7 @@ class Writer(threading.Thread):
             beat = now()  # with the lock held: a batch that lands is a beat too
             for run, batch, _, rows, _, _ in work:
                 self.db.insert_metrics(conn, rows)
-                let_go += self._write_outbox(conn, run.id, batch["outbox"])
+                let_go += write_outbox(conn, run.id, batch["outbox"])
                 loss = self._losses.get(run.id)
                 if loss is not None:
                     event = loss.event(self.failure or "disk full")
@@ -477,31 +376,6 @@ class Writer(threading.Thread):
             for step, key, value in bad:
                 run.on_non_finite(step, key, value)
         self._drop_missing(missing)
-
-    def _write_outbox(self, conn, run_id: int, outbox: list[tuple]) -> list[str]:
-        """Write events, checkpoints, snapshots and acks; the checkpoint files to let go."""
-        let_go = []
-        for kind, item in outbox:
-            if kind == "event":
-                conn.execute(Event.__table__.insert().values(run_id=run_id, **item))
-            elif kind == "checkpoint":
-                let_go += self._write_checkpoint(conn, run_id, item)
-            elif kind == "snapshot":
-                conn.execute(Snapshot.__table__.insert().values(run_id=run_id, **item))
-            elif kind == "ack":
-                conn.execute(
-                    update(Command).where(Command.id == item["id"]).values(applied_at=item["at"])
-                )
-        return let_go
-
-    def _write_checkpoint(self, conn, run_id: int, item: dict) -> list[str]:
-        """One row per (run, step): a save at a step replaces it. Then the run's retention."""
-        row = {k: v for k, v in item.items() if k != "retain"}
-        table = Checkpoint.__table__
-        conn.execute(table.delete().where(table.c.run_id == run_id, table.c.step == row["step"]))
-        conn.execute(table.insert().values(run_id=run_id, **row))
-        retain = item.get("retain")
-        return retention.prune(conn, run_id, retain) if retain else []
 
     def _deliver_commands(self, runs: list[RunBuffer]) -> None:
         by_id = {run.id: run for run in runs}
@@ -519,15 +393,7 @@ class Writer(threading.Thread):
     def beat(self) -> None:
         """Stamp every run's heartbeat (and, while writes fail, its waiting points)."""
         runs = [run for run in list(self._runs.values()) if not run.gone]
-        if not runs:
-            return
-        failing = self.failure == "disk full"
-        with self.db.write(checkpoint=False) as conn:
-            stamp = now()  # taken with the lock held: the beat is as fresh as its commit
-            for run in runs:
-                pending = run.pending_point_count() if failing else None
-                found = conn.execute(_BEAT, {"at": stamp, "pending": pending, "id": run.id})
-                if found.rowcount == 0:
-                    self._suspects.add(run.id)
+        if runs:
+            self._suspects |= beat_rows(self.db, runs, self.failure == "disk full")
         if self._suspects:
             self._wake.set()

@@ -22,9 +22,8 @@ from werkzeug.exceptions import HTTPException
 from lernkurve import __version__
 from lernkurve.shared.paths import resource_root
 from lernkurve.store.database import Database
-from lernkurve.web.api import bp as api_bp
-from lernkurve.web.api import json_http_error
-from lernkurve.web.decide import bp as decide_bp
+from lernkurve.web import checkpoints, decide, history, runs, steer, tbimport
+from lernkurve.web.rest import json_http_error
 from lernkurve.web.security import (
     OLD_COOKIE_PREFIX,
     SecurityMiddleware,
@@ -34,7 +33,6 @@ from lernkurve.web.security import (
 from lernkurve.web.server import ServerThread
 from lernkurve.web.sockets import register_socket_events
 from lernkurve.web.streamer import Streamer
-from lernkurve.web.tbimport import bp as tbimport_bp
 
 ROOT = resource_root()  # templates/ and static/
 DEFAULTS = {
@@ -114,9 +112,8 @@ def create_app(config: dict | None = None, worker: WorkerFactory | None = None) 
     )
     app.json.sort_keys = False
     init_security(app)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(tbimport_bp)
-    app.register_blueprint(decide_bp)
+    for routes in (runs, steer, history, checkpoints, decide, tbimport):
+        app.register_blueprint(routes.bp)
     app.register_error_handler(HTTPException, json_http_error)
     socketio = SocketIO(app, async_mode="threading")
     app.wsgi_app = SecurityMiddleware(app.wsgi_app)  # outside Socket.IO's own middleware

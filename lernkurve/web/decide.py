@@ -1,6 +1,6 @@
-"""Routes that help decide while a run trains: lr test, race, autopilot, recipe (DESIGN.md).
+"""Routes that help decide while a run trains: lr test, race, autopilot, recipe (docs/api.md).
 
-A blueprint of its own beside lernkurve/api.py (whose helpers and error shapes it uses). The
+A blueprint of its own beside the run routes (lernkurve.web.rest: helpers, error shapes). The
 webserver only writes rows: child runs for a trial's points and a command; the run's own
 process does the trial between its steps (lernkurve.tracking.trials, .autopilot, .recipes).
 """
@@ -11,18 +11,15 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Blueprint
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from lernkurve.shared import recipes
 from lernkurve.shared.autopilot import DEFAULTS, merge
 from lernkurve.store.models import Command, Event, RunRow, now
-from lernkurve.web.api import (
+from lernkurve.web.rest import (
     ApiError,
-    _api_error,
-    _database_refused,
+    api_blueprint,
     checked,
     db,
     json_body,
@@ -30,9 +27,7 @@ from lernkurve.web.api import (
     require_live,
 )
 
-bp = Blueprint("decide", __name__, url_prefix="/api")
-bp.register_error_handler(ApiError, _api_error)  # the same error shapes as the run routes
-bp.register_error_handler(OperationalError, _database_refused)
+bp = api_blueprint("decide")
 
 MAX_TRIAL_STEPS = 100_000
 MAX_VARIANTS, MIN_VARIANTS = 8, 2

@@ -1,7 +1,7 @@
 """``POST /api/import/tensorboard``: TensorBoard event files of this machine imported as runs.
 
-A blueprint of its own (the run routes are lernkurve/api.py's); create_app registers it with
-``app.register_blueprint(tbimport_bp)``. The importer (lernkurve.tensorboard) needs the
+A blueprint of its own beside the run routes; create_app registers it. The importer
+(lernkurve.importers.tensorboard) needs the
 tensorboard extra: without it the route answers 501 with the line saying what to install.
 """
 

@@ -99,3 +99,32 @@ def test_a_script_outside_the_checkout_is_watched_and_obeys_the_installed_server
                 proc.terminate()
             proc.wait(10)
             proc.stdout.close()
+
+
+PUBLIC_PATHS = """
+import lernkurve
+assert callable(lernkurve.init)
+assert lernkurve.Run and lernkurve.HParamError and lernkurve.ResumeError
+from lernkurve.tensorboard import SummaryWriter, import_logdir
+from lernkurve.integrations.hf import LernkurveCallback
+from lernkurve.integrations.lightning import LernkurveCallback, LernkurveLogger
+print("ok", lernkurve.__file__)
+"""
+
+
+def test_every_public_import_path_works_from_the_wheel(installed):
+    venv, work = installed
+    outside = work / "paths"  # not the checkout: only the installed wheel can answer
+    outside.mkdir(exist_ok=True)
+    python = venv / "bin" / "python"
+    done = subprocess.run(
+        [python, "-c", PUBLIC_PATHS], cwd=outside, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert str(venv) in done.stdout  # the installed package, not the checkout's
+    for command in (
+        [python, "-m", "lernkurve.tensorboard", "import", "--help"],
+        [venv / "bin" / "lernkurve", "--version"],
+    ):
+        done = subprocess.run(command, cwd=outside, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr

@@ -1,0 +1,71 @@
+"""A batch as the writer writes it: what a log call costs in memory, a run's final status held
+back until its last point, the records (events, checkpoints, snapshots, acks) written in the
+same transaction as the points, and points of a run that has already ended."""
+
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy import update
+
+from lernkurve.store import retention
+from lernkurve.store.database import Database
+from lernkurve.store.models import LIVE_STATUSES, Checkpoint, Command, Event, Snapshot
+from lernkurve.store.points import expand_points
+
+
+def write_now(db: Database, run_id: int, points: list[tuple]) -> None:
+    """Write (step, wall_time, scalars) entries of a run that has ended, at once (an
+    evaluation after training: the run's writer has let it go)."""
+    rows, _, buckets = expand_points(run_id, points)
+    with db.write() as conn:
+        db.order_run_rows(conn, [run_id])
+        db.upsert_buckets(conn, run_id, buckets)
+        db.insert_metrics(conn, rows)
+
+
+def entry_bytes(entry: tuple) -> int:
+    """Memory one log call holds: its tuple, time, step, dict and values (keys are shared)."""
+    step, _, scalars = entry
+    values = sum(sys.getsizeof(value) for value in scalars.values())
+    return 8 + sys.getsizeof(entry) + 24 + sys.getsizeof(step) + sys.getsizeof(scalars) + values
+
+
+def hold_final_status(batch: dict) -> dict:
+    """An ended run that still holds points stays `running`: its end goes with its last point."""
+    row = batch["row"]
+    if row["status"] in LIVE_STATUSES or batch["more"]:
+        row["status"] = "running" if row["status"] not in LIVE_STATUSES else row["status"]
+        row["ended_at"] = row["error"] = None
+    return batch
+
+
+def is_foreign_key(exc: BaseException) -> bool:
+    return "foreign key" in str(exc).lower()
+
+
+def write_outbox(conn, run_id: int, outbox: list[tuple]) -> list[str]:
+    """Write events, checkpoints, snapshots and acks; the checkpoint files to let go."""
+    let_go = []
+    for kind, item in outbox:
+        if kind == "event":
+            conn.execute(Event.__table__.insert().values(run_id=run_id, **item))
+        elif kind == "checkpoint":
+            let_go += write_checkpoint(conn, run_id, item)
+        elif kind == "snapshot":
+            conn.execute(Snapshot.__table__.insert().values(run_id=run_id, **item))
+        elif kind == "ack":
+            conn.execute(
+                update(Command).where(Command.id == item["id"]).values(applied_at=item["at"])
+            )
+    return let_go
+
+
+def write_checkpoint(conn, run_id: int, item: dict) -> list[str]:
+    """One row per (run, step): a save at a step replaces it. Then the run's retention."""
+    row = {k: v for k, v in item.items() if k != "retain"}
+    table = Checkpoint.__table__
+    conn.execute(table.delete().where(table.c.run_id == run_id, table.c.step == row["step"]))
+    conn.execute(table.insert().values(run_id=run_id, **row))
+    retain = item.get("retain")
+    return retention.prune(conn, run_id, retain) if retain else []

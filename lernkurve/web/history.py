@@ -1,0 +1,62 @@
+"""REST routes that read a run's history: points, events, snapshots, the CSV export."""
+
+from __future__ import annotations
+
+from flask import Response, request, stream_with_context
+
+from lernkurve.store import impact, queries
+from lernkurve.store.models import Event, Snapshot
+from lernkurve.web.rest import MAX_ID, ApiError, api_blueprint, db, int_arg, load_run, rows_of
+
+bp = api_blueprint("history")
+
+MAX_POINTS_CAP = 100_000
+
+
+MAX_KEYS = 64  # metric keys one history request may name (the page names none)
+
+
+MAX_KEY_LENGTH = 100  # metrics.key is VARCHAR(100)
+
+
+@bp.get("/runs/<int:run_id>/metrics")
+def metrics(run_id: int):
+    with db().Session() as session:
+        load_run(session, run_id)
+    keys = metric_keys_arg()
+    since_id = int_arg("since_id", 0, high=MAX_ID)
+    max_points = int_arg("max_points", None, low=2, high=MAX_POINTS_CAP)
+    return queries.metric_series(db(), run_id, keys, since_id, max_points)
+
+
+def metric_keys_arg() -> list[str] | None:
+    """``keys=a,b``: at most MAX_KEYS distinct names of at most MAX_KEY_LENGTH characters."""
+    keys = list(dict.fromkeys(k for k in request.args.get("keys", "").split(",") if k))
+    if len(keys) > MAX_KEYS:
+        raise ApiError(400, "invalid_argument", f"keys may name at most {MAX_KEYS} metrics")
+    if any(len(key) > MAX_KEY_LENGTH for key in keys):
+        raise ApiError(400, "invalid_argument", f"a key has at most {MAX_KEY_LENGTH} characters")
+    return keys or None
+
+
+@bp.get("/runs/<int:run_id>/events")
+def events(run_id: int):
+    """The run's events; each hparams event with its measured ``impact`` once there is one."""
+    return {"events": impact.annotate(db(), run_id, rows_of(Event, run_id))}
+
+
+@bp.get("/runs/<int:run_id>/snapshots")
+def snapshots(run_id: int):
+    kind = request.args.get("kind")
+    latest = bool(request.args.get("latest"))
+    return {"snapshots": rows_of(Snapshot, run_id, latest, **({"kind": kind} if kind else {}))}
+
+
+@bp.get("/runs/<int:run_id>/export.csv")
+def export_csv(run_id: int):
+    with db().Session() as session:
+        run = load_run(session, run_id)
+        filename = f"lernkurve-run-{run.id}.csv"
+    lines = stream_with_context(queries.csv_lines(db(), run_id))
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(lines, mimetype="text/csv", headers=headers)
