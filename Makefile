@@ -37,16 +37,19 @@ serve: setup
 # starts); make test-postgres runs the whole fast suite with PostgreSQL behind every database
 # (left out of make test: CI's 20-minute budget).
 FAST := not browser and not desktop and not bundle
+# Tests run in parallel (pytest-xdist), one process per core by default: make test JOBS=1 runs
+# them in one process.
+JOBS ?= auto
 
 test: setup system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(JOBS)
 
 test-fast: setup
-	$(PY) -m pytest -m "$(FAST)"
+	$(PY) -m pytest -n $(JOBS) -m "$(FAST)"
 
 # The whole fast suite with PostgreSQL behind every test's database (slower: ~2x).
 test-postgres: setup system-deps
-	$(PY) -m pytest --store=postgres -m "$(FAST)"
+	$(PY) -m pytest -n $(JOBS) --store=postgres -m "$(FAST)"
 
 # ruff, and the layers' import contracts (pyproject.toml; tests/test_layers.py checks them too)
 lint: $(STAMP)

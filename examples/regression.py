@@ -18,7 +18,7 @@ import time
 import torch
 from torch import nn
 
-from lernkurve.tracking import client
+import lernkurve
 
 
 def make_data(n: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,7 +42,7 @@ def main() -> None:
     optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=config["momentum"])
 
     # Lernkurve: a run that appears in the app; these three may change while it trains.
-    with client.init(
+    with lernkurve.init(
         name="sin(3x) regression",
         config=config,
         live=["lr", "momentum", "batch_size"],

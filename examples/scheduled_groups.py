@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from lernkurve.tracking import client
+import lernkurve
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--steps", type=int, default=3000)
@@ -46,7 +46,7 @@ optimizer = torch.optim.AdamW(
     lr=config["learning_rate"],
 )
 
-with client.init(
+with lernkurve.init(
     name="scheduled-groups",
     config=config,
     live=["learning_rate", "weight_decay", "batch"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import tempfile
 
 import pytest
 
@@ -25,6 +26,7 @@ from support import (
 )
 
 STORES = ("sqlite", "postgres")
+BUNDLE_TESTS = "tests/bundle/test_bundle.py"  # the tests of the executable `make dist` builds
 
 
 def pytest_addoption(parser):
@@ -53,11 +55,31 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def is_xdist_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist the controller starts `make dist` (below): its workers wait for it
+    in the folder this names."""
+    if getattr(config.option, "numprocesses", None) and not is_xdist_worker(config):
+        os.environ[DistBuild.ENV] = tempfile.mkdtemp(prefix="lernkurve-dist-")
+
+
 def pytest_collection_finish(session):
-    if not session.config.option.collectonly and any(
-        "executable" in getattr(item, "fixturenames", ()) for item in session.items
-    ):
+    """Without xdist: start the build once the bundle tests are known to run."""
+    if is_xdist_worker(session.config) or session.config.option.collectonly:
+        return
+    if any("executable" in getattr(item, "fixturenames", ()) for item in session.items):
         session.config.stash[DIST_BUILD] = DistBuild.start()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """The xdist controller: start the build as soon as a worker has collected a bundle test."""
+    config = node.config
+    if DIST_BUILD not in config.stash and any(i.startswith(BUNDLE_TESTS) for i in ids):
+        config.stash[DIST_BUILD] = DistBuild.start(os.environ[DistBuild.ENV])
 
 
 def pytest_sessionfinish(session):

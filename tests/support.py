@@ -307,33 +307,51 @@ class PostgresCluster:
 
 class DistBuild:
     """`make dist` in the background from the start of a session that runs a bundle test:
-    the build (minutes, mostly one core) goes on beside the other tests, which run first."""
+    the build (minutes, mostly one core) goes on beside the other tests, which run first.
 
-    def __init__(self, proc: subprocess.Popen, log_path: Path) -> None:
-        self.proc, self.log_path = proc, log_path
+    Its exit status lands in a file, so that any process of the session (a pytest-xdist
+    worker) can wait for it: ``attach(folder)`` with the folder the starter chose."""
+
+    ENV = "LERNKURVE_DIST_BUILD"  # the folder, handed from xdist's controller to its workers
+
+    def __init__(self, folder: Path, proc: subprocess.Popen | None = None) -> None:
+        self.folder, self.proc = Path(folder), proc
+        self.log_path, self.status_path = self.folder / "make-dist.log", self.folder / "status"
         self.started = time.monotonic()
 
     @classmethod
-    def start(cls) -> DistBuild:
-        log_path = Path(tempfile.mkdtemp(prefix="lernkurve-dist-")) / "make-dist.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                ["make", "--no-print-directory", "dist"],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        return cls(proc, log_path)
+    def start(cls, folder: str | Path | None = None) -> DistBuild:
+        folder = Path(folder or tempfile.mkdtemp(prefix="lernkurve-dist-"))
+        script = (
+            'make --no-print-directory dist > "$1" 2>&1; echo $? > "$2.part"; mv "$2.part" "$2"'
+        )
+        proc = subprocess.Popen(
+            ["sh", "-c", script, "make-dist", folder / "make-dist.log", folder / "status"],
+            cwd=ROOT, start_new_session=True,
+        )  # fmt: skip
+        return cls(folder, proc)
+
+    @classmethod
+    def attach(cls, folder: str | Path) -> DistBuild:
+        """The build another process of this session started (or will start) in ``folder``."""
+        return cls(folder)
 
     def wait(self, timeout: float) -> tuple[int, str, float]:
-        """Its exit status, the end of its output, and seconds since it started."""
-        returncode = self.proc.wait(timeout)
+        """Its exit status, the end of its output, and seconds since it was waited for."""
+        deadline = time.monotonic() + timeout
+        while not self.status_path.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"make dist did not end within {timeout:.0f} s")
+            time.sleep(0.5)
+        returncode = int(self.status_path.read_text().strip() or 1)
         return returncode, self.log_path.read_text(errors="replace")[-8000:], self.elapsed()
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def stop(self) -> None:
-        if self.proc.poll() is None:  # the session ended early: no half-built file left behind
-            os.killpg(self.proc.pid, signal.SIGTERM)
+        if self.proc is not None and self.proc.poll() is None:  # the session ended early:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # no half-built file left behind
             self.proc.wait(30)
 
 

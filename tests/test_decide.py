@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 import threading
 
 import pytest
@@ -418,17 +419,20 @@ def api_events(db, run_id: int) -> list:
         return session.scalars(select(Event).where(Event.run_id == run_id)).all()
 
 
-def test_autopilot_divergence_compares_with_the_lowest_loss_whatever_min_delta(db_path, data_dir):
+def test_autopilot_divergence_is_a_sustained_departure_whatever_min_delta(db_path, data_dir):
     from lernkurve.shared.autopilot import DEFAULTS, merge
 
     db, row, run, model, optimizer = watched_run(db_path, "spike")
     changes = {"enabled": True, "plateau": {"min_delta": 100.0, "patience": 10**6}}
     run.buffer.receive_command(1, "autopilot", merge(DEFAULTS, changes))
-    for step in run.steps(120):
-        run.log(step, loss=10.0 - 0.2 * step if step < 45 else 20.0)  # down to 1, then 20
+    noise = random.Random(0)
+    for step in run.steps(200):
+        calm = 1.0 + 0.1 * noise.random()
+        run.log(step, loss=calm if step < 100 else 20.0)  # around 1, then 20 for good
     run.finish()
     restores = [e for e in api_events(db, row.id) if e.kind == "restore"]
     assert restores and restores[0].payload["by"] == "autopilot"
+    assert 100 < restores[0].step < 150  # soon after the departure, not before it
 
 
 def test_with_divergence_off_a_spike_does_not_switch_the_plateau_rule_off(db_path, data_dir):

@@ -19,7 +19,7 @@ import pytest
 
 from support import ROOT, wait_for
 
-pytestmark = pytest.mark.distributed
+pytestmark = pytest.mark.torchrun
 
 SCRIPT = ROOT / "tests" / "scripts" / "ddp_steered.py"
 TORCHRUN = Path(sys.executable).parent / "torchrun"

