@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from lernkurve.shared.taskspecs import TASKS
+from lernkurve.shared.taskspecs import TASKS, task_schema
 from lernkurve.store.database import Database
 from lernkurve.store.models import Command, RunRow, now
 from lernkurve.tracking.run import Run
@@ -39,6 +39,7 @@ def train_builtin(db: Database, row: RunRow, checkpoint_dir: Path | None) -> Run
         total_steps=row.total_steps,
         checkpoint_dir=checkpoint_dir,
     )
+    run.schema = (row.config or {}).get("schema") or task_schema(row.task)
     run.load_recipe((row.config or {}).get("recipe"))
     try:
         from lernkurve.tasks.trainer import Trainer  # torch loads here, not at server start

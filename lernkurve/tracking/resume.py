@@ -54,6 +54,7 @@ class ResumePlan:
     hparams: dict = field(default_factory=dict)
     total_steps: int | None = None
     recipe: dict | None = None
+    schema: dict = field(default_factory=dict)
 
 
 def owner_is_gone(row: RunRow, stamp: float) -> bool:
@@ -87,6 +88,7 @@ def plan(db: Database, run_id: int, at: tuple[int, str, str] | None = None) -> R
         config = row.config or {}
         resume = ResumePlan(run_id=run_id, **chosen, before=before, hparams=dict(row.hparams))
         resume.total_steps, resume.recipe = row.total_steps, config.get("recipe")
+        resume.schema = config.get("schema") or {}
     if resume.source == "checkpoint":
         resume.state = load_checkpoint(resume)
         resume.hparams.update(resume.state.get("hparams") or {})

@@ -55,6 +55,7 @@ class Run:
         self.db = db
         self.id = run_id
         self.hparams = LiveConfig(hparams)
+        self.schema: dict = {}  # the hparams' types and ranges (runs.config["schema"])
         self.step = step
         self.total_steps = total_steps
         self.status = "running"

@@ -52,6 +52,7 @@ def create_script_run(
     name = name or default_name(db, script)
     row = insert_running(db, name, "script", hparams, config, total_steps)
     run = cls(db, row.id, hparams, total_steps=total_steps)
+    run.schema = schema
     run.load_recipe(recipe)
     return run
 
@@ -80,6 +81,7 @@ def resume_script_run(
     plan = resume.plan(db, run_id, at)
     resume.claim(db, plan)
     run = cls(db, run_id, plan.hparams, step=plan.step, total_steps=plan.total_steps)
+    run.schema = plan.schema
     run.begin_resume(plan)
     run.load_recipe(plan.recipe)
     return run

@@ -53,7 +53,9 @@ class TrainingState:
         self.hparams = _clone(dict(run.hparams))
         self.rng = _rng_state()
 
-    def restore(self) -> None:
+    def restore(self, rng: bool = True) -> None:
+        """Put everything back; ``rng=False`` leaves the random generators where they are (the
+        data order moves on instead of replaying the same batches)."""
         run = self.run
         if self.model is not None:
             run.model.load_state_dict(self.model)
@@ -64,4 +66,5 @@ class TrainingState:
         if self.steering is not None:
             run.steering.restore(self.steering)
         run.hparams.update(_clone(self.hparams))
-        _set_rng_state(self.rng)
+        if rng:
+            _set_rng_state(self.rng)

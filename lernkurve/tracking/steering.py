@@ -175,10 +175,13 @@ class OptimizerSteering:
             detail = {"mode": "override"}
         else:
             scaled = self._base[0] * self.factor  # the schedule's value as scaled now
-            change = relative if relative is not None else new / scaled if scaled else 1.0
             self.mode, self.pinned = "scale", None
-            self.factor *= change
-            if relative is None:
+            if relative is not None:
+                change = relative
+                self.factor *= relative
+            else:  # from the schedule itself: a factor of 0 (lr set to 0) can rise again
+                change = new / scaled if scaled else None
+                self.factor = new / self._base[0]
                 self._asked = (self._base[0], float(new))
             detail = {"mode": "scale", "factor": self.factor, "change": change}
         self.apply_lr()

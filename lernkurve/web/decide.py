@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lernkurve.shared import recipes
-from lernkurve.shared.autopilot import DEFAULTS, merge
+from lernkurve.shared.autopilot import DEFAULTS, LIMITS, merge
 from lernkurve.store.models import Command, Event, RunRow, now
 from lernkurve.web.rest import (
     ApiError,
@@ -30,6 +30,7 @@ from lernkurve.web.rest import (
 bp = api_blueprint("decide")
 
 MAX_TRIAL_STEPS = 100_000
+UNDO_LOOKBACK = 1000  # hparams events an undo looks back through for the autopilot's last
 MAX_VARIANTS, MIN_VARIANTS = 8, 2
 MODES = ("min", "max")
 
@@ -166,32 +167,14 @@ def _label(variant: dict) -> str:
     )
 
 
-AUTOPILOT_RULES = {
-    "plateau": {
-        "enabled": bool,
-        "metric": str,
-        "patience": (1, 10_000_000),
-        "factor": (1e-6, 0.999),
-        "max_times": (0, 1000),
-        "min_delta": (0.0, 1e12),
-    },
-    "divergence": {
-        "enabled": bool,
-        "factor": (1e-6, 0.999),
-        "ratio": (1.01, 1e6),
-        "snapshot_every": (1, 10_000_000),
-    },
-}
-
-
 def _autopilot_changes(body: dict) -> dict:
-    _only(body, {"enabled", *AUTOPILOT_RULES})
+    _only(body, {"enabled", *LIMITS})
     changes = {}
     if "enabled" in body:
         if not isinstance(body["enabled"], bool):
             raise ApiError(400, "invalid_argument", "enabled must be true or false")
         changes["enabled"] = body["enabled"]
-    for rule, fields in AUTOPILOT_RULES.items():
+    for rule, fields in LIMITS.items():
         if rule not in body:
             continue
         given = body[rule]
@@ -234,9 +217,30 @@ def autopilot(run_id: int):
             run.config = {**run.config, "autopilot": settings}
             _command(session, run_id, "autopilot", settings)
         if undo:
+            _require_something_to_undo(session, run_id)
             _command(session, run_id, "autopilot", {"undo": True})
         session.commit()
         return {"autopilot": settings}
+
+
+def _require_something_to_undo(session, run_id: int) -> None:
+    """An undo needs an autopilot action not undone yet (nor asked to be undone already)."""
+    pending = session.scalars(
+        select(Command.payload).where(
+            Command.run_id == run_id, Command.kind == "autopilot", Command.applied_at.is_(None)
+        )
+    )
+    if any(isinstance(p, dict) and p.get("undo") for p in pending):
+        raise ApiError(409, "nothing_to_undo", "an undo is already on its way to the run")
+    actions = session.scalars(
+        select(Event.payload)
+        .where(Event.run_id == run_id, Event.kind == "hparams")
+        .order_by(Event.id.desc())
+        .limit(UNDO_LOOKBACK)
+    )
+    last = next((p for p in actions if isinstance(p, dict) and p.get("by") == "autopilot"), None)
+    if last is None or last.get("undo"):
+        raise ApiError(409, "nothing_to_undo", "the autopilot has done nothing since its last undo")
 
 
 @bp.get("/runs/<int:run_id>/recipe")
