@@ -211,9 +211,9 @@ def test_the_most_keys_allowed_answer_every_series(api, app):
 
 
 def test_a_chunked_body_over_the_cap_is_a_413(live_server):
-    body = b'{"task": "spiral", "name": "' + b"x" * 70_000 + b'"}'
+    body = b'{"task": "spiral", "name": "' + b"x" * 2_200_000 + b'"}'  # a new run: 2 MiB cap
     status, answer = live_server.post_chunked(
-        "/api/runs", [body[i : i + 4096] for i in range(0, len(body), 4096)]
+        "/api/runs", [body[i : i + 65536] for i in range(0, len(body), 65536)]
     )
     assert status == 413 and answer["error"]["code"] == "request_entity_too_large"
     status, answer = live_server.post_chunked("/api/runs", [b'{"task": "spiral"}'])

@@ -68,11 +68,13 @@ class LernkurveCallback(TrainerCallback, ExportableState):
 
     def state(self) -> dict:
         steering = self.run.steering if self.run is not None else None
+        trial = self.run.trial if self.run is not None else None
         return {
             "args": {"name": self.name, "db": self.db},
             "attributes": {
                 "run_id": self.run_id,
                 "steering": steering.state_dict() if steering is not None else None,
+                "trial": trial.kind if trial is not None else None,  # a variant's weights
             },
         }
 
@@ -149,7 +151,13 @@ class LernkurveCallback(TrainerCallback, ExportableState):
         from lernkurve.tracking import client
 
         run_id = attributes.get("run_id")
-        if state.global_step and run_id is not None:
+        if attributes.get("trial"):  # written during a trial: not the run's own state
+            print(
+                f"lernkurve: run {run_id} not continued (this checkpoint was written during its "
+                f"{attributes['trial'].replace('_', ' ')}); a new run starts",
+                file=sys.stderr,
+            )
+        elif state.global_step and run_id is not None:
             step = state.global_step + 1  # the next optimizer step, as the boundaries count
             path = os.path.join(args.output_dir, f"checkpoint-{state.global_step}")
             try:  # the same run, at the Trainer's step: later points are the dead process's

@@ -46,11 +46,14 @@ def _start_run_here(name: str | None, config: dict, live: list[str], db: str | N
 
     if resumed is None:
         return client.init(name=name, config=config, live=live, db=db)
-    run_id, step, path = resumed
-    try:  # the same run, at Lightning's step: the points after it are the dead process's
-        return client.continue_run(run_id, step, path, "lightning", db=db)
-    except ValueError as err:
-        why = str(err)
+    run_id, step, path, trial = resumed
+    if trial:  # a variant's weights: continuing the run with them would rewrite its history
+        why = f"it was written during its {trial.replace('_', ' ')} and holds what that tried"
+    else:
+        try:  # the same run, at Lightning's step: the points after it are the dead process's
+            return client.continue_run(run_id, step, path, "lightning", db=db)
+        except ValueError as err:
+            why = str(err)
     print(f"lernkurve: run {run_id} not continued ({why}); a new run starts", file=sys.stderr)
     run = client.init(name=name, config=config, live=live, db=db)
     message = (
@@ -140,9 +143,11 @@ class LernkurveCallback(Callback):
 
     def state_dict(self) -> dict:
         steering = self.run.steering if self.run is not None else None
+        trial = self.run.trial if self.run is not None else None
         return {
             "run_id": self.run_id,
             "steering": steering.state_dict() if steering is not None else None,
+            "trial": trial.kind if trial is not None else None,  # a variant's weights, then
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -168,6 +173,7 @@ class LernkurveCallback(Callback):
         resumed = None
         if trainer.global_step and self._restored.get("run_id") is not None:
             resumed = (self._restored["run_id"], trainer.global_step, trainer.ckpt_path)
+            resumed += (self._restored.get("trial"),)
         config, live = self._config(trainer, pl_module, optimizer, logger)
         self.run = _start_run(self.name or type(pl_module).__name__, config, live, self.db, resumed)
         self.run_id = self.run.id

@@ -39,9 +39,10 @@ def _command_of(event: dict) -> dict | None:
     return {"kind": "hparams", "payload": values}
 
 
-def checked(recipe, schema: dict | None = None) -> dict:
+def checked(recipe, schema: dict | None = None, end: int | None = None) -> dict:
     """A recipe in its one shape, or RecipeError naming what is wrong (with ``schema``: also
-    a change the run does not accept live)."""
+    a change the run does not accept live; with ``end``: a step past the run's planned end,
+    which would stretch every chart of the run to it)."""
     if isinstance(recipe, list):
         recipe = {"steps": recipe}
     if not isinstance(recipe, dict) or not isinstance(recipe.get("steps"), list):
@@ -49,6 +50,10 @@ def checked(recipe, schema: dict | None = None) -> dict:
     if len(recipe["steps"]) > MAX_STEPS:
         raise RecipeError(f"a recipe holds at most {MAX_STEPS} steps")
     entries = [_checked_entry(i, entry, schema) for i, entry in enumerate(recipe["steps"])]
+    late = next((i for i, e in enumerate(entries) if end is not None and e["step"] >= end), None)
+    if late is not None:
+        step = entries[late]["step"]
+        raise RecipeError(f"recipe step {late}: step {step} is past the run's end ({end} steps)")
     return {"steps": sorted(entries, key=lambda e: e["step"])}
 
 
@@ -75,11 +80,11 @@ def _checked_entry(index: int, entry, schema: dict | None) -> dict:
     return {"step": step, "command": {"kind": kind, "payload": dict(payload)}}
 
 
-def load(recipe, schema: dict | None = None) -> dict:
+def load(recipe, schema: dict | None = None, end: int | None = None) -> dict:
     """What ``lernkurve.init(recipe=...)`` takes: the dict, its list, or a JSON file's path."""
     if isinstance(recipe, (str, Path)):
         try:
             recipe = json.loads(Path(recipe).read_text())
         except (OSError, ValueError) as err:
             raise RecipeError(f"cannot read the recipe {recipe}: {err}") from err
-    return checked(recipe, schema)
+    return checked(recipe, schema, end)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import sys
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from lernkurve.store import retention
 from lernkurve.store.database import Database
-from lernkurve.store.models import LIVE_STATUSES, Checkpoint, Command, Event, Snapshot
+from lernkurve.store.models import LIVE_STATUSES, Checkpoint, Command, Event, RunRow, Snapshot
 from lernkurve.store.points import expand_points
 
 
@@ -45,13 +45,16 @@ def is_foreign_key(exc: BaseException) -> bool:
 
 
 def write_outbox(conn, run_id: int, outbox: list[tuple]) -> list[str]:
-    """Write events, checkpoints, snapshots and acks; the checkpoint files to let go."""
+    """Write events, checkpoints, snapshots, acks and what the run says of itself in its
+    config; the checkpoint files to let go."""
     let_go = []
     for kind, item in outbox:
         if kind == "event":
             conn.execute(Event.__table__.insert().values(run_id=run_id, **item))
         elif kind == "checkpoint":
             let_go += write_checkpoint(conn, run_id, item)
+        elif kind == "config":
+            merge_config(conn, run_id, item)
         elif kind == "snapshot":
             conn.execute(Snapshot.__table__.insert().values(run_id=run_id, **item))
         elif kind == "ack":
@@ -59,6 +62,20 @@ def write_outbox(conn, run_id: int, outbox: list[tuple]) -> list[str]:
                 update(Command).where(Command.id == item["id"]).values(applied_at=item["at"])
             )
     return let_go
+
+
+def merge_config(conn, run_id: int, values: dict) -> None:
+    """Lay ``values`` over the run's config (one level deep): what the run tells the app about
+    itself, e.g. which trials it can host."""
+    query = select(RunRow.config).where(RunRow.id == run_id).with_for_update()
+    config = conn.execute(query).scalar()
+    config = dict(config) if isinstance(config, dict) else {}
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    conn.execute(update(RunRow).where(RunRow.id == run_id).values(config=config))
 
 
 def write_checkpoint(conn, run_id: int, item: dict) -> list[str]:

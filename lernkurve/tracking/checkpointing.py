@@ -10,12 +10,22 @@ from typing import Any
 from lernkurve.store.checkpoints import checkpoint_root
 
 
-def save(run: Any, step: int) -> Path:
-    """Write the run's state as of ``step`` (where a resume starts) beside its database."""
+def save(run: Any, step: int) -> tuple[Path, int]:
+    """Write the run's state as of ``step`` (where a resume starts) beside its database; the
+    file and the step it holds. During a trial that is the run's state as of the trial's
+    start, at its step: what the trial tries is never what a resume goes on from."""
     import torch  # the webserver never gets here; keep its start fast
 
-    path = folder(run) / f"step-{step:09d}.pt"
-    state = {
+    state = held_by_trial(run) if run.trial is not None else current(run, step)
+    path = folder(run) / f"step-{state['step']:09d}.pt"
+    partial = path.with_suffix(".part")
+    torch.save(state, partial)
+    partial.replace(path)  # a crash mid-save never leaves a torn checkpoint behind
+    return path, state["step"]
+
+
+def current(run: Any, step: int) -> dict:
+    return {
         "step": step,
         "hparams": dict(run.hparams),
         "model": run.model.state_dict() if run.model is not None else None,
@@ -24,10 +34,21 @@ def save(run: Any, step: int) -> Path:
         "steering": run.steering.state_dict() if run.steering is not None else None,
         "extra": dict(run.extra_state),
     }
-    partial = path.with_suffix(".part")
-    torch.save(state, partial)
-    partial.replace(path)  # a crash mid-save never leaves a torn checkpoint behind
-    return path
+
+
+def held_by_trial(run: Any) -> dict:
+    """The copy a trial took of the run when it started (lernkurve.tracking.state)."""
+    trial = run.trial
+    state = trial.state
+    return {
+        "step": trial.start,
+        "hparams": dict(state.hparams),
+        "model": state.model,
+        "optimizer": state.optimizer,
+        "schedulers": list(state.schedulers),
+        "steering": state.steering_state,
+        "extra": dict(state.extra),
+    }
 
 
 def folder(run: Any) -> Path:

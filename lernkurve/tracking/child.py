@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lernkurve.store.models import now
+from sqlalchemy import update
+
+from lernkurve.store.models import RunRow, now
 from lernkurve.tracking import writer
 from lernkurve.tracking.buffer import NoInbox, RunBuffer
 
@@ -20,6 +22,8 @@ class ChildRun:
         self.hparams = dict(hparams)
         self.buffer = RunBuffer(db, run_id, self._row, NoInbox())
         self._writer = writer.register(self.buffer)
+        with db.write() as conn:  # the trial starts here, not where the app asked for it
+            conn.execute(update(RunRow).where(RunRow.id == run_id).values(parent_step=step))
 
     def _row(self) -> dict:
         return {

@@ -112,7 +112,7 @@ def _new_run(database, name, config, live, schema, total_steps, recipe, cls) -> 
         values, texts = configs.flatten(config)
         schema = check_schema(schema) if schema is not None else schema_from_config(values, live)
         hparams = resolve(schema, values)
-        replay = recipes.load(recipe, schema) if recipe is not None else None
+        replay = recipes.load(recipe, schema, total_steps) if recipe is not None else None
     run = create_script_run(database, name, hparams, schema, total_steps, cls, replay)
     if texts:
         note = configs.texts_note(texts)

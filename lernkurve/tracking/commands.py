@@ -118,6 +118,16 @@ class Commands:
             _, kind, payload = recipe.popleft()
             self.apply(step, None, kind, {**payload, "by": "recipe"})
 
+    def refuse_deferred(self, reason: str) -> None:
+        """The commands that waited for a trial, when the run ends before it did: each says
+        it was not carried out, and why."""
+        deferred, self.deferred = self.deferred, []
+        for command_id, kind, _ in deferred:
+            message = f"{kind.replace('_', ' ')} was not carried out: {reason}"
+            self.run.event("note", {"message": message, "command": kind})
+            if command_id is not None:
+                self.run.buffer.add("ack", {"id": command_id, "at": now()})
+
     def replay_deferred(self) -> None:
         deferred, self.deferred = self.deferred, []
         for item in deferred:
@@ -148,9 +158,9 @@ class Commands:
         self.run.event("step", {}, step)
 
     def _stop(self, step: int, kind: str, payload: dict) -> None:
-        self.run.trials.abort("stopped")
+        self.run.trials.abort("stopped")  # back at the trial's start: the run's own step
         self.stopping = True
-        self.run.event("stop", {}, step)
+        self.run.event("stop", {}, self.run.step)
 
     def _diverged(self, step: int, kind: str, payload: dict) -> None:
         autopilot = self.run.autopilot

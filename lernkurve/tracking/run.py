@@ -192,6 +192,7 @@ class Run:
         if optimizer is not None:
             self.steering = OptimizerSteering(optimizer, self.schedulers, saved.get("steering"))
             self.lr_record.snapshot()
+            self.buffer.add("config", {"loop": {"optimizer": True}})
         if (log_grads or log_histograms) and model is not None and optimizer is not None:
             from lernkurve.tracking.gradhealth import GradHealth  # torch: only when asked for
 
@@ -224,7 +225,9 @@ class Run:
         if self._resume is not None:
             self._settle_resume()
         self.move_to(step)
-        self.hparams.started = True
+        if not self.hparams.started:  # the app may now ask for trials: they run in these steps
+            self.hparams.started = True
+            self.buffer.add("config", {"loop": {"boundaries": True}})
         self.lr_record.after_step(step - 1)
         if self.trial is not None:
             step = self.trials.boundary(step)
@@ -273,7 +276,12 @@ class Run:
         self.snapshot("text", {"key": str(key)[:100], "text": str(text)[:MAX_TEXT]}, step)
 
     def event(self, kind: str, payload: dict | None = None, step: int | None = None) -> None:
-        item = {"step": self.step if step is None else step, "kind": kind, "payload": payload or {}}
+        """Record an event at ``step`` (default: now); during a trial at the step the run is
+        at, the trial's start, never at a step only the trial ran."""
+        step = self.step if step is None else step
+        if self.trial is not None:
+            step = self.trial.start
+        item = {"step": step, "kind": kind, "payload": payload or {}}
         self.buffer.add("event", {**item, "wall_time": now()})
 
     # -- checkpoints ----------------------------------------------------------------------------
@@ -284,14 +292,20 @@ class Run:
         ``step`` is the step a resume starts at; by default the next one (called in the loop
         body after the update: this step is done).
         """
-        step = self._next_step if step is None else step
-        path = checkpointing.save(self, step)
+        path, step = checkpointing.save(self, self._next_step if step is None else step)
         self.record_checkpoint(path, step, managed=True)
         return path
 
     def record_checkpoint(self, path: str | Path, step: int, managed: bool = False) -> None:
         """List a saved checkpoint at ``step``: a framework's own file or folder, or with
         ``managed`` one Lernkurve wrote, which the run's retention may delete later."""
+        if self.trial is not None and not managed:  # a framework saved what the trial tries
+            message = (
+                f"a checkpoint written during the {self.trial.kind.replace('_', ' ')} holds its "
+                f"trial's state, not this run's: not listed ({path})"
+            )
+            self.event("note", {"message": message, "path": str(path)})
+            return
         item = {"step": step, "path": str(path), "created_at": now(), "managed": managed}
         if managed:
             item["retain"] = dict(self.retention)
@@ -355,7 +369,7 @@ class Run:
         """End the run (completed unless it was stopped) and flush everything it logged."""
         if self.commands.stopping and status == "completed":
             status = "stopped"
-        self.trials.abort("the training loop ended")
+        self._end_trial("the training loop ended")
         self._end(status)
 
     def fail(self, exc: BaseException) -> None:
@@ -363,8 +377,14 @@ class Run:
         message = f"{type(exc).__name__}: {exc}"
         trace = "".join(traceback.format_exception(exc))
         self.event("error", {"message": message, "traceback": trace})
-        self.trials.abort(message)
+        self._end_trial(message)
         self._end("failed", error=message)
+
+    def _end_trial(self, reason: str) -> None:
+        """A trial the run ends in ends early; what waited for it will not happen."""
+        kind = self.trial.kind.replace("_", " ") if self.trial is not None else "trial"
+        self.trials.abort(reason)
+        self.commands.refuse_deferred(f"the run ended before its {kind} did")
 
     def _at_exit(self) -> None:
         """A script that ends without finish(): keep its last points and say how it ended."""

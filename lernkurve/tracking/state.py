@@ -50,7 +50,9 @@ class TrainingState:
         self.optimizer = _clone(run.optimizer.state_dict()) if run.optimizer is not None else None
         self.schedulers = [_clone(s.state_dict()) for s in run.schedulers]
         self.steering = run.steering.capture() if run.steering is not None else None
+        self.steering_state = run.steering.state_dict() if run.steering is not None else None
         self.hparams = _clone(dict(run.hparams))
+        self.extra = _clone(dict(run.extra_state))
         self.rng = _rng_state()
 
     def restore(self, rng: bool = True) -> None:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import update
-
 from lernkurve.shared.metrics import number, pick_metric
-from lernkurve.store.models import RunRow, now
+from lernkurve.store.trialrows import end_children
 from lernkurve.tracking.child import ChildRun
 from lernkurve.tracking.state import TrainingState
 from lernkurve.tracking.torchdist import in_distributed_job
@@ -24,20 +22,11 @@ MIN_STEPS_BEFORE_STOP = 5
 SMOOTHING = 0.9  # of the lr test's losses (bias-corrected moving average, as fast.ai's)
 
 
-TRIAL_KINDS = ("lr_test", "race")
-
-
 def close_unstarted(db: Any, run_id: int) -> None:
     """Child runs of trials the run never got to (it ended first) end as `stopped`."""
-    values = {"status": "stopped", "ended_at": now(), "error": "the run ended before this trial"}
-    query = (
-        update(RunRow)
-        .where(RunRow.parent_id == run_id, RunRow.status == "queued", RunRow.task.in_(TRIAL_KINDS))
-        .values(**values)
-    )
     try:
         with db.write() as conn:
-            conn.execute(query)
+            end_children(conn, [run_id], "stopped", "the run ended before this trial", True)
     except Exception:  # noqa: BLE001 - a full disk must not turn the run's end into a crash
         pass
 

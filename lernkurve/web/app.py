@@ -40,6 +40,7 @@ DEFAULTS = {
     "TOKEN": None,  # None: LERNKURVE_TOKEN, else a fresh random token per launch
     "CHECKPOINT_DIR": None,  # None: with the database (lernkurve.store.checkpoints)
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    "MAX_RECIPE_LENGTH": 2 * 1024 * 1024,  # POST /api/runs: a recipe of 10,000 changes fits
     "STREAM_INTERVAL": 0.025,
     # An HTTP connection that sends nothing for this long is closed (half-open connections
     # would hold a thread each forever). Websockets get their own idle limit, Engine.IO's

@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from lernkurve.shared import recipes
 from lernkurve.shared.autopilot import DEFAULTS, LIMITS, merge
+from lernkurve.shared.taskspecs import TASKS
 from lernkurve.store.models import Command, Event, RunRow, now
+from lernkurve.store.trialrows import trial_running
 from lernkurve.web.rest import (
     ApiError,
     api_blueprint,
@@ -100,6 +102,39 @@ def _live_run_held(run_id: int) -> Iterator[tuple[Session, RunRow]]:
         session.flush()  # the write transaction commits on leaving db().write()
 
 
+def require_trial_host(session, run: RunRow) -> None:
+    """409 with what the script needs when the run cannot host a trial (after the body's own
+    checks: a wrong body is a 400 whatever the run)."""
+    reason = why_no_trial(session, run)
+    if reason:
+        raise ApiError(409, "cannot_host_trial", reason)
+
+
+def why_no_trial(session, run: RunRow) -> str | None:
+    """Why the run cannot host an lr test or race now (what its script would need); None if
+    it can. The run says what it can host in its config (lernkurve.tracking.run)."""
+    loop = (run.config or {}).get("loop") or {}
+    if trial_running(session, run.id):
+        return f"run {run.id} is already running a trial; ask again once it has ended"
+    if run.task in TASKS:  # the built-in tasks watch their optimizer and loop over steps
+        return None
+    if run.status == "queued":
+        return f"run {run.id} has not started yet; ask again once it trains"
+    if (run.config or {}).get("world_size", 1) > 1:
+        return "trials are not available in distributed jobs yet"
+    if not loop.get("optimizer"):
+        return (
+            "the script watches no optimizer: a trial steers lr in the script's own steps, so "
+            "it needs run.watch(model, optimizer)"
+        )
+    if not loop.get("boundaries"):
+        return (
+            "the script's loop has no step boundary Lernkurve sees: a trial runs in the steps "
+            "of a loop over run.steps(n), or one that calls run.between_steps(step)"
+        )
+    return None
+
+
 def _command(session, run_id: int, kind: str, payload: dict) -> Command:
     command = Command(run_id=run_id, kind=kind, payload=payload, created_at=now())
     session.add(command)
@@ -117,6 +152,8 @@ def lr_test(run_id: int):
         raise ApiError(400, "invalid_argument", "max_lr must be greater than min_lr")
     steps = _whole(body, "steps", 5, MAX_TRIAL_STEPS)
     with _live_run_held(run_id) as (session, run):
+        _within_lr_schema(run, min_lr, max_lr)
+        require_trial_host(session, run)
         child = _child(session, run, "lr_test", f"lr test @ {run.step}", dict(run.hparams))
         payload = {"min_lr": min_lr, "max_lr": max_lr, "steps": steps, "run_id": child.id}
         command = _command(session, run_id, "lr_test", payload)
@@ -142,6 +179,7 @@ def race(run_id: int):
     with _live_run_held(run_id) as (session, run):
         schema = run.config.get("schema", {})
         variants = [_variant(schema, v) for v in variants]
+        require_trial_host(session, run)
         children = [
             _child(session, run, "race", _label(v), {**run.hparams, **v}, variant=v, race_index=i)
             for i, v in enumerate(variants)
@@ -152,6 +190,16 @@ def race(run_id: int):
         session.flush()
         answer = {"run_ids": run_ids, "command_id": command.id}
     return answer, 202
+
+
+def _within_lr_schema(run: RunRow, min_lr: float, max_lr: float) -> None:
+    """An lr test tries only values the run's lr may take: its suggestion can be applied."""
+    spec = ((run.config or {}).get("schema") or {}).get("lr") or {}
+    low, high = spec.get("min"), spec.get("max")
+    if (low is not None and min_lr < low) or (high is not None and max_lr > high):
+        span = f"from {low} to {high}" if low is not None and high is not None else "its range"
+        message = f"min_lr and max_lr must lie within the run's lr range, {span}"
+        raise ApiError(400, "invalid_argument", message)
 
 
 def _variant(schema: dict, values) -> dict:
@@ -210,7 +258,7 @@ def autopilot(run_id: int):
     if not changes and not undo:
         raise ApiError(400, "invalid_argument", "nothing to change")
     with db().Session() as session:
-        run = load_run(session, run_id)
+        run = load_run(session, run_id, for_update=True)  # the run merges its config too
         require_live(run)
         settings = merge(run.config.get("autopilot") or DEFAULTS, changes)
         if changes:

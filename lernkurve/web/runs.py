@@ -25,6 +25,7 @@ from lernkurve.store.models import (
 from lernkurve.store.points import delete_points
 from lernkurve.store.processes import process_alive
 from lernkurve.store.summaries import run_summaries
+from lernkurve.store.trialrows import children_of
 from lernkurve.web.rest import (
     ApiError,
     api_blueprint,
@@ -134,14 +135,16 @@ def create_run():
         raise ApiError(400, "invalid_hparams", err.message, key=err.key) from err
     config = {"schema": schema}
     if body.get("recipe") is not None:
-        config["recipe"] = checked_recipe(schema, body["recipe"])
+        end = total_steps_for(task, hparams)
+        config["recipe"] = checked_recipe(schema, body["recipe"], end)
     return insert_queued(name, task, hparams, config), 201
 
 
-def checked_recipe(schema: dict, recipe) -> dict:
-    """A recipe whose every change this task accepts live (lernkurve.shared.recipes)."""
+def checked_recipe(schema: dict, recipe, end: int | None) -> dict:
+    """A recipe whose every change this task accepts live, none past the run's end
+    (lernkurve.shared.recipes)."""
     try:
-        return recipes.checked(recipe, schema)
+        return recipes.checked(recipe, schema, end)
     except recipes.RecipeError as err:
         raise ApiError(400, "invalid_recipe", str(err)) from err
 
@@ -225,18 +228,21 @@ def delete_run(run_id: int):
         reason = why_process_may_live(run)
         if reason and not force:
             raise ApiError(409, "run_may_live", reason, run_status=run.status)
+        doomed = [run_id, *children_of(session, [run_id])]  # its trials' runs go with it
         paths = session.scalars(select(Checkpoint.path).where(Checkpoint.run_id == run_id)).all()
         for model in (MetricBucket, Event, Command, Checkpoint, Snapshot):
-            session.execute(delete(model).where(model.run_id == run_id))
+            session.execute(delete(model).where(model.run_id.in_(doomed)))
+        session.execute(delete(RunRow).where(RunRow.id.in_(doomed[1:])))
         session.delete(run)
         session.flush()  # waits for a batch of the run being written now, which then fails
         # After the row: PostgreSQL has no foreign key from metrics (speed), and this also
         # reads the points of a batch that committed while the row was being deleted.
-        delete_points(session, [run_id])
+        delete_points(session, doomed)
         session.commit()
         still_needed = fork_sources(session)
     remove_files(set(paths) - still_needed)
-    current_app.extensions["socketio"].emit("run_deleted", {"id": run_id})
+    for gone in doomed:
+        current_app.extensions["socketio"].emit("run_deleted", {"id": gone})
     return "", 204
 
 

@@ -93,7 +93,8 @@ def init_security(app: Flask) -> None:
     def guard():
         if not request.path.startswith("/api/"):
             return
-        cap = app.config["MAX_CONTENT_LENGTH"]
+        cap = body_cap(app, request)
+        request.max_content_length = cap  # what get_json reads: the same cap
         if request.content_length is not None and request.content_length > cap:
             abort(413, f"request body over {cap} bytes")
         if not authorized(app, request):
@@ -101,6 +102,14 @@ def init_security(app: Flask) -> None:
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             _refuse_cross_site()
             _refuse_long_stream(cap)
+
+
+def body_cap(app: Flask, req: Request) -> int:
+    """The most bytes a request body may have: a new run's may carry a recipe (up to 10,000
+    changes), every other body is small."""
+    if req.method == "POST" and req.path.rstrip("/") == "/api/runs":
+        return app.config["MAX_RECIPE_LENGTH"]
+    return app.config["MAX_CONTENT_LENGTH"]
 
 
 def _refuse_long_stream(cap: int) -> None:

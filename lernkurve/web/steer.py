@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 
 from lernkurve.shared.hparams import HParamError, validate_changes
 from lernkurve.store.models import Command, Event, RunRow, Snapshot, now
+from lernkurve.store.trialrows import trial_running
 from lernkurve.web.rest import ApiError, api_blueprint, db, json_body, load_run, require_live
 
 bp = api_blueprint("steer")
@@ -15,6 +16,7 @@ ACTIONS = ("pause", "resume", "step", "stop", "checkpoint", "release")
 
 
 LR_MODES = ("scale", "override")
+AT_ONCE = ("pause", "resume", "step", "stop")  # what acts at once even while a trial runs
 
 
 @bp.patch("/runs/<int:run_id>/hparams")
@@ -36,8 +38,22 @@ def patch_hparams(run_id: int):
             raise ApiError(400, "invalid_lr_mode", "a factor scales lr; override pins a value")
         payload = {**values, "lr_mode": lr_mode}
         session.add(Command(run_id=run_id, kind="hparams", payload=payload, created_at=now()))
+        waits = waits_for_trial(session, run_id)
         session.commit()
-        return {"hparams": {**run.hparams, **_expected(run.hparams, values)}}
+        answer = {"hparams": {**run.hparams, **_expected(run.hparams, values)}}
+        return ({**answer, "deferred": waits}, 202) if waits else answer
+
+
+def waits_for_trial(session, run_id: int) -> str | None:
+    """Why a command waits (a trial runs in the run's steps), or None when it applies at the
+    next step. What waits is carried out when the trial ends; if the run ends first, an event
+    says it was not."""
+    if not trial_running(session, run_id):
+        return None
+    return (
+        "a trial (lr test or race) is running: this is carried out when it ends, or, should "
+        "the run end first, not at all (an event on the run will say so)"
+    )
 
 
 def _expected(current: dict, values: dict) -> dict:
@@ -60,8 +76,10 @@ def control(run_id: int):
             _require_pinned_lr(session, run)
         command = Command(run_id=run_id, kind=action, payload={}, created_at=now())
         session.add(command)
+        waits = waits_for_trial(session, run_id) if action not in AT_ONCE else None
         session.commit()
-        return {"run_id": run_id, "action": action, "command_id": command.id}, 202
+        answer = {"run_id": run_id, "action": action, "command_id": command.id}
+        return ({**answer, "deferred": waits} if waits else answer), 202
 
 
 def _require_pinned_lr(session, run: RunRow) -> None:

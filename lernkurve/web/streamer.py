@@ -39,6 +39,7 @@ from lernkurve.store.models import (
 from lernkurve.store.processes import process_alive
 from lernkurve.store.queries import clean, ids_between, run_column
 from lernkurve.store.sqlite import is_locked
+from lernkurve.store.trialrows import end_children
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +324,8 @@ def mark_interrupted(db: Database, timeout: float = HEARTBEAT_TIMEOUT) -> int:
                 .where(RunRow.id.in_(dead), *stale)
                 .values(status="interrupted", ended_at=stamp)
             )
+            # a dead run's trial children end with it: none is left waiting for good
+            end_children(conn, dead, "interrupted", "the run's process ended")
     except OperationalError as exc:
         if not is_locked(exc):
             raise

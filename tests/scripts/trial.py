@@ -1,10 +1,13 @@
 """A user's script for the lr test, race, autopilot and recipe tests.
 
 usage: trial.py STEPS DELAY --record PATH [--recipe FILE] [--plateau] [--nan-at STEP]
+                [--save-every N] [--resume RUN_ID]
 Prints "run <id>" first. For every step the loop runs it records one JSON line: the step, a
 digest of the parameters and of the optimizer state before the step, the digest of the
 parameters after it, and the lr the optimizer really used (read in its own step pre-hook).
-``--plateau`` logs a constant loss; ``--nan-at`` logs NaN as the loss at that step.
+``--plateau`` logs a constant loss; ``--nan-at`` logs NaN as the loss at that step;
+``--save-every`` calls run.save_checkpoint() in the loop body every N steps (as scripts do,
+whatever the app is doing meanwhile).
 """
 
 import argparse
@@ -23,6 +26,8 @@ parser.add_argument("--record", required=True)
 parser.add_argument("--recipe")
 parser.add_argument("--plateau", action="store_true")
 parser.add_argument("--nan-at", type=int)
+parser.add_argument("--save-every", type=int)
+parser.add_argument("--resume", type=int)
 args = parser.parse_args()
 
 
@@ -50,6 +55,7 @@ run = client.init(
     config={"lr": 0.01, "batch_size": 32},
     live=["lr", "batch_size"],
     recipe=args.recipe,
+    resume=args.resume,
     system_metrics=False,
 )
 print(f"run {run.id}", flush=True)
@@ -71,5 +77,7 @@ with run:
         record.write(json.dumps(line) + "\n")
         value = 1.0 if args.plateau else loss.item()
         run.log(step, loss=float("nan") if step == args.nan_at else value)
+        if args.save_every and (step + 1) % args.save_every == 0:
+            run.save_checkpoint()
         time.sleep(args.delay)
 print(f"ended {run.status}", flush=True)

@@ -1,0 +1,182 @@
+"""Trials that can never corrupt the run they serve: a checkpoint saved meanwhile holds the run,
+not a variant; events stay at the run's step; commands wait or say why not; a run that can't
+host a trial refuses it; no child run is left waiting; recipes replay what runs did."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+from contextlib import closing
+
+import pytest
+from scripting import Scripts
+
+from lernkurve.shared.hparams import resolve
+from lernkurve.shared.taskspecs import task_schema, total_steps_for
+from lernkurve.store.models import RunRow
+from lernkurve.web.streamer import mark_interrupted
+from support import ROOT, wait_for
+
+TRIAL = ROOT / "tests" / "scripts" / "trial.py"
+PLAIN = ROOT / "tests" / "scripts" / "plain_loop.py"
+
+
+@pytest.fixture
+def script(db_path, data_dir, tmp_path):
+    with Scripts(TRIAL, db_path, data_dir, tmp_path) as start:
+        yield start
+
+
+@pytest.fixture
+def plain(db_path, data_dir, tmp_path):
+    with Scripts(PLAIN, db_path, data_dir, tmp_path) as start:
+        yield start
+
+
+def race(api, run_id: int, steps: int = 60) -> dict:
+    body = {"variants": [{"lr": 0.001}, {"lr": 0.2}], "steps": steps, "metric": "loss"}
+    response = api.post(f"/api/runs/{run_id}/race", json=body)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()
+
+
+def trial_started(api, child_id: int) -> int:
+    """The step the trial started at, once it has (its child run runs from there)."""
+    child = wait_for(lambda: (r := api.run(child_id))["status"] != "queued" and r, 30)
+    return child["parent_step"]
+
+
+@pytest.mark.sqlite_only  # kills the script and reads the file afterwards
+def test_a_checkpoint_saved_mid_race_resumes_to_the_run_as_it_was(api, script, db_path):
+    proc, run_id, records = script("100000", "0.005", "--save-every", "10")
+    records.wait_past(25)
+    children = race(api, run_id, steps=80)["run_ids"]
+    start = trial_started(api, children[0])
+    records.wait_past(start + 50, after=1)  # the second variant runs: saves were asked meanwhile
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {r["step"]: r for r in records.all() if r["step"] < start}
+    with closing(sqlite3.connect(db_path)) as conn:
+        saved = [
+            s for (s,) in conn.execute("SELECT step FROM checkpoints WHERE run_id = ?", (run_id,))
+        ]
+    assert start in saved and max(saved) == start  # nothing past the run's own step
+
+    proc, same, again = script("100000", "0.005", "--resume", str(run_id), record="again")
+    first = again.wait_past(start + 2)[0]
+    assert api.control(run_id, "stop").status_code == 202
+    proc.communicate(timeout=30)
+    assert same == run_id and first["step"] == start
+    # the weights the run had when the race began, not a variant's
+    assert (
+        first["params"] == records.all()[[r["step"] for r in records.all()].index(start)]["params"]
+    )
+    assert before  # the run trained before the race
+
+
+def test_events_during_a_trial_stay_at_the_runs_step(api, script):
+    proc, run_id, records = script("100000", "0.005")
+    records.wait_past(15)
+    children = race(api, run_id, steps=200)["run_ids"]
+    start = trial_started(api, children[0])
+    assert api.control(run_id, "pause").status_code == 202
+    wait_for(lambda: api.events(run_id, "pause"), 20)
+    assert api.control(run_id, "resume").status_code == 202
+    deferred = api.control(run_id, "checkpoint")
+    assert deferred.status_code == 202 and "deferred" in deferred.get_json()
+    patched = api.patch(f"/api/runs/{run_id}/hparams", json={"lr": 0.02})
+    assert patched.status_code == 202 and "deferred" in patched.get_json()
+    assert api.control(run_id, "stop").status_code == 202
+    proc.communicate(timeout=30)
+
+    events = api.events(run_id)
+    for kind in ("pause", "resume", "stop"):
+        assert [e["step"] for e in events if e["kind"] == kind] == [start], kind
+    run = api.run(run_id)
+    assert run["step"] <= start + 1  # the trial's steps never became the run's
+    notes = [e["payload"]["message"] for e in events if e["kind"] == "note"]
+    assert any("checkpoint was not carried out" in n for n in notes)
+    assert any("hparams was not carried out" in n for n in notes)
+    assert api.get(f"/api/runs/{run_id}/checkpoints").get_json()["checkpoints"] == []
+    assert api.run(children[0])["parent_step"] == start  # the trial's real start
+
+
+def test_a_checkpoint_asked_during_a_race_is_saved_after_it(api, script):
+    proc, run_id, records = script("100000", "0.003")
+    records.wait_past(15)
+    children = race(api, run_id, steps=30)["run_ids"]
+    start = trial_started(api, children[0])
+    assert api.control(run_id, "checkpoint").status_code == 202
+    saved = wait_for(lambda: api.get(f"/api/runs/{run_id}/checkpoints").get_json()["checkpoints"])
+    assert api.control(run_id, "stop").status_code == 202
+    proc.communicate(timeout=30)
+    race_event = api.events(run_id, "race")[0]
+    assert saved[0]["step"] >= race_event["payload"]["end_step"] > start
+
+
+@pytest.mark.parametrize("args", [(), ("--no-watch",)], ids=["plain-loop", "no-optimizer"])
+def test_a_script_that_cannot_host_a_trial_refuses_it_with_what_it_needs(api, plain, args):
+    proc, run_id, records = plain("100000", "0.005", *args)
+    records.wait_past(10)
+    body = {"min_lr": 1e-4, "max_lr": 1.0, "steps": 20}
+    response = api.post(f"/api/runs/{run_id}/lr_test", json=body)
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "cannot_host_trial"
+    needed = "run.watch(model, optimizer)" if args else "run.steps(n)"
+    assert needed in error["message"]
+    children = api.get("/api/runs").get_json()["runs"]
+    assert [r["id"] for r in children] == [run_id]  # no child run was made
+    proc.kill()
+
+
+@pytest.mark.sqlite_only
+def test_a_dead_parent_leaves_no_child_waiting_and_deleting_it_takes_its_trials(
+    api, script, db_path
+):
+    proc, run_id, records = script("100000", "0.005")
+    records.wait_past(15)
+    children = race(api, run_id, steps=300)["run_ids"]
+    trial_started(api, children[0])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    from lernkurve.store.database import Database
+
+    db = Database(db_path)
+    wait_for(
+        lambda: mark_interrupted(db, timeout=0.0) or api.run(run_id)["status"] == "interrupted"
+    )
+    statuses = {api.run(child)["status"] for child in children}
+    assert statuses == {"interrupted"}  # the running variant and the one never started
+    response = api.delete(f"/api/runs/{run_id}?force=1")
+    assert response.status_code == 204
+    with db.Session() as session:
+        assert session.query(RunRow).count() == 0
+    db.dispose()
+
+
+def test_a_recipe_of_900_changes_is_taken_and_one_past_the_end_refused(api):
+    hparams = {"epochs": 40}
+    total = total_steps_for("spiral", {**resolve(task_schema("spiral"), hparams)})
+    assert total > 900
+    steps = [
+        {"step": i, "command": {"kind": "hparams", "payload": {"lr": 0.01 + i * 1e-5}}}
+        for i in range(900)
+    ]
+    body = {"task": "spiral", "hparams": hparams, "recipe": {"steps": steps}}
+    assert len(str(body)) > 64 * 1024  # over the cap of every other body
+    response = api.post("/api/runs", json=body)
+    assert response.status_code == 201, response.get_json()
+    late = {"step": total, "command": {"kind": "hparams", "payload": {"lr": 0.02}}}
+    response = api.post("/api/runs", json={**body, "recipe": {"steps": [late]}})
+    assert response.status_code == 400
+    assert "past the run's end" in response.get_json()["error"]["message"]
+
+
+def test_an_lr_test_range_outside_the_schema_is_refused(api):
+    run_id = api.start("spiral", epochs=100, delay_ms=20)["id"]  # live while it is asked
+    body = {"min_lr": 1e-4, "max_lr": 20.0, "steps": 10}  # spiral's lr is at most 10
+    response = api.post(f"/api/runs/{run_id}/lr_test", json=body)
+    assert response.status_code == 400
+    assert "lr range" in response.get_json()["error"]["message"]
+    assert api.control(run_id, "stop").status_code == 202
