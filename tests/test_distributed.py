@@ -236,3 +236,15 @@ def test_a_single_rank_job_logs_per_rank_and_rank_zero_only_code_gets_its_own_ru
     with Database(db_path).Session() as session:
         keys = {key for (key,) in session.query(Metric.key).filter(Metric.run_id == run.id)}
     assert {"loss/rank0", "top"} <= keys and "loss" not in keys
+
+
+def test_a_job_lets_go_of_its_process_group_before_python_tears_down(db_path, tmp_path):
+    """Else the group is freed in the interpreter's teardown, where gloo's threads can abort a
+    rank that did everything right (SIGABRT, "terminate called without an active exception")."""
+    script = ROOT / "tests" / "scripts" / "pg_exit.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(db_path), str(tmp_path / "pg")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "freed"

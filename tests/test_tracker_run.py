@@ -124,3 +124,16 @@ def test_a_text_sample_round_trips(api, db_path):
     assert [(s["step"], s["payload"]) for s in shots] == [
         (7, {"key": "sample", "text": "Once upon a time\nthe loss fell."})
     ]
+
+
+def test_a_name_the_api_would_refuse_is_refused_by_init_before_any_row(db_path, db):
+    with pytest.raises(ValueError, match="1 to 200 characters"):
+        client.init("x" * 1_000_000, config={"lr": 0.1}, db=db_path, system_metrics=False)
+    with pytest.raises(ValueError, match="1 to 200 characters"):
+        client.init("   ", config={"lr": 0.1}, db=db_path, system_metrics=False)
+    with db.Session() as session:
+        assert session.scalars(select(RunRow)).all() == []
+    run = client.init("y" * 200, config={"lr": 0.1}, db=db_path, system_metrics=False)
+    run.finish()
+    with db.Session() as session:
+        assert session.get(RunRow, run.id).name == "y" * 200

@@ -180,3 +180,42 @@ def test_an_lr_test_range_outside_the_schema_is_refused(api):
     assert response.status_code == 400
     assert "lr range" in response.get_json()["error"]["message"]
     assert api.control(run_id, "stop").status_code == 202
+
+
+def hparams_changes(api, run_id: int) -> list[tuple[int, float]]:
+    return [(e["step"], e["payload"]["changes"]["lr"][1]) for e in api.events(run_id, "hparams")]
+
+
+def test_a_runs_own_recipe_with_autopilot_and_race_changes_replays(api):
+    """What the autopilot and a race did is replayable: the recipe is taken and lands again."""
+    hparams = {"epochs": 40, "lr": 0.1}
+    run_id = api.start("spiral", delay_ms=5, **hparams)["id"]
+    plateau = {"metric": "train_loss", "patience": 10, "min_delta": 10, "max_times": 3}
+    body = {
+        "enabled": True,
+        "plateau": {**plateau, "factor": 0.01},
+        "divergence": {"enabled": False},
+    }
+    assert api.patch(f"/api/runs/{run_id}/autopilot", json=body).status_code == 200
+    # 0.1 → 0.001 → 1e-5 → 1e-6: the third cut stops at spiral's minimum, a value replayable
+    wait_for(lambda: len(api.events(run_id, "hparams")) == 3, 60)
+    api.patch(f"/api/runs/{run_id}/autopilot", json={"enabled": False})
+    body = {"variants": [{"lr": 0.001}, {"lr": 0.2}], "steps": 20, "metric": "train_loss"}
+    assert api.post(f"/api/runs/{run_id}/race", json=body).status_code == 202
+    (raced,) = wait_for(lambda: api.events(run_id, "race"), 60)
+    assert raced["payload"]["winner"] is not None
+    assert api.control(run_id, "stop").status_code == 202
+    api.wait_status(run_id, "stopped")
+    done = api.events(run_id, "hparams")
+    assert [e["payload"].get("by") for e in done] == ["autopilot"] * 3 + ["race"]
+    assert done[2]["payload"]["changes"]["lr"][1] == pytest.approx(1e-6)
+
+    recipe = api.get(f"/api/runs/{run_id}/recipe").get_json()
+    replay = api.post("/api/runs", json={"task": "spiral", "hparams": hparams, "recipe": recipe})
+    assert replay.status_code == 201, replay.get_json()
+    replay_id = replay.get_json()["id"]
+    api.wait_status(replay_id, "completed", timeout=120)
+    replayed, original = hparams_changes(api, replay_id), hparams_changes(api, run_id)
+    assert [step for step, _ in replayed] == [step for step, _ in original]
+    assert [lr for _, lr in replayed] == pytest.approx([lr for _, lr in original])
+    assert {e["payload"]["by"] for e in api.events(replay_id, "hparams")} == {"recipe"}

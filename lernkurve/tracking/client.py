@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lernkurve.shared import configs, recipes
 from lernkurve.shared.hparams import HParamError, check_schema, resolve, schema_from_config
+from lernkurve.shared.names import name_problem
 from lernkurve.store import retention
 from lernkurve.store.database import Database, shown_url
 from lernkurve.tracking import distributed
@@ -108,6 +109,9 @@ def continue_run(
 
 
 def _new_run(database, name, config, live, schema, total_steps, recipe, cls) -> Run:
+    problem = None if name is None else name_problem(name)
+    if problem is not None:
+        raise ValueError(f"{problem}, not {str(name)[:40]!r} ({len(str(name))} characters)")
     with errors_name(database):
         values, texts = configs.flatten(config)
         schema = check_schema(schema) if schema is not None else schema_from_config(values, live)

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import socket
 import sys
@@ -66,8 +67,18 @@ def job() -> Job | None:
     if dist is None or not dist.is_available() or not dist.is_initialized():
         return None  # a job of one rank is still a job: run.log(all_ranks=True) means the same
     if _job is None or _job.world is not dist.group.WORLD:  # a new process group: a new job
+        if _job is None:
+            atexit.register(_release_at_exit)  # before the runs' own handlers: it runs after them
         _job = Job(dist)
     return _job
+
+
+def _release_at_exit() -> None:
+    """Let go of the process groups while Python still runs. A group the script destroyed
+    but a run still held would be freed during the interpreter's teardown, where gloo's
+    threads can abort the process (SIGABRT, "terminate called without an active exception")."""
+    if _job is not None:
+        _job.release()
 
 
 class Job:
@@ -125,6 +136,11 @@ class Job:
         if self.inflight is not None:
             self.inflight[0].wait()
             self.inflight = None
+
+    def release(self) -> None:
+        """Drop every reference to the process groups and their work (the job is over)."""
+        self.inflight = None
+        self.world = self.group = self._pg = None
 
     def hosts(self) -> dict[str, list[int]]:
         """Every rank's host name, as host -> ranks (a collective: all ranks call it)."""

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from lernkurve.shared.hparams import HParamError, validate
+from lernkurve.shared.names import name_problem
 from lernkurve.store.database import Database
 from lernkurve.store.models import FINISHED_STATUSES, RunRow
 from lernkurve.store.sqlite import is_disk_full, is_locked
@@ -83,8 +84,9 @@ def require_live(run: RunRow) -> None:
 
 
 def checked_name(name) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise ApiError(400, "invalid_name", "name must be a text of 1 to 200 characters")
+    problem = name_problem(name)
+    if problem is not None:
+        raise ApiError(400, "invalid_name", problem)
     return name
 
 

@@ -8,7 +8,7 @@ import { isTrial } from "./trials.js";
 const DEFAULTS = {
   enabled: false,
   plateau: { enabled: true, metric: "train_loss", patience: 200, factor: 0.5, max_times: 3, min_delta: 0 },
-  divergence: { enabled: true, factor: 0.5 },
+  divergence: { enabled: true, factor: 0.5, max_times: 3, ratio: 3, window: 20 },
 };
 
 export class AutopilotControls {

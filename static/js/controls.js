@@ -1,5 +1,6 @@
 // Pause, resume, step, stop and checkpoint: each enabled only when it applies; Space toggles pause.
 import * as api from "./api.js";
+import { t } from "./i18n.js";
 
 const APPLIES = {
   pause: ["queued", "running"],
@@ -72,7 +73,9 @@ export class Controls {
     this.pending = action;
     this.render();
     try {
-      await api.control(runId, action);
+      const answer = await api.control(runId, action);
+      // A checkpoint waits while a trial runs; the page says so rather than look done.
+      if (answer?.deferred) this.errorEl.textContent = t("hp.deferred");
     } catch (error) {
       this.errorEl.textContent = error.message;
       this.pending = null;

@@ -115,9 +115,9 @@ export class HparamPanel {
     }
     this.applyButton.disabled = true;
     try {
-      await api.patchHparams(run.id, this.withLrMode(changes));
+      const answer = await api.patchHparams(run.id, this.withLrMode(changes));
       for (const key of Object.keys(changes)) this.fields.get(key).dirty = false;
-      this.say(t("hp.applied"), "text-success");
+      this.saySent(answer, t("hp.applied"));
     } catch (error) {
       const field = error.key && this.fields.get(error.key);
       if (field) {
@@ -160,8 +160,8 @@ export class HparamPanel {
     this.scaling = true;
     this.renderTimes();
     try {
-      await api.patchHparams(run.id, { lr: { scale: factor } });
-      if (this.run?.id === run.id) this.say(t("hp.lrTimesSent", { factor: number(factor) }), "text-success");
+      const answer = await api.patchHparams(run.id, { lr: { scale: factor } });
+      if (this.run?.id === run.id) this.saySent(answer, t("hp.lrTimesSent", { factor: number(factor) }));
     } catch (error) {
       if (this.run?.id === run.id) this.say(error.message, "text-danger", true);
     } finally {
@@ -184,6 +184,12 @@ export class HparamPanel {
   /** Whether the latest optimizer snapshot says lr follows a schedule. */
   lrScheduled() {
     return Boolean(this.optimizer.snapshot?.payload.scheduled);
+  }
+
+  /** A change was accepted: it applies at the next step, or waits for a running trial. */
+  saySent(answer, sent) {
+    if (answer?.deferred) this.say(t("hp.deferred"), "text-warning-emphasis");
+    else this.say(sent, "text-success");
   }
 
   say(text, className, alert = false) {

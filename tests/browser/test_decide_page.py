@@ -6,7 +6,9 @@ action, a change to measure) is written into a script run's rows, as its writer 
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 import time
 
 import pytest
@@ -163,6 +165,15 @@ def test_an_autopilot_action_shows_as_the_autopilots_and_undo_takes_it_back(dash
     # A plateau at once: no step improves train_loss by 10, so after 20 steps lr × 0.5, once.
     # Divergence off: a noisy spike above 3× that never-bettered best would act too.
     page.locator("#ap-settings-btn").click()
+    divergence = {
+        k: page.locator(f"#ap-form [name='divergence.{k}']") for k in ("window", "factor")
+    }
+    assert divergence["window"].input_value() == "20"
+    divergence["factor"].fill("0.001")  # would take lr to nothing: the server says the bound
+    page.locator("#ap-form button[type=submit]").click()
+    page.locator("#ap-form-message.text-danger", has_text="0.01").wait_for()
+    dashboard.forget_errors("status of 400")
+    divergence["factor"].fill("0.5")
     settings = {"metric": "train_loss", "patience": "20", "max_times": "1", "min_delta": "10"}
     for name, value in settings.items():
         page.locator(f"#ap-form [name='plateau.{name}']").fill(value)
@@ -174,6 +185,7 @@ def test_an_autopilot_action_shows_as_the_autopilots_and_undo_takes_it_back(dash
     saved = dashboard.wait_for(lambda: (a := autopilot_of(api, run_id))["enabled"] and a)
     assert saved["plateau"]["patience"] == 20 and saved["plateau"]["min_delta"] == 10
     assert saved["divergence"]["enabled"] is False
+    assert saved["divergence"]["window"] == 20 and saved["divergence"]["max_times"] == 3
 
     row = page.locator("#events-list li[data-by='autopilot']")
     row.wait_for(timeout=TRIAL_TIMEOUT * 1000)
@@ -258,12 +270,45 @@ def test_a_trial_the_run_cannot_do_says_why(dashboard, script):
     message.wait_for()  # a script that never called run.watch(model, optimizer)
     assert "run.watch" in message.inner_text()
     assert page.locator("#lrt-progress-box").is_hidden() and page.locator("#lrt-start").is_enabled()
+    dashboard.forget_errors("status of 409")  # the refusal itself, logged by Chromium
+
+
+def claim_a_loop(script) -> None:
+    """Make the run's row say its loop can host a trial, as a script's writer sends it; the
+    script itself watches no optimizer, so it refuses the trial at its next boundary."""
+    with sqlite3.connect(script.db_path, timeout=10) as db:
+        (config,) = db.execute("SELECT config FROM runs WHERE id=?", (script.run.id,)).fetchone()
+        config = {**json.loads(config), "loop": {"optimizer": True, "boundaries": True}}
+        db.execute("UPDATE runs SET config=? WHERE id=?", (json.dumps(config), script.run.id))
+
+
+def start_a_trial_row(script) -> None:
+    """A race asked for on the run and not ended yet: its child row, as the API writes it."""
+    with sqlite3.connect(script.db_path, timeout=10) as db:
+        db.execute(
+            "INSERT INTO runs (name, task, status, hparams, config, step, created_at, parent_id)"
+            " VALUES ('variant', 'race', 'queued', '{}', '{}', 0, ?, ?)",
+            (time.time(), script.run.id),
+        )
+
+
+def test_a_change_asked_for_while_a_trial_runs_says_it_waits(dashboard, script):
+    page = dashboard.page
+    dashboard.open_run(script.run.id)
+    start_a_trial_row(script)
+    page.get_by_role("button", name="Multiply lr by 0.5").click()
+    page.locator(
+        "#hp-message.text-warning-emphasis", has_text="an lr test or race is running"
+    ).wait_for()
+    page.get_by_role("button", name="Checkpoint").click()
+    page.locator("#control-error", has_text="an lr test or race is running").wait_for()
 
 
 def test_a_refusal_broadcast_before_the_post_answers_still_says_why(dashboard, script):
     """The child run's end can reach the page before the answer that names the child."""
     api, page = dashboard.api, dashboard.page
     dashboard.open_run(script.run.id)
+    claim_a_loop(script)
 
     def answer_once_refused(route):
         response = route.fetch()

@@ -67,6 +67,7 @@ optimizer.register_step_pre_hook(lambda opt, *_: used.update(lr=opt.param_groups
 with run:
     for step in run.steps(args.steps):
         line = {"step": step, "params": digest(model.parameters())}
+        line["trial"] = run.trial is not None  # a step of an lr test's or race's, not the run's
         line["opt"] = optimizer_digest(optimizer)
         batch = torch.randint(0, 512, (run.config["batch_size"],))
         loss = torch.nn.functional.cross_entropy(model(x[batch]), y[batch])
