@@ -103,8 +103,9 @@ def metric_series(
         counts = _counts(conn, run_id, rest, since_id, last_id)
         whole = [key for key in rest if not max_points or counts.get(key, 0) <= max_points]
         found.update(_all_points(conn, run_id, whole, since_id, last_id))
+        taken = set(whole)  # a set: with 10,000 keys a list lookup alone costs a third of a second
         for key in rest:
-            if key not in whole:
+            if key not in taken:
                 bounds = (run_id, key, since_id, last_id)
                 found[key] = _downsampled(conn, db.is_sqlite, *bounds, max_points)
     series = {

@@ -1,5 +1,9 @@
 // Live line charts on Chart.js: downsampled history plus live points (capped and re-downsampled),
 // TensorBoard smoothing, event markers, log scale, step or time on x, zoom and pan, PNG export.
+// A chart may be made off screen (lazy): it keeps its series, events and view settings, and
+// makes its Chart.js instance only when attached, so a run with a thousand panels draws the few
+// in view. A chart can also show only some of its series: those a filter lets through, and of
+// them the first `limit` until "show all" is pressed.
 /* global Chart */
 import { duration, integer, number } from "./format.js";
 import { t } from "./i18n.js";
@@ -92,6 +96,24 @@ export function applyChartTheme() {
   Chart.defaults.font.family = cssVar("--bs-body-font-family");
 }
 
+/**
+ * What stands in for Chart.js while a chart is off screen: the same data and options objects
+ * (Chart.js is made on them when the chart attaches), a width, and nothing to draw.
+ */
+class Detached {
+  constructor(config, width) {
+    this.data = config.data;
+    this.options = config.options;
+    this.width = width;
+  }
+
+  update() {}
+
+  isZoomedOrPanned() {
+    return false;
+  }
+}
+
 function withAlpha(color, alpha) {
   const hex = color.replace("#", "");
   const [r, g, b] = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
@@ -101,7 +123,9 @@ function withAlpha(color, alpha) {
 export class MetricChart {
   /**
    * block: the chart's <figure> (with [data-canvas], [data-legend], [data-log], [data-png]).
-   * options: title() -> text, smoothable, onRange(min, max) after a zoom or pan, fileName.
+   * options: title() -> text, smoothable, onRange(min, max) after a zoom or pan, fileName,
+   * lazy (made off screen: attach() draws it), limit (series shown before "show all"),
+   * width (px to downsample for while never attached).
    */
   constructor(block, options = {}) {
     this.block = block;
@@ -116,7 +140,15 @@ export class MetricChart {
     this.smoothing = options.smoothing ?? 0;
     this.timer = null;
     this.lastDraw = 0;
-    this.chart = new Chart(this.canvas, this.config());
+    this.limit = options.limit ?? Infinity;
+    this.expanded = false;
+    this.match = null; // the key filter: lower-cased id -> bool, or null for every series
+    this.zoomRange = null; // {min, max} of x while zoomed or panned; kept while off screen
+    this.shown = []; // the series Chart.js has (see syncDatasets)
+    this.eventsDirty = false;
+    this.textQueued = false;
+    this.cfg = this.config();
+    this.chart = new Detached(this.cfg, options.width ?? 0);
     this.overlays = new Overlays(this);
     this.onLog = () => this.setLog(this.logBox.checked);
     this.logBox?.addEventListener("change", this.onLog);
@@ -137,6 +169,40 @@ export class MetricChart {
     };
     this.canvas.addEventListener("keydown", this.onKey);
     this.describe();
+    if (!options.lazy) this.attach();
+  }
+
+  get attached() {
+    return !(this.chart instanceof Detached);
+  }
+
+  /** Make the Chart.js instance (if off screen) and draw what the chart holds. */
+  attach() {
+    if (this.attached) return;
+    for (const s of this.shown) if (s.dirty) this.refresh(s);
+    if (this.eventsDirty) this.renderEvents(true);
+    this.chart = new Chart(this.canvas, this.cfg); // draws at once (no animation)
+    this.lastDraw = performance.now();
+    if (this.zoomRange) this.chart.zoomScale("x", this.zoomRange, "none");
+    this.renderText();
+  }
+
+  /** Let go of the Chart.js instance (and its canvas memory); the chart keeps everything else. */
+  detach() {
+    if (!this.attached) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const { width } = this.chart;
+    // Chart.js watches each data array it drew: an update without datasets lets go of them.
+    const datasets = this.cfg.data.datasets;
+    this.cfg.data.datasets = [];
+    this.chart.update("none");
+    this.chart.destroy();
+    this.cfg.data.datasets = datasets;
+    // A zoom lives in the scale's options; zoomRange brings it back on attach.
+    delete this.cfg.options.scales.x.min;
+    delete this.cfg.options.scales.x.max;
+    this.chart = new Detached(this.cfg, width);
   }
 
   config() {
@@ -193,6 +259,7 @@ export class MetricChart {
   rangeChanged(chart) {
     if (this.quiet) return; // a reset, not the user: nothing to pass on to other charts
     const { min, max } = chart.scales.x;
+    this.zoomRange = chart.isZoomedOrPanned() ? { min, max } : null;
     this.options.onRange?.(min, max);
   }
 
@@ -254,13 +321,13 @@ export class MetricChart {
       backgroundColor: color,
       borderWidth: 2,
     };
-    const s = { id, label, color, t0, smoothable, points: [], raw, smoothed, hidden: false };
+    const s = { id, label, color, t0, smoothable, points: [], raw, smoothed, hidden: false, shown: false };
+    s.lower = String(id).toLowerCase();
     s.ema = new Ema(this.smoothing);
     this.series.set(id, s);
-    this.chart.data.datasets.push(raw, smoothed);
     this.styleSeries(s);
+    this.syncDatasets();
     this.renderLegend();
-    this.describe();
     return s;
   }
 
@@ -269,23 +336,78 @@ export class MetricChart {
     const s = this.series.get(id);
     if (!s) return null;
     this.series.delete(id);
-    this.chart.data.datasets = this.chart.data.datasets.filter((d) => d !== s.raw && d !== s.smoothed);
+    this.syncDatasets();
     this.renderLegend();
-    this.describe();
-    // Update at once: Chart.js watches each data array's push() through a dataset index that
-    // is stale until the next update, and a live point may arrive before a deferred one.
-    this.draw();
     return s;
   }
 
   /** Take over the points and visibility of a series removed from another chart. */
   adoptSeries(id, from) {
     const s = this.series.get(id);
-    s.points = from.points;
+    s.points = this.pointsOf(from);
     s.t0 = from.t0 ?? s.t0;
     s.hidden = from.hidden;
     this.rebuild(s);
     this.renderLegend();
+  }
+
+  // ---- which series show -------------------------------------------------------------------
+
+  /** The series drawn and listed: those the filter lets through, the first `limit` of them. */
+  shownSeries() {
+    const shown = [];
+    const limit = this.expanded ? Infinity : this.limit;
+    for (const s of this.series.values()) {
+      if (shown.length >= limit) break;
+      if (this.matches(s)) shown.push(s);
+    }
+    return shown;
+  }
+
+  matches(s) {
+    return this.match === null || this.match(s.lower);
+  }
+
+  /** How many series the filter lets through. */
+  matching() {
+    if (this.match === null) return this.series.size;
+    let n = 0;
+    for (const s of this.series.values()) if (this.matches(s)) n += 1;
+    return n;
+  }
+
+  /** Show only the series whose lower-cased id `match` accepts (null: all); returns how many. */
+  setFilter(match) {
+    this.match = match;
+    this.syncDatasets();
+    this.renderLegend();
+    return this.matching();
+  }
+
+  /** Show every series the filter lets through (true) or only the first `limit` (false). */
+  setExpanded(on) {
+    this.expanded = on;
+    this.syncDatasets();
+    this.renderLegend();
+  }
+
+  // Chart.js gets the shown series' datasets plus the overlays. A change is drawn at once:
+  // Chart.js watches each data array's push() through a dataset index that is stale until the
+  // next update, and a live point may arrive before a deferred one.
+  syncDatasets() {
+    for (const s of this.shown) s.shown = false;
+    this.shown = this.shownSeries();
+    const next = [];
+    for (const s of this.shown) {
+      s.shown = true;
+      if (s.dirty && this.attached) this.refresh(s);
+      next.push(s.raw, s.smoothed);
+    }
+    const now = this.cfg.data.datasets;
+    for (const d of now) if (d.lkOverlay) next.push(d);
+    if (next.length === now.length && next.every((d, i) => d === now[i])) return;
+    this.cfg.data.datasets = next;
+    this.draw();
   }
 
   setLabel(id, label) {
@@ -295,7 +417,6 @@ export class MetricChart {
     s.raw.label = label;
     s.smoothed.label = t("chart.smoothed", { label });
     this.renderLegend();
-    this.describe();
   }
 
   setT0(id, t0) {
@@ -312,9 +433,21 @@ export class MetricChart {
   /** Replace a series' points with history rows [[step, value, wall_time], ...]. */
   setPoints(id, rows) {
     const s = this.series.get(id);
-    s.points = rows.map(([step, y, wall]) => ({ x: 0, y: y ?? null, s: step, t: wall }));
-    s.points.sort((a, b) => a.s - b.s);
+    // Turned into points once drawn (or added to): most of ten thousand series never are.
+    s.rows = rows;
+    s.points = [];
+    if (s.t0 === null && rows.length) s.t0 = rows.reduce((a, r) => (r[0] < a[0] ? r : a))[2];
     this.rebuild(s);
+  }
+
+  /** A series' points, made from the history rows it was given if not yet. */
+  pointsOf(s) {
+    if (s.rows) {
+      s.points = s.rows.map(([step, y, wall]) => ({ x: 0, y: y ?? null, s: step, t: wall }));
+      s.points.sort((a, b) => a.s - b.s);
+      s.rows = null;
+    }
+    return s.points;
   }
 
   /** Append one live point; keeps x order even when a point arrives late. */
@@ -322,10 +455,12 @@ export class MetricChart {
     const s = this.series.get(id);
     if (s.t0 === null) s.t0 = wall;
     const p = { x: this.xOf(s, step, wall), y: y ?? null, s: step, t: wall };
-    const pts = s.points;
+    const pts = this.pointsOf(s);
     if (!pts.length || pts[pts.length - 1].s <= step) {
       pts.push(p);
-      if (this.isSmoothed(s)) s.smoothed.data.push({ x: p.x, y: s.ema.next(p.y) });
+      // Not drawn (off screen, or past the shown series), it is placed and smoothed once it is.
+      if (!this.attached || !s.shown) s.dirty = true;
+      else if (this.isSmoothed(s)) s.smoothed.data.push({ x: p.x, y: s.ema.next(p.y) });
     } else {
       let lo = 0;
       let hi = pts.length;
@@ -343,7 +478,7 @@ export class MetricChart {
     }
     if (s.dirty) this.rebuild(s);
     else s.raw.data = s.points;
-    this.schedule();
+    if (s.shown) this.schedule();
   }
 
   xOf(s, step, wall) {
@@ -365,8 +500,19 @@ export class MetricChart {
     return s.smoothable && this.smoothing > 0;
   }
 
+  /** Place and smooth a series' points again: now if drawn, else once it is. */
   rebuild(s) {
+    if (!this.attached || !s.shown) {
+      s.dirty = true;
+      return;
+    }
+    this.refresh(s);
+    this.schedule();
+  }
+
+  refresh(s) {
     s.dirty = false;
+    this.pointsOf(s);
     if (s.t0 === null && s.points.length) s.t0 = s.points[0].t;
     for (const p of s.points) p.x = this.xOf(s, p.s, p.t);
     s.raw.data = s.points;
@@ -379,7 +525,6 @@ export class MetricChart {
       s.smoothed.data = [];
     }
     this.styleSeries(s);
-    this.schedule();
   }
 
   styleSeries(s) {
@@ -416,7 +561,13 @@ export class MetricChart {
     this.renderEvents();
   }
 
-  renderEvents() {
+  /** The markers as annotations: now when attached (or `now`), else once it attaches. */
+  renderEvents(now = false) {
+    if (!now && !this.attached) {
+      this.eventsDirty = true;
+      return;
+    }
+    this.eventsDirty = false;
     const annotations = {};
     for (const ev of this.events.values()) {
       annotations[`ev${ev.id}`] = this.marker(this.eventX(ev), eventStyle(ev.kind, ev), eventLines(ev));
@@ -481,6 +632,8 @@ export class MetricChart {
   }
 
   resetZoom() {
+    this.zoomRange = null;
+    if (!this.attached) return;
     this.quiet = true;
     try {
       this.chart.resetZoom("none");
@@ -490,7 +643,8 @@ export class MetricChart {
   }
 
   zoomTo(min, max) {
-    this.chart.zoomScale("x", { min, max }, "none");
+    this.zoomRange = { min, max };
+    if (this.attached) this.chart.zoomScale("x", { min, max }, "none");
   }
 
   toggleSeries(id) {
@@ -504,7 +658,7 @@ export class MetricChart {
   // ---- drawing ---------------------------------------------------------------------------
 
   schedule() {
-    if (this.timer !== null) return;
+    if (this.timer !== null || !this.attached) return;
     const wait = Math.max(0, UPDATE_INTERVAL_MS - (performance.now() - this.lastDraw));
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -518,6 +672,7 @@ export class MetricChart {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    if (!this.attached) return;
     this.lastDraw = performance.now();
     this.chart.update("none");
   }
@@ -535,13 +690,26 @@ export class MetricChart {
     for (const s of this.series.values()) s.smoothed.label = t("chart.smoothed", { label: s.label });
     this.renderLegend();
     this.renderEvents();
-    this.describe();
   }
 
+  /**
+   * The legend and the canvas' description, once for all the changes of this task (a history
+   * adds many series at once); off screen, when the chart attaches.
+   */
   renderLegend() {
+    if (this.textQueued) return;
+    this.textQueued = true;
+    queueMicrotask(() => {
+      if (this.textQueued && this.attached) this.renderText();
+    });
+  }
+
+  renderText() {
+    this.textQueued = false;
+    this.describe();
     if (!this.legend) return;
     this.legend.replaceChildren();
-    for (const s of this.series.values()) {
+    for (const s of this.shownSeries()) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "legend-item";
@@ -555,15 +723,30 @@ export class MetricChart {
       button.addEventListener("click", () => this.toggleSeries(s.id));
       this.legend.append(button);
     }
+    const matching = this.matching();
+    if (matching > this.limit) {
+      const more = document.createElement("button");
+      more.type = "button";
+      more.className = "legend-more";
+      more.dataset.more = this.expanded ? "fewer" : "all";
+      more.textContent = this.expanded ? t("chart.showFewer", { n: this.limit }) : t("chart.showAll", { n: matching });
+      more.setAttribute("aria-expanded", String(this.expanded));
+      more.addEventListener("click", () => this.setExpanded(!this.expanded));
+      this.legend.append(more);
+    }
   }
 
   describe() {
-    const labels = [...this.series.values()].map((s) => s.label).join(", ");
-    this.canvas.setAttribute("aria-label", t("chart.aria", { title: this.options.title?.() ?? "", series: labels || "–" }));
+    const shown = this.shownSeries();
+    let series = shown.map((s) => s.label).join(", ") || "–";
+    const rest = this.matching() - shown.length;
+    if (rest > 0) series = t("chart.ariaMore", { series, n: rest });
+    this.canvas.setAttribute("aria-label", t("chart.aria", { title: this.options.title?.() ?? "", series }));
     this.canvas.setAttribute("aria-description", t("chart.keysHint"));
   }
 
   downloadPng() {
+    this.attach();
     this.draw();
     this.canvas.toBlob((blob) => {
       const url = URL.createObjectURL(blob);
@@ -578,12 +761,12 @@ export class MetricChart {
   }
 
   destroy() {
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.detach();
+    this.textQueued = false;
     this.logBox?.removeEventListener("change", this.onLog);
     this.pngButton?.removeEventListener("click", this.onPng);
     this.canvas.removeEventListener("dblclick", this.onDblClick);
     this.canvas.removeEventListener("keydown", this.onKey);
-    this.chart.destroy();
     if (this.legend) this.legend.replaceChildren();
   }
 }

@@ -7,11 +7,23 @@
 //   5. anything else: "other".
 // A run only shows the panels its keys fill, in the order loss, accuracy, named sections
 // (alphabetical), lr, other.
+//
+// Thousands of keys: a panel makes its Chart.js chart only while it is in or near view (past
+// EAGER_PANELS panels; fewer are all drawn at once), shows its first SERIES_LIMIT series until
+// "show all" is pressed, and the key filter hides the panels and series whose keys do not hold
+// the typed text. Placing a key costs the same with ten keys as with ten thousand.
 import { MetricChart } from "./charts.js";
-import { metricLabel } from "./format.js";
+import { integer, metricLabel } from "./format.js";
 import { apply as applyLanguage, t } from "./i18n.js";
 
 const KNOWN = ["loss", "accuracy", "lr", "other"];
+// Up to this many panels every chart is drawn; past it only those in or near view.
+const EAGER_PANELS = 12;
+// A panel lists and draws its first series up to this many; "show all" shows the rest.
+const SERIES_LIMIT = 20;
+// How far outside the view a panel's chart is made (and kept): one view's height each way.
+const NEAR = "100% 0px";
+const FILTER_DELAY_MS = 120;
 // Per-layer series (`grad/norm/fc1.weight`: two slashes) past the first few of a panel start
 // hidden, so a model with a hundred layers stays readable; their legend chips show them.
 const MAX_SHOWN_LAYERS = 8;
@@ -46,16 +58,43 @@ function underscorePrefix(key) {
   return cut > 0 ? key.slice(0, cut) : null;
 }
 
+/**
+ * A run's keys with, for each prefix, how many keys share it (an underscore prefix, or a
+ * section named the same): rule 4 asks this for every key, so it is counted, not searched.
+ */
+class KeyIndex {
+  constructor(keys = []) {
+    this.keys = new Set();
+    this.sharing = new Map(); // prefix -> number of keys
+    for (const key of keys) this.add(key);
+  }
+
+  /** Add a key; returns its prefix when the key made that prefix shared by two keys. */
+  add(key) {
+    if (this.keys.has(key)) return null;
+    this.keys.add(key);
+    const prefix = underscorePrefix(key) ?? sectionOf(key);
+    if (prefix === null) return null;
+    const n = (this.sharing.get(prefix) ?? 0) + 1;
+    this.sharing.set(prefix, n);
+    return n === 2 ? prefix : null;
+  }
+
+  panelOf(key) {
+    const section = sectionOf(key);
+    if (section !== null) return section;
+    const kind = kindOf(key);
+    if (kind !== null) return kind;
+    const prefix = underscorePrefix(key);
+    if (prefix === null) return "other";
+    const n = (this.sharing.get(prefix) ?? 0) + (this.keys.has(key) ? 0 : 1);
+    return n >= 2 ? prefix : "other";
+  }
+}
+
 /** The panel a metric key goes on, given every key the run has (see the rule above). */
 export function panelFor(key, keys = [key]) {
-  const section = sectionOf(key);
-  if (section !== null) return section;
-  const kind = kindOf(key);
-  if (kind !== null) return kind;
-  const prefix = underscorePrefix(key);
-  if (prefix === null) return "other";
-  const sharing = [...keys].filter((k) => underscorePrefix(k) === prefix || sectionOf(k) === prefix);
-  return new Set([...sharing, key]).size >= 2 ? prefix : "other";
+  return new KeyIndex(keys).panelOf(key);
 }
 
 /** Sort key of a panel: loss, accuracy, named sections alphabetically, lr, other. */
@@ -75,8 +114,9 @@ function slugOf(name, taken) {
 /**
  * The run's chart panels, made from a <template> as keys arrive and removed when emptied.
  * options: smoothing(), xMode(), t0(), events() -> the run's events, planned() -> a recipe's
- * changes to come (optional), fileName(slug),
- * onRange(chart, min, max), onReset().
+ * changes to come (optional), fileName(slug), onRange(chart, min, max), onReset(),
+ * filter: {box, count, none} (the key filter's text box, its "n of m keys" and its
+ * "nothing matches" elements; optional).
  */
 export class ChartPanels {
   constructor(stack, template, emptyNote, options) {
@@ -84,33 +124,63 @@ export class ChartPanels {
     this.template = template;
     this.emptyNote = emptyNote;
     this.options = options;
-    this.panels = new Map(); // name -> {name, slug, block, chart}
-    this.keys = new Set();
+    this.panels = new Map(); // name -> {name, slug, rank, block, chart}
+    this.ordered = []; // the panels in page order
+    this.slugs = new Set();
+    this.index = new KeyIndex();
     this.placed = new Map(); // key -> panel name
     this.seriesCount = 0;
     this.emptyNote.hidden = false;
+    this.match = null; // the key filter: lower-cased key -> bool, or null
+    this.byBlock = new WeakMap(); // block -> panel
+    this.observer = new IntersectionObserver((entries) => this.onSight(entries), {
+      root: stack.closest(".app-main"),
+      rootMargin: NEAR,
+    });
+    this.setUpFilter(options.filter);
+  }
+
+  /** Every key the run has (known or placed). */
+  get keys() {
+    return this.index.keys;
   }
 
   charts() {
-    return [...this.panels.values()].map((p) => p.chart);
+    return this.ordered.map((p) => p.chart);
   }
 
   names() {
-    return [...this.panels.keys()];
+    return this.ordered.map((p) => p.name);
   }
 
   /** Make every key known before history arrives, so no panel is built and then regrouped. */
   know(keys) {
-    for (const key of keys) this.keys.add(key);
+    for (const key of keys) this.index.add(key);
+  }
+
+  /** A run's history, {key: rows}: every panel made, the ones in view drawn. */
+  load(series) {
+    const keys = Object.keys(series);
+    this.know(keys);
+    this.loading = true; // charts wait for showNear, the count for the end
+    this.width = this.stack.clientWidth; // read once: each read lays out the panels so far
+    try {
+      for (const key of keys) this.chartFor(key).setPoints(key, series[key]);
+    } finally {
+      this.loading = false;
+    }
+    this.showNear();
+    this.countKeys();
   }
 
   /** The chart for a key: its panel and series are made on first sight. */
   chartFor(key) {
     const placed = this.placed.get(key);
     if (placed !== undefined) return this.panels.get(placed).chart;
-    this.keys.add(key);
-    this.regroup();
-    return this.place(key);
+    this.regroup(this.index.add(key));
+    const chart = this.place(key);
+    if (!this.loading) this.countKeys();
+    return chart;
   }
 
   /** The chart a key is on, or null while the run has no such key. */
@@ -120,12 +190,15 @@ export class ChartPanels {
   }
 
   place(key, color = this.colorFor(key)) {
-    const name = panelFor(key, this.keys);
-    const chart = this.panel(name).chart;
+    const panel = this.panel(this.index.panelOf(key));
+    const chart = panel.chart;
     chart.addSeries(key, { label: metricLabel(key), color, t0: this.options.t0() });
-    const layers = [...chart.series.keys()].filter(isPerLayer).length;
-    if (isPerLayer(key) && layers > MAX_SHOWN_LAYERS) chart.toggleSeries(key);
-    this.placed.set(key, name);
+    if (isPerLayer(key)) {
+      panel.layers += 1;
+      if (panel.layers > MAX_SHOWN_LAYERS) chart.toggleSeries(key);
+    }
+    if (this.match === null || this.match(key.toLowerCase())) panel.block.hidden = false;
+    this.placed.set(key, panel.name);
     return chart;
   }
 
@@ -136,17 +209,18 @@ export class ChartPanels {
   }
 
   // A new key may give an "other" key company (grad_norm, then grad_max): both move to "grad".
-  regroup() {
+  regroup(shared) {
     const other = this.panels.get("other");
-    if (!other) return;
+    if (!other || shared === null) return;
     for (const key of [...other.chart.series.keys()]) {
-      if (panelFor(key, this.keys) !== "other") this.moveSeries(other.chart, key);
+      if (this.index.panelOf(key) !== "other") this.moveSeries(other, key);
     }
     if (!other.chart.series.size) this.removePanel("other");
   }
 
   moveSeries(from, key) {
-    const series = from.removeSeries(key);
+    const series = from.chart.removeSeries(key);
+    if (isPerLayer(key)) from.layers -= 1;
     const target = this.place(key, series.color);
     target.adoptSeries(key, series);
   }
@@ -156,30 +230,42 @@ export class ChartPanels {
   }
 
   createPanel(name) {
-    const slug = slugOf(name, new Set([...this.panels.values()].map((p) => p.slug)));
+    const slug = slugOf(name, this.slugs);
     const block = this.template.content.firstElementChild.cloneNode(true);
     block.id = `chart-block-${slug}`;
     block.dataset.chart = name;
+    block.hidden = this.match !== null; // until a key of it passes the filter
     const title = block.querySelector("[data-title]");
     if (KNOWN.includes(name)) title.dataset.i18n = `chart.${name}`;
     else title.textContent = name;
     block.querySelector("[data-log]").id = `log-${slug}`;
     block.querySelector("[data-log-label]").htmlFor = `log-${slug}`;
     applyLanguage(block);
-    this.insertBlock(block, name);
-    const chart = this.makeChart(block, name, slug);
-    const panel = { name, slug, block, chart };
+    const panel = { name, slug, rank: panelRank(name), block, chart: null, layers: 0 };
+    this.insertBlock(panel);
+    panel.chart = this.makeChart(block, name, slug);
     this.panels.set(name, panel);
+    this.slugs.add(slug);
+    this.byBlock.set(block, panel);
     this.emptyNote.hidden = true;
+    if (this.panels.size === EAGER_PANELS + 1) this.watchAll(); // from now on: only near view
+    else if (this.panels.size > EAGER_PANELS) this.observer.observe(block);
+    else if (!this.loading) panel.chart.attach(); // a few panels: each drawn as it comes
     return panel;
   }
 
-  insertBlock(block, name) {
-    const rank = panelRank(name);
-    const next = [...this.panels.values()]
-      .filter((p) => panelRank(p.name) > rank)
-      .sort((a, b) => (panelRank(a.name) < panelRank(b.name) ? -1 : 1))[0];
-    this.stack.insertBefore(block, next ? next.block : this.emptyNote);
+  // In page order by rank: found by halving, so a thousand panels cost no more than ten each.
+  insertBlock(panel) {
+    let lo = 0;
+    let hi = this.ordered.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ordered[mid].rank <= panel.rank) lo = mid + 1;
+      else hi = mid;
+    }
+    const next = this.ordered[lo];
+    this.stack.insertBefore(panel.block, next ? next.block : this.emptyNote);
+    this.ordered.splice(lo, 0, panel);
   }
 
   makeChart(block, name, slug) {
@@ -190,29 +276,115 @@ export class ChartPanels {
       fileName: () => this.options.fileName(slug),
       onRange: (min, max) => this.options.onRange(chart, min, max),
       onReset: () => this.options.onReset(),
+      lazy: true,
+      limit: SERIES_LIMIT,
+      width: this.loading ? this.width : this.stack.clientWidth,
     });
     chart.setXMode(this.options.xMode());
     chart.setLog(LOG_PANELS.includes(name));
     chart.setEvents(this.options.events());
     if (this.options.planned) chart.setPlanned(this.options.planned());
+    chart.setFilter(this.match);
     this.followZoom(chart);
     return chart;
   }
 
-  // A panel that appears while the others are zoomed shows the same range.
+  // A panel that appears while the others are zoomed shows the same range (all charts share it).
   followZoom(chart) {
-    const zoomed = this.charts().find((c) => c.chart.isZoomedOrPanned());
-    if (!zoomed) return;
-    const { min, max } = zoomed.chart.scales.x;
-    chart.zoomTo(min, max);
+    const range = this.ordered.find((p) => p.chart)?.chart.zoomRange;
+    if (range) chart.zoomTo(range.min, range.max);
+  }
+
+  // ---- which charts are drawn ---------------------------------------------------------------
+
+  /** Draw the charts in or near view now (so a run opens with its first charts on screen). */
+  showNear() {
+    if (this.panels.size <= EAGER_PANELS) {
+      for (const panel of this.ordered) panel.chart.attach();
+      return;
+    }
+    const root = this.observer.root;
+    const view = root ? root.getBoundingClientRect() : { top: 0, bottom: innerHeight, height: innerHeight };
+    for (const panel of this.ordered) {
+      if (panel.block.hidden) continue;
+      const box = panel.block.getBoundingClientRect();
+      if (box.top > view.bottom + view.height) break;
+      if (box.bottom >= view.top - view.height) panel.chart.attach();
+    }
+  }
+
+  // Watched again from the start: the observer reports each block once, and detaches the far.
+  watchAll() {
+    for (const panel of this.ordered) {
+      this.observer.unobserve(panel.block);
+      this.observer.observe(panel.block);
+    }
+  }
+
+  onSight(entries) {
+    if (this.panels.size <= EAGER_PANELS) return;
+    for (const entry of entries) {
+      const panel = this.byBlock.get(entry.target);
+      if (!panel || this.panels.get(panel.name) !== panel) continue;
+      if (entry.isIntersecting) panel.chart.attach();
+      else panel.chart.detach();
+    }
+  }
+
+  // ---- the key filter -----------------------------------------------------------------------
+
+  setUpFilter(filter) {
+    this.filter = filter ?? null;
+    if (!this.filter) return;
+    let timer = null;
+    this.filter.box.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => this.setFilter(this.filter.box.value), FILTER_DELAY_MS);
+    });
+    const now = () => {
+      clearTimeout(timer);
+      this.setFilter(this.filter.box.value);
+    };
+    this.filter.box.addEventListener("keydown", (event) => event.key === "Enter" && now());
+    this.filter.box.addEventListener("search", now); // the box's own clear button, Escape
+  }
+
+  /** Show only the panels and series whose key holds `text` (any case); "" shows all. */
+  setFilter(text) {
+    const needle = String(text ?? "").trim().toLowerCase();
+    this.needle = needle;
+    this.match = needle ? (key) => key.includes(needle) : null;
+    for (const panel of this.ordered) {
+      const matching = panel.chart.setFilter(this.match);
+      panel.block.hidden = matching === 0;
+    }
+    this.countKeys();
+  }
+
+  /** "n of m keys" beside the filter, and a note when the filter leaves nothing. */
+  countKeys() {
+    if (!this.filter) return;
+    const total = this.placed.size;
+    let shown = total;
+    if (this.match !== null) {
+      shown = 0;
+      for (const key of this.placed.keys()) if (this.match(key.toLowerCase())) shown += 1;
+    }
+    this.filter.count.textContent = this.match === null ? "" : t("chart.filterCount", { shown: integer(shown), total: integer(total) });
+    this.filter.none.hidden = this.match === null || shown > 0 || total === 0;
+    this.filter.none.textContent = t("chart.noMatch", { text: this.needle ?? "" });
   }
 
   removePanel(name) {
     const panel = this.panels.get(name);
+    this.observer.unobserve(panel.block);
     panel.chart.destroy();
     panel.block.remove();
     this.panels.delete(name);
+    this.ordered.splice(this.ordered.indexOf(panel), 1);
+    this.slugs.delete(panel.slug);
     this.emptyNote.hidden = this.panels.size > 0;
+    if (this.panels.size === EAGER_PANELS) for (const p of this.ordered) p.chart.attach();
   }
 
   refreshLanguage() {
@@ -220,13 +392,22 @@ export class ChartPanels {
       for (const id of chart.series.keys()) chart.setLabel(id, metricLabel(id));
       chart.refreshLanguage();
     }
+    this.countKeys();
   }
 
   destroy() {
-    for (const name of this.names()) this.removePanel(name);
-    this.keys.clear();
+    this.observer.disconnect();
+    for (const panel of this.ordered) {
+      panel.chart.destroy();
+      panel.block.remove();
+    }
+    this.panels.clear();
+    this.ordered = [];
+    this.slugs.clear();
+    this.index = new KeyIndex();
     this.placed.clear();
     this.seriesCount = 0;
     this.emptyNote.hidden = false;
+    this.countKeys();
   }
 }

@@ -85,12 +85,8 @@ export class RunView {
     }
     if (token !== this.token) return;
     this.setEvents(events);
-    this.panels.know(Object.keys(history.series));
     this.runs.knowKeys(Object.keys(history.series));
-    for (const [key, rows] of Object.entries(history.series)) {
-      this.panels.chartFor(key).setPoints(key, rows);
-    }
-    for (const chart of this.panels.charts()) chart.draw();
+    this.panels.load(history.series); // draws the panels in view; the others as they come near
     this.sub = this.live.subscribe(id, history.last_id || 0, {
       onPoints: (points) => this.takePoints(points),
       onEvent: (ev) => this.addEvent(ev),
@@ -182,6 +178,11 @@ export class RunView {
         fileName: (slug) => `${this.run ? this.run.name : "run"}-${slug}`,
         onRange: (source, min, max) => this.syncRange(source, min, max),
         onReset: () => this.toolbar.resetZoom(),
+        filter: {
+          box: document.getElementById("chart-filter"),
+          count: document.getElementById("chart-filter-count"),
+          none: document.getElementById("charts-nomatch"),
+        },
       },
     );
   }
