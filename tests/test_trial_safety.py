@@ -5,7 +5,6 @@ host a trial refuses it; no child run is left waiting; recipes replay what runs 
 from __future__ import annotations
 
 import signal
-import sqlite3
 from contextlib import closing
 
 import pytest
@@ -15,7 +14,7 @@ from lernkurve.shared.hparams import resolve
 from lernkurve.shared.taskspecs import task_schema, total_steps_for
 from lernkurve.store.models import RunRow
 from lernkurve.web.streamer import mark_interrupted
-from support import ROOT, wait_for
+from support import ROOT, open_sqlite, wait_for
 
 TRIAL = ROOT / "tests" / "scripts" / "trial.py"
 PLAIN = ROOT / "tests" / "scripts" / "plain_loop.py"
@@ -34,6 +33,7 @@ def plain(db_path, data_dir, tmp_path):
 
 
 def race(api, run_id: int, steps: int = 60) -> dict:
+    api.wait_logged(run_id, "loss")
     body = {"variants": [{"lr": 0.001}, {"lr": 0.2}], "steps": steps, "metric": "loss"}
     response = api.post(f"/api/runs/{run_id}/race", json=body)
     assert response.status_code == 202, response.get_json()
@@ -56,7 +56,7 @@ def test_a_checkpoint_saved_mid_race_resumes_to_the_run_as_it_was(api, script, d
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = {r["step"]: r for r in records.all() if r["step"] < start}
-    with closing(sqlite3.connect(db_path)) as conn:
+    with closing(open_sqlite(db_path)) as conn:
         saved = [
             s for (s,) in conn.execute("SELECT step FROM checkpoints WHERE run_id = ?", (run_id,))
         ]
@@ -118,6 +118,7 @@ def test_a_checkpoint_asked_during_a_race_is_saved_after_it(api, script):
 def test_a_script_that_cannot_host_a_trial_refuses_it_with_what_it_needs(api, plain, args):
     proc, run_id, records = plain("100000", "0.005", *args)
     records.wait_past(10)
+    api.wait_logged(run_id, "loss")
     body = {"min_lr": 1e-4, "max_lr": 1.0, "steps": 20}
     response = api.post(f"/api/runs/{run_id}/lr_test", json=body)
     assert response.status_code == 409
@@ -190,6 +191,7 @@ def test_a_runs_own_recipe_with_autopilot_and_race_changes_replays(api):
     """What the autopilot and a race did is replayable: the recipe is taken and lands again."""
     hparams = {"epochs": 40, "lr": 0.1}
     run_id = api.start("spiral", delay_ms=5, **hparams)["id"]
+    api.wait_logged(run_id, "train_loss")
     plateau = {"metric": "train_loss", "patience": 10, "min_delta": 10, "max_times": 3}
     body = {
         "enabled": True,

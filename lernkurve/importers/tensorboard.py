@@ -1,159 +1,169 @@
-"""TensorBoard event files as Lernkurve runs (scalars only, read with TensorBoard's own reader),
-so old runs can be compared with new ones; importing the same folder again adds only what is
-new::
+"""TensorBoard event files as Lernkurve runs (scalars only, records parsed with TensorBoard's
+own protobuf classes), so old runs can be compared with new ones; importing the same folder
+again adds only what is new::
 
     python -m lernkurve.tensorboard import LOGDIR [--db PATH|URL]     (or: lernkurve import-tb)
+        [--max-files N] [--max-bytes SIZE] [--max-seconds S] [--quiet]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+import time
 from pathlib import Path
 
-SOURCE = "tensorboard"  # runs.task of an imported run
-TENSORBOARD_PIN = "tensorboard==2.21.0"
+from lernkurve.importers.events import TENSORBOARD_PIN, metric_key, require
+from lernkurve.importers.jobs import ImportJob
+from lernkurve.importers.logdir import ImportProblem, import_logdir, run_import
+from lernkurve.importers.report import Progress, Report
+from lernkurve.importers.runs import SOURCE
+from lernkurve.importers.walk import Limits
+
+__all__ = [
+    "SOURCE",
+    "TENSORBOARD_PIN",
+    "ImportJob",
+    "ImportProblem",
+    "Limits",
+    "Progress",
+    "Report",
+    "import_logdir",
+    "main",
+    "metric_key",
+    "require",
+    "run_import",
+]
+
+PROGRESS_EVERY = 1.0  # seconds between the command line's progress lines
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
-def _reader():
+def size(text: str) -> int:
+    """A byte count such as 1073741824, 500M or 2G."""
+    raw = text.strip().lower().removesuffix("b").removesuffix("i")
+    unit = raw[-1:] if raw[-1:] in _UNITS else ""
     try:
-        return importlib.import_module("tensorboard.backend.event_processing.event_accumulator")
-    except ImportError as err:
-        raise ImportError(
-            f"lernkurve.tensorboard import needs tensorboard: pip install {TENSORBOARD_PIN} "
-            "(or pip install -r requirements-extras.txt)"
-        ) from err
+        value = float(raw[: len(raw) - len(unit)]) * _UNITS[unit]
+    except ValueError:
+        message = f"not a size: {text!r} (e.g. 1073741824, 500M, 2G)"
+        raise argparse.ArgumentTypeError(message) from None
+    return int(value)
 
 
-def read_scalars(folder: str | Path) -> dict[str, list[tuple[int, float, float]]]:
-    """Every scalar in one run folder's event files: {tag: [(step, wall_time, value)]}."""
-    accumulators = _reader()
-    from tensorboard.util import tensor_util
-
-    guidance = {accumulators.SCALARS: 0, accumulators.TENSORS: 0}
-    acc = accumulators.EventAccumulator(str(folder), size_guidance=guidance)
-    acc.Reload()
-    tags = acc.Tags()
-    scalars = {
-        tag: [(e.step, e.wall_time, e.value) for e in acc.Scalars(tag)] for tag in tags["scalars"]
-    }
-    for tag in tags.get("tensors", []):  # new-style scalars are tensor summaries
-        if acc.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
-            continue
-        scalars[tag] = [
-            (e.step, e.wall_time, float(tensor_util.make_ndarray(e.tensor_proto).item()))
-            for e in acc.Tensors(tag)
-        ]
-    return scalars
-
-
-def run_folders(logdir: str | Path) -> list[Path]:
-    """The folders under ``logdir`` (itself included) that hold event files, sorted."""
-    root = Path(logdir)
-    found = {p.parent for p in root.rglob("*tfevents*") if p.is_file()}
-    return sorted(found)
-
-
-def import_logdir(logdir: str | Path, db=None) -> list[dict]:
-    """Import every run under ``logdir``; again later, only points not imported yet.
-
-    Returns one ``{"run_id", "name", "path", "added", "new"}`` per run folder. ``db``: a
-    Database, a path or URL (default: as the app).
-    """
-    from lernkurve.store.database import Database
-
-    database = db if isinstance(db, Database) else Database(db)
-    root = Path(logdir).resolve()
-    if not root.is_dir():
-        raise FileNotFoundError(f"no such folder: {logdir}")
-    results = []
-    for folder in run_folders(root):
-        scalars = read_scalars(folder)
-        name = root.name if folder == root else f"{root.name}/{folder.relative_to(root)}"
-        results.append(_import_run(database, folder, name, scalars))
-    return results
-
-
-def _import_run(db, folder: Path, name: str, scalars: dict) -> dict:
-    from sqlalchemy import select
-
-    from lernkurve.store.models import Metric, RunRow, now
-    from lernkurve.store.points import expand_points
-
-    path = str(folder)
-    with db.Session() as session:
-        existing = [
-            row
-            for row in session.scalars(select(RunRow).where(RunRow.task == SOURCE))
-            if (row.config or {}).get("path") == path
-        ]
-        row = existing[0] if existing else None
-        seen = set()
-        if row is not None:
-            seen = set(
-                session.execute(select(Metric.key, Metric.step).where(Metric.run_id == row.id))
-            )
-    points = [
-        (step, wall, {tag: value})
-        for tag, events in sorted(scalars.items())
-        for step, wall, value in events
-        if (tag, step) not in seen
-    ]
-    walls = [wall for events in scalars.values() for _, wall, _ in events]
-    steps = [step for events in scalars.values() for step, _, _ in events]
-    fields = {
-        "step": max(steps, default=0),
-        "started_at": min(walls, default=None),
-        "ended_at": max(walls, default=None),
-    }
-    if row is None:
-        row = db.insert_run(
-            name=name,
-            task=SOURCE,
-            status="completed",
-            hparams={},
-            config={"source": SOURCE, "path": path, "tags": sorted(scalars)},
-            heartbeat_at=now(),
-            **fields,
-        )
-    if points:
-        rows, _, buckets = expand_points(row.id, points)
-        with db.write() as conn:
-            db.insert_metrics(conn, rows)
-            db.upsert_buckets(conn, row.id, buckets)
-        with db.Session() as session:
-            stored = session.get(RunRow, row.id)
-            stored.step, stored.ended_at = fields["step"], fields["ended_at"]
-            session.commit()
-    return {"run_id": row.id, "name": name, "path": path, "added": len(points), "new": not existing}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``[import] LOGDIR [--db PATH|URL]``: the importer's command line (lernkurve import-tb)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["import"]:  # python -m lernkurve.tensorboard import LOGDIR
-        argv = argv[1:]
+def _parser() -> argparse.ArgumentParser:
+    defaults = Limits()
     parser = argparse.ArgumentParser(
         prog="lernkurve import-tb",
         description="Import TensorBoard event files as Lernkurve runs (scalars only). "
-        "Importing the same folder again adds only points not imported yet.",
+        "Importing the same folder again adds only points not imported yet; a run whose "
+        "files cannot all be read is left as it was.",
     )
     parser.add_argument("logdir", help="a TensorBoard log folder (every run below it)")
     parser.add_argument("--db", help="database file or SQLAlchemy URL (default as the app)")
+    parser.add_argument(
+        "--max-files",
+        type=int,
+        default=defaults.max_files,
+        help="stop after finding this many event files (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=size,
+        default=defaults.max_bytes,
+        help="stop before reading more than this (default 1G)",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=defaults.max_seconds,
+        help="stop after this long (default %(default)g)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def progress_line(progress: Progress) -> str:
+    p = progress.snapshot()
+    if p["phase"] == "walking":
+        return "importing: looking for event files..."
+    waiting = " (waiting for another import of it)" if p["waiting"] else ""
+    return (
+        f"importing: run {min(p['runs_done'] + 1, p['runs_found'])} of {p['runs_found']}"
+        f" {p['current'] or ''}{waiting}, {p['files_done']:,} of {p['files_found']:,} files, "
+        f"{p['bytes_done'] / 1e6:,.1f} of {p['bytes_total'] / 1e6:,.1f} MB, "
+        f"{p['points']:,} points"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``[import] LOGDIR [--db PATH|URL] [bounds]``: the importer's command line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["import"]:  # python -m lernkurve.tensorboard import LOGDIR
+        argv = argv[1:]
+    parser = _parser()
     args = parser.parse_args(argv)
+    limits = Limits(args.max_files, args.max_bytes, args.max_seconds)
+    for name, (low, high) in Limits.BOUNDS.items():
+        if not low <= getattr(limits, name) <= high:
+            parser.error(f"--{name.replace('_', '-')} must be between {low:g} and {high:g}")
     try:
-        results = import_logdir(args.logdir, args.db)
+        require()
+        if not Path(args.logdir).expanduser().is_dir():
+            raise FileNotFoundError(f"no such folder: {args.logdir}")
     except (FileNotFoundError, ImportError) as err:
         print(f"lernkurve: {err}", file=sys.stderr)
         return 1
-    if not results:
-        print(f"lernkurve: no TensorBoard event files under {args.logdir}", file=sys.stderr)
+    job = ImportJob(Path(args.logdir).expanduser(), args.db, limits).start()
+    try:
+        _follow(job, args.quiet)
+    except KeyboardInterrupt:
+        print("lernkurve: cancelling; the run being imported goes back as it was", file=sys.stderr)
+        job.cancel()
+        job.wait()
+    return _answer(job, args.logdir)
+
+
+def _follow(job: ImportJob, quiet: bool) -> None:
+    began = time.monotonic()
+    while not job.wait(PROGRESS_EVERY):
+        if not quiet:
+            print(progress_line(job.progress), file=sys.stderr, flush=True)
+    if not quiet and job.report is not None:
+        p = job.progress.snapshot()
+        print(
+            f"done in {time.monotonic() - began:.1f} s: {p['files_done']:,} files, "
+            f"{p['bytes_done'] / 1e6:,.1f} MB read, {p['points']:,} points added",
+            file=sys.stderr,
+        )
+
+
+def _answer(job: ImportJob, logdir: str) -> int:
+    if job.report is None:
+        print(
+            f"lernkurve: {(job.error or {}).get('message', 'the import failed')}", file=sys.stderr
+        )
         return 1
-    for item in results:
+    report: Report = job.report
+    for item in report.runs:
         verb = "imported" if item["new"] else "updated"
         print(f"run {item['run_id']} {item['name']}: {verb}, {item['added']} points added")
-    return 0
+    for note in report.notes.items:
+        print(f"lernkurve: skipped {note['path']}: {note['reason']}", file=sys.stderr)
+    if report.notes.more:
+        print(f"lernkurve: skipped {report.notes.more} more", file=sys.stderr)
+    for error in report.errors:
+        print(f"lernkurve: not imported: {error['run']}: {error['message']}", file=sys.stderr)
+    if report.cancelled:
+        print(f"lernkurve: cancelled: {report.message()}", file=sys.stderr)
+        return 130
+    if report.bound:
+        print(f"lernkurve: {report.message()}", file=sys.stderr)
+        return 1
+    if not report.runs and not report.errors:
+        print(f"lernkurve: no TensorBoard event files under {logdir}", file=sys.stderr)
+        return 1
+    return 1 if report.errors else 0
 
 
 if __name__ == "__main__":

@@ -156,33 +156,53 @@ def test_the_command_line_imports_a_logdir_and_names_what_it_did(db_path, tmp_pa
     assert cli.stdout.strip() == "run 1 logs: updated, 0 points added", cli.stderr
 
 
+def imported(api, body: dict, timeout: float = 60.0) -> dict:
+    """Start an import job over REST and wait for it to end; its last state."""
+    response = api.post("/api/import/tensorboard", json=body)
+    assert response.status_code == 202, response.get_json()
+    job = response.get_json()["job"]
+    assert response.headers["Location"] == f"/api/import/tensorboard/{job['id']}"
+
+    def ended():
+        state = api.get(f"/api/import/tensorboard/{job['id']}").get_json()["job"]
+        return state["state"] != "running" and state
+
+    return wait_for(ended, timeout)
+
+
 def test_the_rest_route_imports_once_and_refuses_what_is_not_a_logdir(api, tmp_path):
     writer = TorchWriter(log_dir=str(tmp_path / "logs" / "run1"))
     for step in range(5):
         writer.add_scalar("loss", 1.0 + step, step)
     writer.close()
     body = {"logdir": str(tmp_path / "logs")}
-    first = api.post("/api/import/tensorboard", json=body)
-    assert first.status_code == 200, first.get_json()
-    [run] = first.get_json()["runs"]
+    first = imported(api, body)
+    assert first["state"] == "done" and first["errors"] == [], first
+    [run] = first["runs"]
     assert run["added"] == 5 and run["new"] and run["name"] == "logs/run1"
+    assert first["progress"]["points"] == 5 and first["progress"]["files_done"] == 1
     assert series(api, run["run_id"], "loss") == {s: 1.0 + s for s in range(5)}
-    again = api.post("/api/import/tensorboard", json=body).get_json()["runs"]
+    again = imported(api, body)["runs"]
     assert again[0]["added"] == 0 and again[0]["run_id"] == run["run_id"]
+    assert imported(api, {"logdir": str(tmp_path)})["runs"] == again  # found from above
 
     for bad, status in [
         ({}, 400),
         ({"logdir": 7}, 400),
         ({"logdir": ""}, 400),
         ({"logdir": "a\x00b"}, 400),
+        ({**body, "max_files": 0}, 400),
+        ({**body, "max_files": True}, 400),
+        ({**body, "max_bytes": "1G"}, 400),
+        ({**body, "max_seconds": -1}, 400),
         ({"logdir": str(tmp_path / "nowhere")}, 404),
-        ({"logdir": str(tmp_path)}, 200),  # the same runs, found from above
     ]:
         response = api.post("/api/import/tensorboard", json=bad)
         assert response.status_code == status, (bad, response.get_json())
+    assert api.get("/api/import/tensorboard/nope").status_code == 404
     (tmp_path / "empty").mkdir()
-    response = api.post("/api/import/tensorboard", json={"logdir": str(tmp_path / "empty")})
-    assert response.status_code == 404
-    assert response.get_json()["error"]["code"] == "no_event_files"
+    empty = imported(api, {"logdir": str(tmp_path / "empty")})
+    assert empty["state"] == "done" and empty["runs"] == []
+    assert empty["message"].startswith("no TensorBoard event files under")
     unauthorized = api.client.post("/api/import/tensorboard", json=body)
     assert unauthorized.status_code == 401
