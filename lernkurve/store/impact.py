@@ -46,6 +46,16 @@ def describe(before: float, after: float) -> tuple[float | None, str]:
     return None, text
 
 
+def changed_something(event: dict) -> bool:
+    """An hparams event that changed a value (not one kept as it was, as a race's ×1 winner
+    of an older release recorded): only such a change has an impact to measure."""
+    payload = event.get("payload") or {}
+    changes = payload.get("changes") or {}
+    if payload.get("kept"):
+        return False
+    return any(not isinstance(c, list) or len(c) != 2 or c[0] != c[1] for c in changes.values())
+
+
 class ImpactReader:
     """Reads one run's loss series to score its hparams events."""
 
@@ -86,7 +96,7 @@ class ImpactReader:
 
     def annotate(self, events: list[dict]) -> None:
         """Add ``impact`` to every hparams event with enough steps on both sides of it."""
-        changes = [e for e in events if e["kind"] == "hparams"]
+        changes = [e for e in events if e["kind"] == "hparams" and changed_something(e)]
         if not changes:
             return
         with self.db.Session() as session:

@@ -14,12 +14,11 @@ from typing import Any
 from lernkurve.shared.metrics import number, pick_metric
 from lernkurve.store.trialrows import end_children
 from lernkurve.tracking.child import ChildRun
+from lernkurve.tracking.lrcurve import DIVERGE_RATIO, stop_reason, suggest_lr
 from lernkurve.tracking.state import TrainingState
 from lernkurve.tracking.torchdist import in_distributed_job
 
-DIVERGE_RATIO = 4.0  # an lr test stops once the (smoothed) loss exceeds its best this many times
-MIN_STEPS_BEFORE_STOP = 5
-SMOOTHING = 0.9  # of the lr test's losses (bias-corrected moving average, as fast.ai's)
+KEPT_TOLERANCE = 1e-9  # a winner this close to the values the race began with changed nothing
 
 
 def close_unstarted(db: Any, run_id: int) -> None:
@@ -81,6 +80,7 @@ class LrTest(Trial):
         self.min_lr, self.max_lr = float(payload["min_lr"]), float(payload["max_lr"])
         self.steps = int(payload["steps"])
         self.lrs: list[float] = []
+        self.stopped_because: str | None = None
         self.state = TrainingState(run)
         self.open_child(payload["run_id"], run.hparams)
         self._set_lr(0)
@@ -97,8 +97,10 @@ class LrTest(Trial):
     def boundary(self, step: int) -> int | None:
         """Called before ``step`` runs: the next trial step, or None when the test is over."""
         index = step - self.start
-        losses = self._losses()
-        if index >= self.steps or self._diverged(losses):
+        if index >= self.steps:
+            return None
+        self.stopped_because = stop_reason(self._losses(), self.steps)
+        if self.stopped_because is not None:
             return None
         self._set_lr(index)
         return step
@@ -106,20 +108,6 @@ class LrTest(Trial):
     def _losses(self) -> list[float | None]:
         """The metric at each trial step so far (None: that step logged none)."""
         return [self.values.get(self.start + i) for i in range(len(self.lrs))]
-
-    def _diverged(self, losses: list[float | None]) -> bool:
-        """Non-finite, or (after the first tenth of the test) the smoothed loss above
-        DIVERGE_RATIO × its best: one noisy batch of a converged run must not end it."""
-        seen = [v for v in losses if v is not None]
-        if not seen:
-            return False
-        if not math.isfinite(seen[-1]):
-            return True
-        if len(seen) < max(MIN_STEPS_BEFORE_STOP, self.steps // 10):
-            return False
-        smoothed = smooth(seen)
-        best = min(smoothed)
-        return best > 0 and smoothed[-1] > DIVERGE_RATIO * best
 
     def finish(self) -> dict:
         """Restore the state from before the test; the result for the `lr_test` event."""
@@ -131,69 +119,16 @@ class LrTest(Trial):
         return {
             "lrs": lrs,
             "losses": [v if v is not None and math.isfinite(v) else None for v in losses],
-            "suggested_lr": suggest_lr(lrs, losses),
+            **suggest_lr(lrs, losses).payload(),
             "metric": self.metric,
             "run_id": self.child.id,
             "steps": count,
+            "planned_steps": self.steps,
+            "min_lr": self.min_lr,
+            "max_lr": self.max_lr,
+            "stopped_because": self.stopped_because,
+            "diverge_ratio": DIVERGE_RATIO,
         }
-
-
-def smooth(values: list[float], beta: float = SMOOTHING) -> list[float]:
-    """Bias-corrected exponential moving average (as fast.ai's lr finder smooths)."""
-    out, average = [], 0.0
-    for i, value in enumerate(values, start=1):
-        average = beta * average + (1 - beta) * value
-        out.append(average / (1 - beta**i))
-    return out
-
-
-VALLEY_POINTS = 500  # the valley search is quadratic: longer curves are thinned to this
-FLAT = 0.1  # a fall smaller than this share of the first loss is noise, not a valley
-
-
-def suggest_lr(lrs: list[float], losses: list[float | None]) -> float | None:
-    """Two thirds into the longest stretch where the smoothed loss keeps falling, before its
-    minimum (fast.ai's "valley"): on a flat, noisy curve the single steepest drop is noise."""
-    usable = []
-    for lr, loss in zip(lrs, losses, strict=False):
-        if loss is None:
-            continue
-        if not math.isfinite(loss):
-            break  # past divergence: nothing after it counts
-        usable.append((lr, loss))
-    if len(usable) < 3:
-        return usable[0][0] if usable else None
-    curve = list(zip([u[0] for u in usable], smooth([u[1] for u in usable]), strict=True))
-    lowest = min(range(len(curve)), key=lambda i: curve[i][1])
-    falling = curve[: lowest + 1]
-    falling = falling[:: max(1, math.ceil(len(falling) / VALLEY_POINTS))]
-    start, end = _longest_fall(falling)
-    if falling[start][1] - falling[end][1] < FLAT * abs(curve[0][1]):
-        return _below_harm(curve)
-    third = (end - start) / 3
-    return falling[start + int(third) + int(third / 2)][0]
-
-
-def _below_harm(curve: list[tuple[float, float]]) -> float:
-    """A flat curve says only where lr starts to hurt: a tenth of the highest lr whose
-    smoothed loss is still within FLAT of where the test began (never below the first lr)."""
-    first = curve[0][1]
-    safe = max(i for i, (_, loss) in enumerate(curve) if loss <= first + FLAT * abs(first))
-    return max(curve[0][0], curve[safe][0] / 10)
-
-
-def _longest_fall(curve: list[tuple[float, float]]) -> tuple[int, int]:
-    """Where the longest decreasing subsequence of the losses starts and ends (indices)."""
-    lengths = [1] * len(curve)
-    start = end = 0
-    for i in range(1, len(curve)):
-        for j in range(i):
-            if curve[i][1] < curve[j][1] and lengths[i] < lengths[j] + 1:
-                lengths[i] = lengths[j] + 1
-        if lengths[i] > lengths[end]:
-            end = i
-            start = end - lengths[end] + 1
-    return max(0, start), end
 
 
 class Race(Trial):
@@ -206,6 +141,7 @@ class Race(Trial):
         self.variants: list[dict] = payload["variants"]
         self.run_ids: list[int] = payload["run_ids"]
         self.steps = int(payload["steps"])
+        self.scored_over = max(1, self.steps // 5)  # a variant's score: its last values' mean
         self.mode = payload.get("mode", "min")
         self.state = TrainingState(run)
         self.results: list[dict] = []
@@ -230,8 +166,7 @@ class Race(Trial):
         return self.start
 
     def _score(self) -> float | None:
-        tail = max(1, self.steps // 5)
-        values = [self.values[s] for s in sorted(self.values)[-tail:]]
+        values = [self.values[s] for s in sorted(self.values)[-self.scored_over :]]
         if not values or not all(math.isfinite(v) for v in values):
             return None
         return sum(values) / len(values)
@@ -260,13 +195,30 @@ class Race(Trial):
             state.restore()
             end = self.start + self.steps
             self.run.buffer.points.extend(calls)
+        before = {k: self.state.hparams.get(k) for v in self.variants for k in v}
         return {
             "results": self.results,
             "winner": winner,
+            "kept": winner is not None and _unchanged(before, self.variants[winner]),
+            "before": before,
             "metric": self.metric,
+            "mode": self.mode,
+            "scored_over": self.scored_over,
             "steps": self.steps,
             "end_step": end,
         }
+
+
+def _unchanged(before: dict, values: dict) -> bool:
+    """Whether values are those the race began with: a winner that changes nothing is kept."""
+    return all(_same(before.get(k), v) for k, v in values.items())
+
+
+def _same(a: Any, b: Any) -> bool:
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers):
+        return math.isclose(a, b, rel_tol=KEPT_TOLERANCE, abs_tol=0.0)
+    return a == b
 
 
 class TrialHost:
@@ -311,9 +263,9 @@ class TrialHost:
         run.trial = None
         result = trial.finish()
         run.event(trial.kind, result, trial.start)
-        if trial.kind == "race" and result["winner"] is not None:
+        if trial.kind == "race" and result["winner"] is not None and not result["kept"]:
             winner = result["results"][result["winner"]]
-            changes = {k: [trial.state.hparams.get(k), v] for k, v in winner["hparams"].items()}
+            changes = {k: [result["before"][k], v] for k, v in winner["hparams"].items()}
             run.event("hparams", {"changes": changes, "mode": "scale", "by": "race"}, trial.start)
             run.lr_record.snapshot()
         run.commands.replay_deferred()

@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from lernkurve import __version__
 from lernkurve.shared.paths import resource_root
 from lernkurve.store.database import Database
-from lernkurve.web import checkpoints, decide, history, runs, steer, tbimport
+from lernkurve.web import checkpoints, decide, history, layout, runs, steer, tbimport
 from lernkurve.web.rest import json_http_error
 from lernkurve.web.security import (
     OLD_COOKIE_PREFIX,
@@ -113,7 +113,7 @@ def create_app(config: dict | None = None, worker: WorkerFactory | None = None) 
     )
     app.json.sort_keys = False
     init_security(app)
-    for routes in (runs, steer, history, checkpoints, decide, tbimport):
+    for routes in (runs, steer, history, checkpoints, decide, tbimport, layout):
         app.register_blueprint(routes.bp)
     app.register_error_handler(HTTPException, json_http_error)
     socketio = SocketIO(app, async_mode="threading")

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from lernkurve.shared import recipes
 from lernkurve.shared.autopilot import DEFAULTS, LIMITS, merge
+from lernkurve.shared.metrics import pick_metric
 from lernkurve.shared.taskspecs import TASKS
 from lernkurve.store.models import Command, Event, RunRow, now
+from lernkurve.store.queries import metric_keys
 from lernkurve.store.trialrows import trial_running
 from lernkurve.web.rest import (
     ApiError,
@@ -35,6 +37,8 @@ MAX_TRIAL_STEPS = 100_000
 UNDO_LOOKBACK = 1000  # hparams events an undo looks back through for the autopilot's last
 MAX_VARIANTS, MIN_VARIANTS = 8, 2
 MODES = ("min", "max")
+KEYS_NAMED = 12  # logged keys an unknown metric's message names (the answer lists them all)
+KEYS_LISTED = 1000
 
 
 def _number(body: dict, key: str, low: float, high: float) -> float:
@@ -65,6 +69,29 @@ def _metric_arg(body: dict) -> str | None:
     if metric is not None and (not isinstance(metric, str) or not 0 < len(metric) <= 100):
         raise ApiError(400, "invalid_argument", "metric must be a metric key (1 to 100 characters)")
     return metric
+
+
+def logged_metric(session, run: RunRow, wanted: str | None) -> str:
+    """The metric a decision reads: ``wanted``, else the run's loss key; 400 naming the keys
+    the run logs when it never logged that one (a trial or rule on it could never judge)."""
+    keys = metric_keys(session.connection(), run.id)
+    if not keys:
+        message = f"run {run.id} has logged no metric yet; ask again once it logs its loss"
+        raise ApiError(400, "no_metrics", message, keys=[])
+    chosen = pick_metric(keys, wanted)
+    if chosen is not None:
+        return chosen
+    listed = _loss_first(keys)
+    named = ", ".join(listed[:KEYS_NAMED]) + (" ..." if len(listed) > KEYS_NAMED else "")
+    if wanted:
+        message = f"run {run.id} never logged {wanted!r}; it logs {named}"
+    else:
+        message = f"run {run.id} logs no key with 'loss' in its name; name the metric: {named}"
+    raise ApiError(400, "unknown_metric", message, keys=listed[:KEYS_LISTED])
+
+
+def _loss_first(keys: list[str]) -> list[str]:
+    return sorted(keys, key=lambda k: ("loss" not in k, k))
 
 
 def _child(session, parent: RunRow, kind: str, name: str, hparams: dict, **config) -> RunRow:
@@ -145,7 +172,8 @@ def _command(session, run_id: int, kind: str, payload: dict) -> Command:
 def lr_test(run_id: int):
     """Start an LR range test from the run's current state; 202 with the child run's id."""
     body = json_body()
-    _only(body, {"min_lr", "max_lr", "steps"})
+    _only(body, {"min_lr", "max_lr", "steps", "metric"})
+    metric = _metric_arg(body)
     min_lr = _number(body, "min_lr", 1e-12, 1e6)
     max_lr = _number(body, "max_lr", 1e-12, 1e6)
     if max_lr <= min_lr:
@@ -153,12 +181,13 @@ def lr_test(run_id: int):
     steps = _whole(body, "steps", 5, MAX_TRIAL_STEPS)
     with _live_run_held(run_id) as (session, run):
         _within_lr_schema(run, min_lr, max_lr)
+        metric = logged_metric(session, run, metric)
         require_trial_host(session, run)
         child = _child(session, run, "lr_test", f"lr test @ {run.step}", dict(run.hparams))
         payload = {"min_lr": min_lr, "max_lr": max_lr, "steps": steps, "run_id": child.id}
-        command = _command(session, run_id, "lr_test", payload)
+        command = _command(session, run_id, "lr_test", {**payload, "metric": metric})
         session.flush()
-        answer = {"run_id": child.id, "command_id": command.id}
+        answer = {"run_id": child.id, "command_id": command.id, "metric": metric}
     return answer, 202
 
 
@@ -179,6 +208,7 @@ def race(run_id: int):
     with _live_run_held(run_id) as (session, run):
         schema = run.config.get("schema", {})
         variants = [_variant(schema, v) for v in variants]
+        metric = logged_metric(session, run, metric)
         require_trial_host(session, run)
         children = [
             _child(session, run, "race", _label(v), {**run.hparams, **v}, variant=v, race_index=i)
@@ -188,7 +218,7 @@ def race(run_id: int):
         payload = {"variants": variants, "steps": steps, "metric": metric, "mode": mode}
         command = _command(session, run_id, "race", {**payload, "run_ids": run_ids})
         session.flush()
-        answer = {"run_ids": run_ids, "command_id": command.id}
+        answer = {"run_ids": run_ids, "command_id": command.id, "metric": metric}
     return answer, 202
 
 
@@ -261,6 +291,8 @@ def autopilot(run_id: int):
         run = load_run(session, run_id, for_update=True)  # the run merges its config too
         require_live(run)
         settings = merge(run.config.get("autopilot") or DEFAULTS, changes)
+        if _judges_metric(settings, changes):
+            _watch_a_logged_metric(session, run, settings)
         if changes:
             run.config = {**run.config, "autopilot": settings}
             _command(session, run_id, "autopilot", settings)
@@ -269,6 +301,22 @@ def autopilot(run_id: int):
             _command(session, run_id, "autopilot", {"undo": True})
         session.commit()
         return {"autopilot": settings}
+
+
+def _judges_metric(settings: dict, changes: dict) -> bool:
+    """Whether this change must name a metric the run logs: it names one, or it switches the
+    autopilot on."""
+    named = "metric" in (changes.get("plateau") or {})
+    return named or (changes.get("enabled") is True and settings["enabled"])
+
+
+def _watch_a_logged_metric(session, run: RunRow, settings: dict) -> None:
+    """The rules' metric must be one the run logs; none named: the run's own loss key. A run
+    that has logged nothing yet picks its loss key once it logs."""
+    plateau = settings["plateau"]
+    if plateau.get("metric") is None and not metric_keys(session.connection(), run.id):
+        return
+    plateau["metric"] = logged_metric(session, run, plateau.get("metric"))
 
 
 def _require_something_to_undo(session, run_id: int) -> None:

@@ -1,6 +1,10 @@
 // The run's "About" panel: what it was started with (config.context, captured at init):
 // command line, working directory, git commit and dirty flag, versions, host and devices.
-import { t } from "./i18n.js";
+import { optional, t } from "./i18n.js";
+
+// The built-in tasks (lernkurve/shared/taskspecs.py TASKS): trained by the app itself, they have
+// no script, command line or repository to record.
+const BUILTIN_TASKS = new Set(["spiral", "digits"]);
 
 /** Quote one argument the way a POSIX shell would need it, so the line can be copied. */
 export function shellQuote(arg) {
@@ -37,6 +41,15 @@ export class AboutPanel {
     );
     this.list.hidden = !rows.length;
     this.empty.hidden = rows.length > 0;
+    this.empty.textContent = this.emptyText(run);
+  }
+
+  /** What to say when a run recorded no context: for a built-in task, what it is instead. */
+  emptyText(run) {
+    if (!run || !BUILTIN_TASKS.has(run.task) || run.config?.script) return t("about.empty");
+    const version = document.querySelector(".app-version")?.textContent.trim() || "";
+    const task = optional(`task.${run.task}.title`) ?? run.task;
+    return t("about.builtin", { task, version });
   }
 
   rows(ctx) {

@@ -31,12 +31,14 @@ export async function ready() {
 }
 
 export class ApiError extends Error {
-  constructor(status, code, message, key = null) {
+  /** details: the error's other fields (an unknown metric's `keys`, the run's logged keys). */
+  constructor(status, code, message, key = null, details = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.key = key;
+    this.details = details;
   }
 }
 
@@ -62,6 +64,7 @@ async function request(method, path, body) {
       error.code || `http_${response.status}`,
       error.message || response.statusText,
       error.key || null,
+      error,
     );
   }
   return data;
@@ -129,11 +132,14 @@ export const snapshots = (id, kind) =>
   request("GET", `/api/runs/${id}/snapshots${query({ kind })}`).then((d) => d.snapshots);
 
 // Deciding while it trains (issue 14): trials from the run's current state, the autopilot, recipes.
-/** An LR range test {min_lr, max_lr, steps}; answers {run_id} of the trial's child run. */
+/** An LR range test {min_lr, max_lr, steps, metric?}; answers {run_id, metric} (its child run). */
 export const lrTest = (id, body) => request("POST", `/api/runs/${id}/lr_test`, body);
-/** A race {variants: [{hparam: value}], steps, metric, mode}; answers {run_ids}. */
+/** A race {variants: [{hparam: value}], steps, metric, mode}; answers {run_ids, metric}. */
 export const race = (id, body) => request("POST", `/api/runs/${id}/race`, body);
 /** Change autopilot settings (or {undo: true}); answers {autopilot: settings}. */
 export const autopilot = (id, body) => request("PATCH", `/api/runs/${id}/autopilot`, body);
 /** The run's applied changes as {steps: [{step, command: {kind, payload}}]}. */
 export const recipe = (id) => request("GET", `/api/runs/${id}/recipe`);
+/** The chart panels' layout kept in the database: {order, pinned, collapsed} (panel names). */
+export const layout = () => request("GET", "/api/layout");
+export const saveLayout = (body) => request("PUT", "/api/layout", body);

@@ -1,5 +1,7 @@
 // Live line charts on Chart.js: downsampled history plus live points (capped and re-downsampled),
-// TensorBoard smoothing, event markers, log scale, step or time on x, zoom and pan, PNG export.
+// smoothing by step distance, event markers, log scale, step or time on x, zoom and pan, PNG
+// export. A log axis spans its data's positive values; x can be given a range (a run's charts
+// share one) and its ticks fall on whole numbers.
 // A chart may be made off screen (lazy): it keeps its series, events and view settings, and
 // makes its Chart.js instance only when attached, so a run with a thousand panels draws the few
 // in view. A chart can also show only some of its series: those a filter lets through, and of
@@ -10,10 +12,13 @@ import { t } from "./i18n.js";
 import { cssVar } from "./theme.js";
 import { PLANNED_STYLE, eventLines, eventStyle } from "./events.js";
 import { Overlays } from "./overlays.js";
-import { Ema, downsample, smooth } from "./series.js";
+import { Ema, downsample, smooth, stepGap } from "./series.js";
 
 const UPDATE_INTERVAL_MS = 100; // at most 10 redraws a second, however fast points arrive
 const MIN_POINTS = 200;
+// A series with fewer points than one per this many px of width shows them as dots, so a
+// sparse series (val every 50 steps) is seen where it was measured, not only as a line.
+const SPARSE_PX = 8;
 
 // Charts are filled with the theme's background, so an exported PNG looks like the page.
 const background = {
@@ -90,6 +95,41 @@ function yTickLabel(value, index, ticks) {
   return this.lkLabelled.has(index) ? number(value, 3) : "";
 }
 
+// The y axis takes at least this width, so stacked charts' plot areas line up on x.
+const Y_AXIS_PX = 64;
+
+function alignedWidth(axis) {
+  axis.width = Math.max(axis.width, Y_AXIS_PX);
+}
+
+/** v rounded down (or up) to 1, 2 or 5 times a power of ten. */
+function niceLog(v, up) {
+  const power = 10 ** Math.floor(Math.log10(v));
+  const steps = up ? [1, 2, 5, 10] : [5, 2, 1];
+  const found = steps.find((m) => (up ? m * power >= v : m * power <= v)) ?? (up ? 10 : 1);
+  return up ? Math.max(found * power, v) : Math.min(found * power, v);
+}
+
+/**
+ * The smallest and largest positive value the visible datasets draw within x's range, or null.
+ * A log axis takes its range from these: Chart.js would let a 0 or a negative value (an update
+ * ratio of a parameter that did not move) pull its minimum to a tenth of the maximum.
+ */
+function positiveRange(datasets, xRange) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const dataset of datasets) {
+    if (dataset.hidden) continue;
+    for (const { x, y } of dataset.data) {
+      if (!(y > 0) || y === Infinity) continue;
+      if (xRange && (x < xRange.min || x > xRange.max)) continue;
+      if (y < lo) lo = y;
+      if (y > hi) hi = y;
+    }
+  }
+  return lo <= hi ? { lo, hi } : null;
+}
+
 export function applyChartTheme() {
   Chart.defaults.color = cssVar("--bs-secondary-color");
   Chart.defaults.borderColor = cssVar("--bs-border-color-translucent");
@@ -138,6 +178,8 @@ export class MetricChart {
     this.planned = [];
     this.xMode = "step";
     this.smoothing = options.smoothing ?? 0;
+    this.unit = 1; // steps between points of the densest shown series: the smoothing's unit
+    this.xRange = null; // {min, max}: x's range when not zoomed (a run's charts share one)
     this.timer = null;
     this.lastDraw = 0;
     this.limit = options.limit ?? Infinity;
@@ -179,8 +221,10 @@ export class MetricChart {
   /** Make the Chart.js instance (if off screen) and draw what the chart holds. */
   attach() {
     if (this.attached) return;
+    this.updateUnit();
     for (const s of this.shown) if (s.dirty) this.refresh(s);
     if (this.eventsDirty) this.renderEvents(true);
+    this.fitLogAxis();
     this.chart = new Chart(this.canvas, this.cfg); // draws at once (no animation)
     this.lastDraw = performance.now();
     if (this.zoomRange) this.chart.zoomScale("x", this.zoomRange, "none");
@@ -202,6 +246,7 @@ export class MetricChart {
     // A zoom lives in the scale's options; zoomRange brings it back on attach.
     delete this.cfg.options.scales.x.min;
     delete this.cfg.options.scales.x.max;
+    this.applyXRange();
     this.chart = new Detached(this.cfg, width);
   }
 
@@ -218,10 +263,13 @@ export class MetricChart {
         normalized: true,
         spanGaps: false,
         interaction: { mode: "lkX", intersect: false },
+        // Room on the right for a dot at the last step, dots or not: plot areas line up.
+        layout: { padding: { right: 6 } },
         elements: { point: { radius: 0, hitRadius: 4, hoverRadius: 3 }, line: { borderWidth: 1.5 } },
         scales: {
-          x: { type: "linear", ticks: { callback: tick, maxRotation: 0 } },
-          y: { type: "linear", ticks: { callback: yTickLabel } },
+          // Whole steps (or seconds) apart, and none at a zoom's edges: labels are round.
+          x: { type: "linear", ticks: { callback: tick, maxRotation: 0, precision: 0, includeBounds: false } },
+          y: { type: "linear", ticks: { callback: yTickLabel }, afterFit: alignedWidth },
         },
         plugins: {
           legend: { display: false },
@@ -260,6 +308,7 @@ export class MetricChart {
     if (this.quiet) return; // a reset, not the user: nothing to pass on to other charts
     const { min, max } = chart.scales.x;
     this.zoomRange = chart.isZoomedOrPanned() ? { min, max } : null;
+    if (this.cfg.options.scales.y.type === "logarithmic") this.schedule(); // y fits what is in view
     this.options.onRange?.(min, max);
   }
 
@@ -323,7 +372,7 @@ export class MetricChart {
     };
     const s = { id, label, color, t0, smoothable, points: [], raw, smoothed, hidden: false, shown: false };
     s.lower = String(id).toLowerCase();
-    s.ema = new Ema(this.smoothing);
+    s.ema = new Ema(this.smoothing, this.unit);
     this.series.set(id, s);
     this.styleSeries(s);
     this.syncDatasets();
@@ -345,6 +394,7 @@ export class MetricChart {
   adoptSeries(id, from) {
     const s = this.series.get(id);
     s.points = this.pointsOf(from);
+    s.gap = null;
     s.t0 = from.t0 ?? s.t0;
     s.hidden = from.hidden;
     this.rebuild(s);
@@ -397,6 +447,7 @@ export class MetricChart {
   syncDatasets() {
     for (const s of this.shown) s.shown = false;
     this.shown = this.shownSeries();
+    if (this.attached) this.updateUnit();
     const next = [];
     for (const s of this.shown) {
       s.shown = true;
@@ -436,6 +487,7 @@ export class MetricChart {
     // Turned into points once drawn (or added to): most of ten thousand series never are.
     s.rows = rows;
     s.points = [];
+    s.gap = null;
     if (s.t0 === null && rows.length) s.t0 = rows.reduce((a, r) => (r[0] < a[0] ? r : a))[2];
     this.rebuild(s);
   }
@@ -450,7 +502,7 @@ export class MetricChart {
     return s.points;
   }
 
-  /** Append one live point; keeps x order even when a point arrives late. */
+  /** Append one live point; keeps x order even when a point arrives late. Returns its x. */
   append(id, step, y, wall) {
     const s = this.series.get(id);
     if (s.t0 === null) s.t0 = wall;
@@ -460,7 +512,7 @@ export class MetricChart {
       pts.push(p);
       // Not drawn (off screen, or past the shown series), it is placed and smoothed once it is.
       if (!this.attached || !s.shown) s.dirty = true;
-      else if (this.isSmoothed(s)) s.smoothed.data.push({ x: p.x, y: s.ema.next(p.y) });
+      else if (this.isSmoothed(s)) s.smoothed.data.push({ x: p.x, y: s.ema.next(p.y, step) });
     } else {
       let lo = 0;
       let hi = pts.length;
@@ -474,15 +526,37 @@ export class MetricChart {
     }
     if (pts.length > this.cap()) {
       s.points = downsample(pts, this.target());
+      s.gap = null;
       s.dirty = true;
     }
-    if (s.dirty) this.rebuild(s);
-    else s.raw.data = s.points;
+    if (s.gap === null && s.shown && this.attached && this.updateUnit()) this.refreshShown();
+    else if (s.dirty) this.rebuild(s);
+    else {
+      s.raw.data = s.points;
+      if (s.raw.pointRadius && !this.isSparse(s)) this.styleSeries(s); // grown dense: no dots
+    }
     if (s.shown) this.schedule();
+    return p.x;
   }
 
   xOf(s, step, wall) {
     return this.xMode === "time" ? wall - (s.t0 ?? wall) : step;
+  }
+
+  /** The smallest and largest x of all the chart's series, or null while it has no point. */
+  xExtent() {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const s of this.series.values()) {
+      // History not yet made into points is read as it came: [step, value, wall_time] rows.
+      const rows = s.rows ?? s.points.map((p) => [p.s, p.y, p.t]);
+      for (const [step, , wall] of rows) {
+        const x = this.xOf(s, step, wall);
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+    }
+    return lo <= hi ? { min: lo, max: hi } : null;
   }
 
   // A series keeps about two points (min and max) per pixel of width; once it holds twice
@@ -500,13 +574,40 @@ export class MetricChart {
     return s.smoothable && this.smoothing > 0;
   }
 
+  /** Steps between a series' points (null until it has two), kept until its points change. */
+  gapOf(s) {
+    if (s.gap === null || s.gap === undefined) s.gap = stepGap(this.pointsOf(s));
+    return s.gap;
+  }
+
+  /**
+   * The smoothing's unit is the gap of the densest shown series: that one is smoothed as
+   * TensorBoard would, the sparser ones by the same steps (not bent). True when it moved,
+   * and then every shown series is smoothed again.
+   */
+  updateUnit() {
+    let unit = Infinity;
+    for (const s of this.shown) unit = Math.min(unit, this.gapOf(s) ?? Infinity);
+    unit = Number.isFinite(unit) ? unit : 1;
+    if (unit === this.unit) return false;
+    this.unit = unit;
+    for (const s of this.shown) s.dirty = true;
+    return true;
+  }
+
+  refreshShown() {
+    for (const s of this.shown) if (s.dirty) this.refresh(s);
+    this.schedule();
+  }
+
   /** Place and smooth a series' points again: now if drawn, else once it is. */
   rebuild(s) {
     if (!this.attached || !s.shown) {
       s.dirty = true;
       return;
     }
-    this.refresh(s);
+    if (this.updateUnit()) this.refreshShown();
+    else this.refresh(s);
     this.schedule();
   }
 
@@ -516,21 +617,30 @@ export class MetricChart {
     if (s.t0 === null && s.points.length) s.t0 = s.points[0].t;
     for (const p of s.points) p.x = this.xOf(s, p.s, p.t);
     s.raw.data = s.points;
-    s.ema = new Ema(this.smoothing);
+    s.ema = new Ema(this.smoothing, this.unit);
     if (this.isSmoothed(s)) {
-      s.smoothed.data = smooth(s.points, this.smoothing);
+      s.smoothed.data = smooth(s.points, this.smoothing, this.unit);
       // Carry the EMA state on, so live points continue the same curve.
-      for (const p of s.points) s.ema.next(p.y);
+      for (const p of s.points) s.ema.next(p.y, p.s);
     } else {
       s.smoothed.data = [];
     }
     this.styleSeries(s);
   }
 
+  /** Fewer points than one per SPARSE_PX of width: drawn as dots too. */
+  isSparse(s) {
+    return s.points.length > 0 && s.points.length * SPARSE_PX <= (this.chart.width || 800);
+  }
+
   styleSeries(s) {
     const smoothed = this.isSmoothed(s);
+    const sparse = this.isSparse(s);
     s.raw.borderColor = smoothed ? withAlpha(s.color, 0.25) : s.color;
     s.raw.borderWidth = smoothed ? 1 : 1.5;
+    s.raw.pointRadius = sparse ? 2 : 0;
+    s.raw.pointBackgroundColor = s.color;
+    s.raw.pointBorderColor = s.color;
     s.raw.hidden = s.hidden;
     s.smoothed.hidden = s.hidden || !smoothed;
   }
@@ -617,6 +727,25 @@ export class MetricChart {
     for (const s of this.series.values()) this.rebuild(s);
     this.overlays.relocate();
     this.renderEvents();
+    this.options.onXMode?.();
+  }
+
+  /** x's range while not zoomed, {min, max} (null: the chart's own data's). */
+  setXRange(range) {
+    const same = range && this.xRange && range.min === this.xRange.min && range.max === this.xRange.max;
+    if (same || (!range && !this.xRange)) return;
+    this.xRange = range;
+    if (!this.zoomRange) this.applyXRange();
+    this.schedule();
+  }
+
+  applyXRange() {
+    const x = this.cfg.options.scales.x;
+    if (this.xRange) Object.assign(x, this.xRange);
+    else {
+      delete x.min;
+      delete x.max;
+    }
   }
 
   setSmoothing(weight) {
@@ -640,11 +769,16 @@ export class MetricChart {
     } finally {
       this.quiet = false;
     }
+    // The zoom plugin puts back the range it found at the first zoom; the run may have grown.
+    this.applyXRange();
+    this.draw();
   }
 
   zoomTo(min, max) {
     this.zoomRange = { min, max };
-    if (this.attached) this.chart.zoomScale("x", { min, max }, "none");
+    if (!this.attached) return;
+    this.chart.zoomScale("x", { min, max }, "none");
+    if (this.cfg.options.scales.y.type === "logarithmic") this.schedule(); // y fits what is in view
   }
 
   toggleSeries(id) {
@@ -674,7 +808,21 @@ export class MetricChart {
     }
     if (!this.attached) return;
     this.lastDraw = performance.now();
+    this.fitLogAxis();
     this.chart.update("none");
+  }
+
+  /** A log axis from the smallest to the largest positive value drawn, rounded out a little. */
+  fitLogAxis() {
+    const y = this.cfg.options.scales.y;
+    delete y.min;
+    delete y.max;
+    if (y.type !== "logarithmic") return;
+    const range = positiveRange(this.cfg.data.datasets, this.zoomRange);
+    if (!range) return;
+    y.min = niceLog(range.lo, false);
+    y.max = niceLog(range.hi, true);
+    if (y.min >= y.max) y.min = y.max / 10;
   }
 
   refreshTheme() {
@@ -723,6 +871,7 @@ export class MetricChart {
       button.addEventListener("click", () => this.toggleSeries(s.id));
       this.legend.append(button);
     }
+    for (const line of this.overlays.lines.values()) this.legend.append(this.overlayChip(line.dataset));
     const matching = this.matching();
     if (matching > this.limit) {
       const more = document.createElement("button");
@@ -734,6 +883,26 @@ export class MetricChart {
       more.addEventListener("click", () => this.setExpanded(!this.expanded));
       this.legend.append(more);
     }
+  }
+
+  /** A legend chip for another run's line drawn over this chart (a race's variant). */
+  overlayChip(dataset) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "legend-item legend-overlay";
+    button.setAttribute("aria-pressed", String(!dataset.hidden));
+    button.title = t("chart.toggle", { label: dataset.label });
+    button.dataset.overlay = dataset.lkId;
+    const swatch = document.createElement("span");
+    swatch.className = "legend-swatch";
+    swatch.style.background = dataset.backgroundColor;
+    button.append(swatch, document.createTextNode(dataset.label));
+    button.addEventListener("click", () => {
+      dataset.hidden = !dataset.hidden;
+      button.setAttribute("aria-pressed", String(!dataset.hidden));
+      this.schedule();
+    });
+    return button;
   }
 
   describe() {

@@ -2,14 +2,18 @@
 // overlaid on the charts), the autopilot's controls, "Export recipe" and a recipe's changes to
 // come, and change impact (hparams events gain `impact` once enough steps followed them; events
 // from the socket lack it, so the list is fetched again now and then while points arrive).
+// A race just ended says who won and by which rule, with its details, and Undo when it changed
+// values; every change sent from here is followed to its landing by the hparams panel.
 import * as api from "./api.js";
 import { AutopilotControls } from "./autopilot.js";
+import { ChangeBox, describeChanges, factorOf } from "./decisions.js";
 import { byWhom, hparamsText } from "./events.js";
 import { isLive } from "./format.js";
 import { t } from "./i18n.js";
 import { LrTestDialog } from "./lrtest.js";
 import { RaceOverlay } from "./race.js";
 import { RaceDialog } from "./racedialog.js";
+import { RaceResult, ruleText } from "./raceresult.js";
 import { downloadRecipe, plannedChanges } from "./recipe.js";
 import { isTrial } from "./trials.js";
 
@@ -24,7 +28,14 @@ export class Decide {
     this.status = document.getElementById("decide-status");
     this.findButton = document.getElementById("find-lr-btn");
     this.raceButton = document.getElementById("race-btn");
-    this.lrTest = new LrTestDialog({ live });
+    const onSent = (run, keys, answer, sentAt) => view.hparams.expect(run, keys, answer, sentAt);
+    this.onSent = onSent;
+    this.lrTest = new LrTestDialog({ live, currentRun: () => this.view.run, onSent });
+    this.raceResult = new RaceResult({ zoom: (min, max) => this.zoom(min, max) });
+    this.detailsButton = document.getElementById("race-details");
+    this.detailsButton.addEventListener("click", () => this.lastRace && this.raceResult.show(this.lastRace));
+    this.change = new ChangeBox(document.getElementById("decide-change"));
+    this.lastRace = null;
     this.raceDialog = new RaceDialog({ onStarted: (run, ids, variants) => this.raceStarted(run, ids, variants) });
     this.overlay = new RaceOverlay({
       live,
@@ -32,11 +43,14 @@ export class Decide {
       maxPoints: () => view.chartWidth(),
       onError,
     });
-    this.autopilot = new AutopilotControls({ say: (text, className) => this.say(text, className) });
+    this.autopilot = new AutopilotControls({
+      say: (text, className) => this.say(text, className),
+      metricKeys: () => [...this.view.panels.keys],
+    });
     this.planned = [];
     this.plannedKey = "";
     this.refreshTimer = null;
-    this.findButton.addEventListener("click", () => this.view.run && this.lrTest.open(this.view.run));
+    this.findButton.addEventListener("click", () => this.view.run && this.lrTest.open(this.view.run, this.keys()));
     this.raceButton.addEventListener("click", () => this.openRace());
     document.getElementById("export-recipe").addEventListener("click", () => this.exportRecipe());
     live.onRun((run) => {
@@ -56,6 +70,9 @@ export class Decide {
   close() {
     this.overlay.close();
     this.autopilot.clear();
+    this.lastRace = null;
+    this.detailsButton.hidden = true;
+    this.change.clear();
     this.planned = [];
     this.plannedKey = "";
     clearTimeout(this.refreshTimer);
@@ -82,21 +99,55 @@ export class Decide {
 
   /** An event of the open run (fresh = it arrived live, not with the history). */
   takeEvent(ev, fresh = true) {
+    this.view.hparams.takeEvent(ev);
     if (fresh) this.lrTest.takeEvent(ev);
     this.overlay.takeEvent(ev);
-    if (fresh && ev.kind === "race") this.say(raceText(ev), "text-success");
+    if (ev.kind === "race") this.takeRace(ev, fresh);
     if (byWhom(ev) === "autopilot") this.autopilot.setHasActions(true);
   }
 
-  /** A button in an event's row: an lr test's curve can be shown again. */
+  /** A race's result: details at hand; just ended, who won by which rule, and Undo. */
+  takeRace(ev, fresh) {
+    this.lastRace = ev;
+    this.detailsButton.hidden = false;
+    if (!fresh) return;
+    this.say(`${raceText(ev)} ${ruleText(ev.payload || {})}`, "text-success");
+    const change = raceChange(ev);
+    if (change) this.change.offerUndo(change.text, () => this.undoRace(change));
+    else this.change.clear();
+  }
+
+  /** Put back the values from before a race; lr by the inverse factor (a schedule goes on). */
+  async undoRace(change) {
+    const run = this.view.run;
+    const body = {};
+    for (const [key, [before, after]] of Object.entries(change.values)) {
+      const factor = factorOf(after, before);
+      body[key] = key === "lr" && factor !== null ? { scale: factor } : before;
+    }
+    const sentAt = performance.now();
+    const answer = await api.patchHparams(run.id, body);
+    this.onSent(run, Object.keys(body), answer, sentAt);
+  }
+
+  /** Every chart to these steps (on a step axis). */
+  zoom(min, max) {
+    const stepAxis = document.getElementById("xmode-step");
+    if (stepAxis && !stepAxis.checked) stepAxis.click();
+    for (const chart of this.view.panels.charts()) chart?.zoomTo(min, max);
+  }
+
+  keys() {
+    return [...this.view.panels.keys];
+  }
+
+  /** A button in an event's row: an lr test's curve, a race's scores can be shown again. */
   eventAction(ev) {
-    if (ev.kind !== "lr_test") return null;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "btn btn-link btn-sm p-0 align-baseline lrt-show";
-    button.textContent = t("lrt.show");
-    button.addEventListener("click", () => this.lrTest.showResult(this.view.run, ev));
-    return button;
+    if (ev.kind === "lr_test") {
+      return actionButton(t("lrt.show"), "lrt-show", () => this.lrTest.showResult(this.view.run, ev, this.keys()));
+    }
+    if (ev.kind === "race") return actionButton(t("race.details"), "race-show", () => this.raceResult.show(ev));
+    return null;
   }
 
   /** Points arrived: while a change waits for its impact, fetch the events again (debounced). */
@@ -156,6 +207,7 @@ export class Decide {
 
   refreshLanguage() {
     this.lrTest.refreshLanguage();
+    this.raceResult.refreshLanguage();
     if (this.view.run) {
       this.plannedKey = "";
       this.showPlanned(this.view.run);
@@ -166,5 +218,26 @@ export class Decide {
 function raceText(ev) {
   const payload = ev.payload || {};
   const winner = (payload.results || [])[payload.winner];
-  return winner ? t("race.won", { winner: hparamsText(winner.hparams) }) : t("ev.raceNone");
+  if (!winner) return t("ev.raceNone");
+  return t(payload.kept ? "race.keptStatus" : "race.won", { winner: hparamsText(winner.hparams) });
+}
+
+/** What a race changed: {text, values: {key: [before, after]}}; null when it changed nothing. */
+function raceChange(ev) {
+  const payload = ev.payload || {};
+  const winner = (payload.results || [])[payload.winner];
+  if (!winner || payload.kept || !payload.before) return null;
+  const { texts } = describeChanges(payload.before, winner.hparams);
+  if (!texts.length) return null;
+  const values = Object.fromEntries(Object.keys(winner.hparams).map((k) => [k, [payload.before[k], winner.hparams[k]]]));
+  return { text: t("race.changed", { change: texts.join(", ") }), values };
+}
+
+function actionButton(text, className, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = `btn btn-link btn-sm p-0 align-baseline ${className}`;
+  button.textContent = text;
+  button.addEventListener("click", onClick);
+  return button;
 }

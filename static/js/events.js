@@ -99,6 +99,7 @@ export function describeEvent(ev) {
     case "autopilot":
       return [t(payload.enabled ? "ev.autopilotOn" : "ev.autopilotOff")];
     case "lr_test":
+      if (!Number.isFinite(payload.suggested_lr)) return [t("ev.lrTestNone")];
       return [t("ev.lrTest", { lr: number(payload.suggested_lr) })];
     case "race":
       return [describeRace(payload)];
@@ -117,7 +118,8 @@ export function describeEvent(ev) {
 function describeRace(payload) {
   const winner = (payload.results || [])[payload.winner];
   if (!winner) return t("ev.raceNone");
-  return t("ev.race", { n: payload.results.length, winner: hparamsText(winner.hparams), score: number(winner.score) });
+  const said = { n: payload.results.length, winner: hparamsText(winner.hparams), score: number(winner.score) };
+  return t(payload.kept ? "ev.raceKept" : "ev.race", said);
 }
 
 /** Every line a marker's label and tooltip show: who made it, what changed, what it did. */

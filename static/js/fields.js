@@ -1,11 +1,14 @@
 // Form fields generated from an hparam schema: {type, min, max, default, choices, live, log, help}.
-// The learning rate and other bounded floats get a slider (logarithmic when spec.log) beside a
-// number box. Values are sent as typed; anything unparsable is sent as written, so the server
-// answers with its own message.
+// Bounded floats get a slider (logarithmic when spec.log) beside a number box; an lr-like key's
+// slider is logarithmic around its current value (÷100 … ×100, within the schema's bounds), so
+// the value sits in the middle, whatever the schema's range. Values are sent as typed; anything
+// unparsable is sent as written, so the server answers with its own message.
 import { number, value as formatValue } from "./format.js";
 import { optional, t } from "./i18n.js";
 
 const SLIDER_STEPS = 1000;
+const LR_SPAN = 100; // an lr-like slider reaches this many times below and above the value
+const SHOWN_DIGITS = 6; // significant digits a float shows in its box
 let counter = 0;
 
 function element(tag, className, attrs = {}) {
@@ -23,6 +26,27 @@ function hasBounds(spec) {
   return Number.isFinite(spec.min) && Number.isFinite(spec.max) && spec.max > spec.min;
 }
 
+/** lr, base_lr, lr_max, learning_rate (or any key the schema calls logarithmic). */
+function lrLike(key, spec) {
+  return spec.type === "float" && (spec.log || /(^|_)lr($|_)|learning_rate/.test(key));
+}
+
+/** The slider's range for an lr-like key at `value`: value ÷ LR_SPAN … × LR_SPAN within the
+ * schema's bounds; null when the value is no positive number. */
+function aroundValue(spec, value) {
+  if (!(typeof value === "number" && value > 0 && Number.isFinite(value))) return null;
+  const min = Math.max(value / LR_SPAN, spec.min > 0 ? spec.min : 0);
+  const max = Number.isFinite(spec.max) ? Math.min(value * LR_SPAN, spec.max) : value * LR_SPAN;
+  return max > min ? { ...spec, min, max, log: true } : null;
+}
+
+/** A float as its box shows it: SHOWN_DIGITS significant digits, 8.5723e-4 when tiny or huge. */
+export function boxText(v) {
+  const rounded = Number(v.toPrecision(SHOWN_DIGITS));
+  const abs = Math.abs(rounded);
+  return abs !== 0 && (abs < 1e-3 || abs >= 1e6) ? rounded.toExponential() : String(rounded);
+}
+
 /** Map between a value and a slider position 0..SLIDER_STEPS (log or linear). */
 function sliderScale(spec) {
   const log = spec.log && spec.min > 0;
@@ -31,7 +55,7 @@ function sliderScale(spec) {
   return {
     toPos: (v) => {
       const x = log ? Math.log10(Math.max(v, spec.min)) : v;
-      return Math.round(((x - lo) / (hi - lo)) * SLIDER_STEPS);
+      return Math.min(SLIDER_STEPS, Math.max(0, Math.round(((x - lo) / (hi - lo)) * SLIDER_STEPS)));
     },
     fromPos: (pos) => {
       const x = lo + (pos / SLIDER_STEPS) * (hi - lo);
@@ -119,10 +143,11 @@ export class Field {
         step: type === "int" ? "1" : "any",
         inputmode: type === "int" ? "numeric" : "decimal",
       });
-      const slider = (type === "float" && hasBounds(this.spec)) ||
+      this.followsValue = lrLike(this.key, this.spec);
+      const slider = (type === "float" && (hasBounds(this.spec) || this.followsValue)) ||
         (type === "int" && hasBounds(this.spec) && this.spec.max - this.spec.min <= 4096);
       if (slider) {
-        const scale = sliderScale(this.spec);
+        this.scale = hasBounds(this.spec) ? sliderScale(this.spec) : null;
         this.slider = element("input", "form-range", {
           type: "range",
           min: "0",
@@ -132,14 +157,15 @@ export class Field {
           "data-slider": "",
         });
         this.slider.addEventListener("input", () => {
-          this.input.value = String(scale.fromPos(Number(this.slider.value)));
+          const v = this.scale.fromPos(Number(this.slider.value));
+          this.input.value = type === "float" ? boxText(v) : String(v);
+          this.describeSlider();
           mark();
         });
         this.input.addEventListener("input", () => {
           const v = Number(this.input.value);
-          if (this.input.value !== "" && Number.isFinite(v)) this.slider.value = String(scale.toPos(v));
+          if (this.input.value !== "" && Number.isFinite(v)) this.placeSlider(v);
         });
-        this.scale = scale;
         this.control.append(this.slider);
       } else {
         this.input.classList.remove("hp-number");
@@ -176,15 +202,37 @@ export class Field {
     if (type === "choice") this.input.value = JSON.stringify(v);
     else if (type === "int_list") this.input.value = Array.isArray(v) ? v.join(", ") : String(v ?? "");
     else this.input.value = v === null || v === undefined ? "" : String(v);
-    if (this.slider && typeof v === "number") this.slider.value = String(this.scale.toPos(v));
+    if (this.slider) this.centreSlider(v);
     this.dirty = false;
     this.setError(null);
   }
 
-  /** set(), with a float shown to 6 significant digits (a scheduled lr has many). */
+  /** set(), with a float shown in full at SHOWN_DIGITS digits (a scheduled lr has many). */
   setRounded(v) {
     const long = this.spec.type === "float" && typeof v === "number" && Number.isFinite(v);
-    this.set(long ? Number(v.toPrecision(6)) : v);
+    this.set(long ? Number(v.toPrecision(SHOWN_DIGITS)) : v);
+    if (long) this.input.value = boxText(v);
+  }
+
+  /** An lr-like slider spans the value it is given; another keeps the schema's range. */
+  centreSlider(v) {
+    if (this.followsValue) {
+      const around = aroundValue(this.spec, v);
+      if (around) this.scale = sliderScale(around);
+    }
+    this.slider.hidden = !this.scale;
+    if (typeof v === "number") this.placeSlider(v);
+  }
+
+  placeSlider(v) {
+    if (!this.scale) return;
+    this.slider.value = String(this.scale.toPos(v));
+    this.describeSlider();
+  }
+
+  describeSlider() {
+    const v = this.get();
+    this.slider.setAttribute("aria-valuetext", typeof v === "number" ? formatValue(v) : String(v));
   }
 
   changedFrom(current) {
@@ -192,7 +240,9 @@ export class Field {
   }
 
   showNow(v) {
-    if (this.now) this.now.textContent = t("hp.now", { value: formatValue(v) });
+    // As the box beside it writes the number (a dot in every language): one form per field.
+    const shown = typeof v === "number" && Number.isFinite(v) ? boxText(v) : formatValue(v);
+    if (this.now) this.now.textContent = t("hp.now", { value: shown });
     this.nowValue = v;
   }
 

@@ -92,8 +92,10 @@ export function statusBadge(el, name) {
 export const LIVE_STATUSES = ["queued", "running", "paused"];
 export const isLive = (run) => LIVE_STATUSES.includes(run.status);
 
-/** A friendly label for a metric key (translated for the built-in ones). */
+/** A friendly label for a metric key (translated for the built-in ones; lr, lr (group 1)). */
 export function metricLabel(key) {
+  const group = /^lr\/group(\d+)$/.exec(key);
+  if (group) return t("metric.lrGroup", { n: group[1] });
   const text = t(`metric.${key}`);
   return text === `metric.${key}` ? key : text;
 }

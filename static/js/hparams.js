@@ -1,12 +1,17 @@
 // The run's hparam panel, built from run.config.schema: live values, edits and "Apply".
 // A refused value shows the server's message at its field and changes nothing. Below the lr
 // field: how an lr change applies to a schedule, and the optimizer's param groups. Beside it,
-// ×0.5 and ×2 send a factor: lr as it stands when the change lands, times the factor.
+// ×0.5 and ×2 send a factor: lr as it stands when the change lands, times the factor. A change
+// sent says when it landed (its hparams event: the step, the seconds since it was sent), or,
+// when it has not after LANDING_WAIT_MS, why it may not have.
 import * as api from "./api.js";
-import { isLive, number, value as formatValue } from "./format.js";
+import { describeEvent } from "./events.js";
+import { integer, isLive, number, value as formatValue } from "./format.js";
 import { Field } from "./fields.js";
 import { language, t } from "./i18n.js";
 import { OptimizerView } from "./optimizer.js";
+
+const LANDING_WAIT_MS = 5000;
 
 export class HparamPanel {
   constructor() {
@@ -33,6 +38,8 @@ export class HparamPanel {
       button.addEventListener("click", () => this.scaleLr(Number(button.dataset.factor)));
     }
     this.timesLanguage = null;
+    this.landing = null; // {runId, keys, after, sentAt, step, deferred, timer, late}: on its way
+    this.lastEventId = 0;
   }
 
   /** Show a run: rebuilds the fields when the run or its schema changed, else refreshes values. */
@@ -40,6 +47,7 @@ export class HparamPanel {
     const schema = (run.config && run.config.schema) || {};
     const signature = `${run.id}|${JSON.stringify(schema)}`;
     if (signature !== this.signature) {
+      if (this.run?.id !== run.id) this.forgetLanding();
       this.signature = signature;
       this.build(schema, run);
       this.say("", "");
@@ -93,7 +101,13 @@ export class HparamPanel {
     this.applyButton.disabled = !live || !this.fields.size;
     this.resetButton.disabled = !live || !this.fields.size;
     this.renderTimes();
-    if (!live && this.fields.size) this.say(t("hp.finished"), "text-body-secondary");
+    if (!live && this.fields.size) this.sayEnded();
+  }
+
+  /** The run ended: a change still on its way says why it won't land (once it is late). */
+  sayEnded() {
+    if (!this.landing) this.say(t("hp.finished"), "text-body-secondary");
+    else if (this.landing.late) this.sayLate(this.landing);
   }
 
   reset() {
@@ -115,9 +129,11 @@ export class HparamPanel {
     }
     this.applyButton.disabled = true;
     try {
+      const sentAt = performance.now();
       const answer = await api.patchHparams(run.id, this.withLrMode(changes));
       for (const key of Object.keys(changes)) this.fields.get(key).dirty = false;
       this.saySent(answer, t("hp.applied"));
+      this.expect(run, Object.keys(changes), answer, sentAt);
     } catch (error) {
       const field = error.key && this.fields.get(error.key);
       if (field) {
@@ -160,8 +176,10 @@ export class HparamPanel {
     this.scaling = true;
     this.renderTimes();
     try {
+      const sentAt = performance.now();
       const answer = await api.patchHparams(run.id, { lr: { scale: factor } });
       if (this.run?.id === run.id) this.saySent(answer, t("hp.lrTimesSent", { factor: number(factor) }));
+      this.expect(run, ["lr"], answer, sentAt);
     } catch (error) {
       if (this.run?.id === run.id) this.say(error.message, "text-danger", true);
     } finally {
@@ -190,6 +208,55 @@ export class HparamPanel {
   saySent(answer, sent) {
     if (answer?.deferred) this.say(t("hp.deferred"), "text-warning-emphasis");
     else this.say(sent, "text-success");
+  }
+
+  // ---- did it land? ---------------------------------------------------------------------
+
+  /**
+   * A change of keys was sent at sentAt (performance.now()) and accepted: say when its
+   * hparams event arrives, or why not after LANDING_WAIT_MS. Changes sent from elsewhere on
+   * the page (an lr test's Apply, an Undo) are followed here too.
+   */
+  expect(run, keys, answer, sentAt) {
+    this.forgetLanding();
+    const landing = { runId: run.id, keys, after: this.lastEventId, sentAt, step: run.step };
+    landing.deferred = answer?.deferred ?? null;
+    landing.timer = setTimeout(() => this.sayLate(landing), LANDING_WAIT_MS);
+    this.landing = landing;
+  }
+
+  forgetLanding() {
+    clearTimeout(this.landing?.timer);
+    this.landing = null;
+  }
+
+  /** An event of the open run (live or fetched): the awaited change's own hparams event? */
+  takeEvent(ev) {
+    const landing = this.landing;
+    this.lastEventId = Math.max(this.lastEventId, ev.id);
+    if (!landing || ev.kind !== "hparams" || ev.run_id !== landing.runId || ev.id <= landing.after) return;
+    const changed = ev.payload?.changes || {};
+    if (ev.payload?.by || !landing.keys.some((key) => key in changed)) return;
+    this.forgetLanding();
+    const seconds = (performance.now() - landing.sentAt) / 1000;
+    const what = describeEvent(ev).join(", ");
+    this.say(t("hp.landed", { what, step: integer(ev.step), seconds: number(seconds, 2) }), "text-success");
+  }
+
+  /** Not landed within LANDING_WAIT_MS: the likeliest reason, from what the page knows (a
+   * paused run applies changes while it waits, so a pause is never the reason). */
+  sayLate(landing) {
+    if (this.landing !== landing || this.run?.id !== landing.runId) return;
+    landing.late = true; // kept: the event may still come, or the run end meanwhile
+    this.say(t("hp.late", { why: this.lateReason(landing) }), "text-warning-emphasis", true);
+  }
+
+  lateReason(landing) {
+    const run = this.run;
+    if (!isLive(run)) return t("hp.lateGone", { status: t(`status.${run.status}`) });
+    if (landing.deferred) return t("hp.lateTrial");
+    if (run.step > landing.step) return t("hp.lateNoBoundary", { step: integer(run.step) });
+    return t("hp.lateSlow");
   }
 
   say(text, className, alert = false) {

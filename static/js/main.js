@@ -9,6 +9,7 @@ import { TbImportDialog } from "./tbimport.js";
 import { RunList } from "./runs.js";
 import { isTrial } from "./trials.js";
 import { RunView } from "./runview.js";
+import { setupStartPage } from "./startpage.js";
 import { Live } from "./socket.js";
 import * as theme from "./theme.js";
 
@@ -89,7 +90,9 @@ async function start() {
 
   const live = new Live();
   watchDiskFull(live);
+  const startPage = setupStartPage();
   const runs = new RunList({
+    onCount: (n) => startPage.update(n),
     // While the comparison is open, ticking a box changes it at once.
     onCompareChange: (ids) => {
       if (document.getElementById("view-compare").hidden) return;

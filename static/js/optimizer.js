@@ -3,7 +3,9 @@
 // - how an lr change applies (scale the schedule, or override it) and "Release" while lr is
 //   pinned. The switch shows only where it makes a difference: a run with an LR schedule, or
 //   one whose lr is pinned (so it can be released). Without a schedule both modes just set lr.
-// - a table of the param groups when there is more than one.
+// - a table of the param groups when there is more than one, following every step: a schedule
+//   moves lr each step, snapshots follow it only now and then, while the run's lr (group 0's, in
+//   every run broadcast) is always current; every group moves by the same factor.
 import * as api from "./api.js";
 import { isLive, number } from "./format.js";
 import { t } from "./i18n.js";
@@ -78,7 +80,17 @@ export class OptimizerView {
     for (const radio of this.radios) radio.disabled = !live;
     this.releaseButton.disabled = !live || !this.pinned() || this.releasing;
     this.state.textContent = this.stateText(payload);
-    this.renderGroups(payload.groups ?? []);
+    this.renderGroups(this.currentGroups());
+  }
+
+  /** The newest snapshot's groups, their lrs moved with the run's lr where it is newer. */
+  currentGroups() {
+    const groups = this.snapshot?.payload.groups ?? [];
+    const lr = this.run?.hparams?.lr;
+    const first = groups[0]?.lr;
+    const newer = this.run && this.snapshot && this.run.step > this.snapshot.step;
+    if (!newer || typeof lr !== "number" || !(first > 0) || lr === first) return groups;
+    return groups.map((group) => ({ ...group, lr: group.lr * (lr / first) }));
   }
 
   stateText(payload) {

@@ -1,6 +1,6 @@
 // Lines of other runs drawn over a run's chart (a race's variants): thin, one colour each,
-// not part of the chart's own series (no legend chip), smoothed and placed (step or time) as the
-// chart's own are.
+// not part of the chart's own series (a legend chip of their own that hides them), smoothed
+// and placed (step or time) as the chart's own are.
 import { downsample, smooth } from "./series.js";
 
 export class Overlays {
@@ -27,6 +27,7 @@ export class Overlays {
     this.lines.set(id, line);
     this.owner.chart.data.datasets.push(dataset);
     this.owner.draw(); // see removeSeries: datasets must be known before points arrive
+    this.owner.renderLegend();
     return line;
   }
 

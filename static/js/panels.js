@@ -1,12 +1,20 @@
-// Chart panels by metric key, like TensorBoard's sections. The rule (first that applies):
-//   1. `train/loss`: the part before the first "/" ("train"; "lr/group1" goes to "lr";
-//      `sys/rss_mb` and other `sys/*_mb` go to "sys MB", apart from the percentages).
-//   2. `lr`, `lr_*`, `*learning_rate*`: "lr".
-//   3. a key naming a loss or an accuracy (`train_loss`, `val_accuracy`): "loss", "accuracy".
-//   4. `grad_norm`: the part before the first "_" ("grad"), once two or more such keys share it.
-//   5. anything else: "other".
-// A run only shows the panels its keys fill, in the order loss, accuracy, named sections
-// (alphabetical), lr, other.
+// Chart panels by metric key. One panel holds one quantity, across the prefixes it is logged
+// under, as W&B and TensorBoard's overlay do: `train/loss` with `val/loss`, `train_acc` with
+// `val_acc`. The rule (first that applies):
+//   0. what Lernkurve logs itself, under `grad/`, `update/` and `sys/`: rule 5 (their layer
+//      names, `grad/norm/loss_head.weight`, are no metric's name).
+//   1. `lr`, `lr/group1`, `lr_*`, `*/lr`, `*learning_rate*`: "lr".
+//   2. a key naming a loss (`loss`, `val/loss`, `train_loss_cls`): "loss".
+//   3. a key naming an accuracy (`train/acc`, `val_accuracy`, `acc/top5`): "accuracy".
+//   4. a phase and a metric (`train/f1`, `val_f1`, `eval/bleu`): the metric ("f1", "bleu").
+//   5. `grad/total_norm`: the part before the first "/" ("grad"; `sys/rss_mb` and other
+//      `sys/*_mb` go to "sys MB", apart from the percentages).
+//   6. `grad_norm`: the part before the first "_" ("grad"), once two or more such keys share it.
+//   7. anything else: "other".
+// The page shows what a person looks for first, first: loss; the other metrics (accuracy first,
+// then by name); lr and the optimizer; gradient health (grad, update); system; other. Panels
+// can be pinned (to the top), moved and collapsed; that layout is kept in the database
+// (GET/PUT /api/layout), so every window on the same database shows the same.
 //
 // Thousands of keys: a panel makes its Chart.js chart only while it is in or near view (past
 // EAGER_PANELS panels; fewer are all drawn at once), shows its first SERIES_LIMIT series until
@@ -15,6 +23,7 @@
 import { MetricChart } from "./charts.js";
 import { integer, metricLabel } from "./format.js";
 import { apply as applyLanguage, t } from "./i18n.js";
+import { PanelLayout, addControls, renderControls } from "./layout.js";
 
 const KNOWN = ["loss", "accuracy", "lr", "other"];
 // Up to this many panels every chart is drawn; past it only those in or near view.
@@ -31,8 +40,18 @@ const isPerLayer = (key) => key.split("/").length > 2;
 // Panels whose series span orders of magnitude start on a log axis (update/weight ratios).
 const LOG_PANELS = ["lr", "update"];
 const ALIASES = { acc: "accuracy", learning_rate: "lr" };
+// What comes before a metric's name when a run logs it for training and for validation.
+const PHASES = new Set(["train", "training", "val", "valid", "validation", "eval", "evaluation", "test", "dev"]);
+const OWN_SECTIONS = new Set(["grad", "update", "sys"]);
 const KEY_COLORS = { train_loss: "#1c7ed6", val_loss: "#f76707", val_accuracy: "#2f9e44", lr: "#ae3ec9" };
+// Training blue and validation orange in every panel, so loss and accuracy read alike.
+const PHASE_COLORS = { train: "#1c7ed6", training: "#1c7ed6", val: "#f76707", valid: "#f76707", validation: "#f76707", eval: "#f76707" };
 const PALETTE = ["#0ca678", "#e64980", "#fab005", "#7048e8", "#15aabf", "#868e96", "#d9480f"];
+
+function phaseOf(key) {
+  const match = /^([A-Za-z]+)[/_](.+)$/.exec(key);
+  return match && PHASES.has(match[1].toLowerCase()) ? { phase: match[1].toLowerCase(), metric: match[2] } : null;
+}
 
 function sectionOf(key) {
   const slash = key.indexOf("/");
@@ -43,24 +62,29 @@ function sectionOf(key) {
   return ALIASES[head] ?? head;
 }
 
-function kindOf(key) {
+/** The panel of rules 1 to 4 (what a key measures), else null. */
+function quantityOf(key) {
+  const slash = key.indexOf("/");
+  if (slash > 0 && OWN_SECTIONS.has(key.slice(0, slash))) return null;
   const k = key.toLowerCase();
-  if (k === "lr" || k.startsWith("lr_") || k.includes("learning_rate")) return "lr";
+  if (k.includes("learning_rate") || k.split("/").some((part) => part === "lr" || part.startsWith("lr_"))) return "lr";
   if (k.includes("loss")) return "loss";
-  if (k.includes("acc")) return "accuracy";
-  return null;
+  if (/(^|[^a-z])acc(uracy)?([^a-z]|$)/.test(k)) return "accuracy";
+  const phase = phaseOf(key);
+  if (phase === null) return null;
+  return ALIASES[phase.metric] ?? phase.metric;
 }
 
-/** The part before the first "_" of a key that rules 1 to 3 leave open, else null. */
+/** The part before the first "_" of a key that rules 1 to 5 leave open, else null. */
 function underscorePrefix(key) {
-  if (sectionOf(key) !== null || kindOf(key) !== null) return null;
+  if (quantityOf(key) !== null || sectionOf(key) !== null) return null;
   const cut = key.indexOf("_");
   return cut > 0 ? key.slice(0, cut) : null;
 }
 
 /**
  * A run's keys with, for each prefix, how many keys share it (an underscore prefix, or a
- * section named the same): rule 4 asks this for every key, so it is counted, not searched.
+ * section named the same): rule 6 asks this for every key, so it is counted, not searched.
  */
 class KeyIndex {
   constructor(keys = []) {
@@ -73,6 +97,7 @@ class KeyIndex {
   add(key) {
     if (this.keys.has(key)) return null;
     this.keys.add(key);
+    if (quantityOf(key) !== null) return null;
     const prefix = underscorePrefix(key) ?? sectionOf(key);
     if (prefix === null) return null;
     const n = (this.sharing.get(prefix) ?? 0) + 1;
@@ -81,10 +106,8 @@ class KeyIndex {
   }
 
   panelOf(key) {
-    const section = sectionOf(key);
-    if (section !== null) return section;
-    const kind = kindOf(key);
-    if (kind !== null) return kind;
+    const fixed = quantityOf(key) ?? sectionOf(key);
+    if (fixed !== null) return fixed;
     const prefix = underscorePrefix(key);
     if (prefix === null) return "other";
     const n = (this.sharing.get(prefix) ?? 0) + (this.keys.has(key) ? 0 : 1);
@@ -97,10 +120,19 @@ export function panelFor(key, keys = [key]) {
   return new KeyIndex(keys).panelOf(key);
 }
 
-/** Sort key of a panel: loss, accuracy, named sections alphabetically, lr, other. */
-function panelRank(name) {
-  const fixed = { loss: "0", accuracy: "1", lr: "3", other: "4" };
-  return `${fixed[name] ?? "2"}${name}`;
+/** Which part of the page a panel belongs to, in page order (see the top of this file). */
+function groupOf(name) {
+  if (name === "loss") return 0;
+  if (name === "lr" || /^(optim|optimizer|momentum|weight_decay|wd)$/i.test(name)) return 2;
+  if (/^(grad|update)/i.test(name)) return 3;
+  if (/^(sys|system)( MB)?$/.test(name)) return 4;
+  if (name === "other") return 5;
+  return 1;
+}
+
+/** Sort key of a panel without a layout: by group, accuracy first among the metrics, by name. */
+export function defaultRank(name) {
+  return `${groupOf(name)}${name === "accuracy" ? "0" : "1"}${name}`;
 }
 
 /** A name that can stand in an element id: the panel's name with odd characters replaced. */
@@ -116,7 +148,8 @@ function slugOf(name, taken) {
  * options: smoothing(), xMode(), t0(), events() -> the run's events, planned() -> a recipe's
  * changes to come (optional), fileName(slug), onRange(chart, min, max), onReset(),
  * filter: {box, count, none} (the key filter's text box, its "n of m keys" and its
- * "nothing matches" elements; optional).
+ * "nothing matches" elements; optional), controls (the <template> of a panel's pin, move and
+ * collapse buttons; optional), saveLayout(layout) (called after each change of them).
  */
 export class ChartPanels {
   constructor(stack, template, emptyNote, options) {
@@ -124,7 +157,7 @@ export class ChartPanels {
     this.template = template;
     this.emptyNote = emptyNote;
     this.options = options;
-    this.panels = new Map(); // name -> {name, slug, rank, block, chart}
+    this.panels = new Map(); // name -> {name, slug, rank, block, chart, colors}
     this.ordered = []; // the panels in page order
     this.slugs = new Set();
     this.index = new KeyIndex();
@@ -133,11 +166,14 @@ export class ChartPanels {
     this.emptyNote.hidden = false;
     this.match = null; // the key filter: lower-cased key -> bool, or null
     this.byBlock = new WeakMap(); // block -> panel
+    this.layout = new PanelLayout();
+    this.xRange = null; // {min, max} of x over every key: all charts show it
     this.observer = new IntersectionObserver((entries) => this.onSight(entries), {
       root: stack.closest(".app-main"),
       rootMargin: NEAR,
     });
     this.setUpFilter(options.filter);
+    stack.addEventListener("click", (event) => this.onControl(event));
   }
 
   /** Every key the run has (known or placed). */
@@ -169,8 +205,14 @@ export class ChartPanels {
     } finally {
       this.loading = false;
     }
+    this.fitX();
     this.showNear();
     this.countKeys();
+  }
+
+  /** A live point: onto its key's chart (made on first sight), widening the shared x range. */
+  append(key, step, value, wall) {
+    this.widenX(this.chartFor(key).append(key, step, value, wall));
   }
 
   /** The chart for a key: its panel and series are made on first sight. */
@@ -189,9 +231,10 @@ export class ChartPanels {
     return placed === undefined ? null : this.panels.get(placed).chart;
   }
 
-  place(key, color = this.colorFor(key)) {
+  place(key, color = null) {
     const panel = this.panel(this.index.panelOf(key));
     const chart = panel.chart;
+    color ??= this.colorFor(key, panel);
     chart.addSeries(key, { label: metricLabel(key), color, t0: this.options.t0() });
     if (isPerLayer(key)) {
       panel.layers += 1;
@@ -202,8 +245,13 @@ export class ChartPanels {
     return chart;
   }
 
-  colorFor(key) {
-    if (KEY_COLORS[key]) return KEY_COLORS[key];
+  colorFor(key, panel) {
+    const phase = PHASE_COLORS[phaseOf(key)?.phase];
+    const color = KEY_COLORS[key] ?? (phase && !panel.colors.has(phase) ? phase : null);
+    if (color) {
+      panel.colors.add(color);
+      return color;
+    }
     this.seriesCount += 1;
     return PALETTE[(this.seriesCount - 1) % PALETTE.length];
   }
@@ -240,8 +288,12 @@ export class ChartPanels {
     else title.textContent = name;
     block.querySelector("[data-log]").id = `log-${slug}`;
     block.querySelector("[data-log-label]").htmlFor = `log-${slug}`;
+    if (this.options.controls) addControls(block, this.options.controls);
     applyLanguage(block);
-    const panel = { name, slug, rank: panelRank(name), block, chart: null, layers: 0 };
+    const panel = { name, slug, rank: this.rankOf(name), block, chart: null, layers: 0, colors: new Set() };
+    const state = this.stateOf(name);
+    // The template's buttons say "not pinned, expanded": a thousand panels skip the work.
+    if (this.options.controls && (state.pinned || state.collapsed)) renderControls(block, state);
     this.insertBlock(panel);
     panel.chart = this.makeChart(block, name, slug);
     this.panels.set(name, panel);
@@ -250,8 +302,13 @@ export class ChartPanels {
     this.emptyNote.hidden = true;
     if (this.panels.size === EAGER_PANELS + 1) this.watchAll(); // from now on: only near view
     else if (this.panels.size > EAGER_PANELS) this.observer.observe(block);
-    else if (!this.loading) panel.chart.attach(); // a few panels: each drawn as it comes
+    else if (!this.loading) this.attach(panel); // a few panels: each drawn as it comes
     return panel;
+  }
+
+  /** Draw a panel's chart, unless it is collapsed. */
+  attach(panel) {
+    if (!this.layout.isCollapsed(panel.name)) panel.chart.attach();
   }
 
   // In page order by rank: found by halving, so a thousand panels cost no more than ten each.
@@ -276,6 +333,7 @@ export class ChartPanels {
       fileName: () => this.options.fileName(slug),
       onRange: (min, max) => this.options.onRange(chart, min, max),
       onReset: () => this.options.onReset(),
+      onXMode: () => this.refitX(),
       lazy: true,
       limit: SERIES_LIMIT,
       width: this.loading ? this.width : this.stack.clientWidth,
@@ -285,6 +343,7 @@ export class ChartPanels {
     chart.setEvents(this.options.events());
     if (this.options.planned) chart.setPlanned(this.options.planned());
     chart.setFilter(this.match);
+    chart.setXRange(this.chartXRange());
     this.followZoom(chart);
     return chart;
   }
@@ -300,7 +359,7 @@ export class ChartPanels {
   /** Draw the charts in or near view now (so a run opens with its first charts on screen). */
   showNear() {
     if (this.panels.size <= EAGER_PANELS) {
-      for (const panel of this.ordered) panel.chart.attach();
+      for (const panel of this.ordered) this.attach(panel);
       return;
     }
     const root = this.observer.root;
@@ -309,7 +368,7 @@ export class ChartPanels {
       if (panel.block.hidden) continue;
       const box = panel.block.getBoundingClientRect();
       if (box.top > view.bottom + view.height) break;
-      if (box.bottom >= view.top - view.height) panel.chart.attach();
+      if (box.bottom >= view.top - view.height) this.attach(panel);
     }
   }
 
@@ -326,9 +385,96 @@ export class ChartPanels {
     for (const entry of entries) {
       const panel = this.byBlock.get(entry.target);
       if (!panel || this.panels.get(panel.name) !== panel) continue;
-      if (entry.isIntersecting) panel.chart.attach();
+      if (entry.isIntersecting) this.attach(panel);
       else panel.chart.detach();
     }
+  }
+
+  // ---- pinned, moved and collapsed panels ---------------------------------------------------
+
+  rankOf(name) {
+    return this.layout.rank(name, defaultRank(name));
+  }
+
+  stateOf(name) {
+    return { pinned: this.layout.isPinned(name), collapsed: this.layout.isCollapsed(name) };
+  }
+
+  /** The layout as the server keeps it ({order, pinned, collapsed}): panels move to match. */
+  setLayout(layout) {
+    this.layout.set(layout);
+    this.applyLayout();
+  }
+
+  applyLayout() {
+    for (const panel of this.ordered) {
+      panel.rank = this.rankOf(panel.name);
+      if (this.options.controls) renderControls(panel.block, this.stateOf(panel.name));
+      if (this.layout.isCollapsed(panel.name)) panel.chart.detach();
+    }
+    this.ordered.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0));
+    for (const panel of this.ordered) this.stack.insertBefore(panel.block, this.emptyNote);
+    this.showNear();
+  }
+
+  onControl(event) {
+    const button = event.target.closest("[data-panel-pin], [data-panel-move], [data-panel-collapse]");
+    const panel = button && this.byBlock.get(button.closest("[data-chart]"));
+    if (!panel) return;
+    if (button.dataset.panelMove) this.move(panel, button.dataset.panelMove === "up" ? -1 : 1);
+    else if (button.hasAttribute("data-panel-pin")) this.layout.togglePin(panel.name);
+    else this.layout.toggleCollapsed(panel.name);
+    this.applyLayout();
+    this.options.saveLayout?.(this.layout.toJSON());
+  }
+
+  /** Move a panel past its neighbour on screen (pinned panels stay among themselves). */
+  move(panel, by) {
+    const pinned = this.layout.isPinned(panel.name);
+    const peers = this.ordered.filter((p) => !p.block.hidden && this.layout.isPinned(p.name) === pinned);
+    const other = peers[peers.indexOf(panel) + by];
+    if (!other) return;
+    const page = this.ordered.filter((p) => !this.layout.isPinned(p.name)).map((p) => p.name);
+    this.layout.swap(panel.name, other.name, page);
+  }
+
+  // ---- one x range for every chart ----------------------------------------------------------
+
+  /** Every chart spans the run's x range: from the first to the last point of any key. */
+  fitX() {
+    let range = null;
+    for (const panel of this.ordered) {
+      const own = panel.chart.xExtent();
+      if (own) range = range ? { min: Math.min(range.min, own.min), max: Math.max(range.max, own.max) } : own;
+    }
+    this.setXRange(range);
+  }
+
+  widenX(x) {
+    const range = this.xRange;
+    if (range && x >= range.min && x <= range.max) return;
+    this.setXRange(range ? { min: Math.min(range.min, x), max: Math.max(range.max, x) } : { min: x, max: x });
+  }
+
+  setXRange(range) {
+    this.xRange = range;
+    for (const panel of this.ordered) panel.chart.setXRange(this.chartXRange());
+  }
+
+  /** The range the charts show: the run's, once it is more than one point wide. */
+  chartXRange() {
+    const range = this.xRange;
+    return range && range.max > range.min ? range : null;
+  }
+
+  // Each chart reports its change of x mode (step or time): refit once, after the last.
+  refitX() {
+    if (this.refitting) return;
+    this.refitting = true;
+    queueMicrotask(() => {
+      this.refitting = false;
+      this.fitX();
+    });
   }
 
   // ---- the key filter -----------------------------------------------------------------------
@@ -384,7 +530,7 @@ export class ChartPanels {
     this.ordered.splice(this.ordered.indexOf(panel), 1);
     this.slugs.delete(panel.slug);
     this.emptyNote.hidden = this.panels.size > 0;
-    if (this.panels.size === EAGER_PANELS) for (const p of this.ordered) p.chart.attach();
+    if (this.panels.size === EAGER_PANELS) for (const p of this.ordered) this.attach(p);
   }
 
   refreshLanguage() {
@@ -407,6 +553,7 @@ export class ChartPanels {
     this.index = new KeyIndex();
     this.placed.clear();
     this.seriesCount = 0;
+    this.xRange = null;
     this.emptyNote.hidden = false;
     this.countKeys();
   }

@@ -9,6 +9,9 @@ import { isLive } from "./format.js";
 // Apart from the run's own series colours (blue, orange, green, purple; panels.js).
 const COLORS = ["#e64980", "#0ca678", "#fab005", "#7048e8", "#15aabf", "#a61e4d", "#5c940d", "#495057"];
 
+/** The colour of a race's variant `index` on the charts (the result's table shows it too). */
+export const raceColor = (index) => COLORS[index % COLORS.length];
+
 export const isRaceChild = (run, parentId) => run.parent_id === parentId && run.config?.kind === "race";
 
 export class RaceOverlay {
@@ -47,7 +50,7 @@ export class RaceOverlay {
 
   add(childId, index, variant, token, live) {
     if (this.children.has(childId)) return;
-    const child = { label: hparamsText(variant) || `#${childId}`, color: COLORS[index % COLORS.length], sub: null, winner: null };
+    const child = { label: hparamsText(variant) || `#${childId}`, color: raceColor(index), sub: null, winner: null };
     this.children.set(childId, child);
     this.load(childId, child, token, live);
   }

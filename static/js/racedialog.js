@@ -1,8 +1,11 @@
 // "Race": 2-8 variants of the live hparams, prefilled around the live values (lr ×0.3, ×1, ×3),
 // each trained K steps from one snapshot; the server scores them and the run goes on with the
 // winner. Only the hparams that differ between variants are sent, so each one reads as its change.
+// Each row says what it changes (old → new, the factor); a variant beyond ×0.1 … ×10 is asked
+// about once more. The ×1 row carries the live values exactly: if it wins, nothing changes.
 /* global bootstrap */
 import * as api from "./api.js";
+import { ChangeBox, describeChanges, lossFirst, lossKey } from "./decisions.js";
 import { t } from "./i18n.js";
 import { modeFor } from "./runs.js";
 
@@ -23,6 +26,7 @@ export class RaceDialog {
     this.metricInput = document.getElementById("race-metric");
     this.modeSelect = document.getElementById("race-mode");
     this.message = document.getElementById("race-message");
+    this.change = new ChangeBox(document.getElementById("race-change"));
     this.onStarted = onStarted;
     this.run = null;
     this.keys = [];
@@ -45,21 +49,26 @@ export class RaceDialog {
     this.renderHead();
     this.rowsBox.replaceChildren();
     for (const factor of LR_FACTORS) this.addRow(scaled(run.hparams, factor, schema.lr));
-    const keys = [...metricKeys].sort();
-    document.getElementById("race-metric-keys").replaceChildren(...keys.map((k) => new Option(k, k)));
-    const metric = keys.includes("train_loss") ? "train_loss" : keys.find((k) => /loss/.test(k)) || keys[0] || "train_loss";
+    const keys = lossFirst(metricKeys);
+    this.offerMetrics(keys);
+    const metric = lossKey(keys) ?? keys[0] ?? "";
     this.metricInput.value = metric;
     this.modeSelect.value = modeFor(metric);
+    this.change.clear();
     this.say("", "");
     this.modal.show();
   }
 
+  offerMetrics(keys) {
+    document.getElementById("race-metric-keys").replaceChildren(...keys.map((k) => new Option(k, k)));
+  }
+
   renderHead() {
     const head = document.getElementById("race-head");
-    const cells = ["#", ...this.keys, ""].map((text) => {
+    const cells = ["#", ...this.keys, t("race.change"), ""].map((text, i) => {
       const th = document.createElement("th");
       th.scope = "col";
-      th.className = "font-monospace fw-medium";
+      th.className = i > 0 && i <= this.keys.length ? "font-monospace fw-medium" : "fw-medium";
       th.textContent = text;
       return th;
     });
@@ -80,9 +89,13 @@ export class RaceDialog {
       input.inputMode = "decimal";
       input.dataset.key = key;
       input.value = values[key] === undefined ? "" : String(values[key]);
+      input.addEventListener("input", () => this.describeRow(tr));
       td.append(input);
       tr.append(td);
     }
+    const changeCell = document.createElement("td");
+    changeCell.className = "race-row-change small text-body-secondary";
+    tr.append(changeCell);
     const td = document.createElement("td");
     const remove = document.createElement("button");
     remove.type = "button";
@@ -98,7 +111,20 @@ export class RaceDialog {
     td.append(remove);
     tr.append(td);
     this.rowsBox.append(tr);
+    this.describeRow(tr);
     this.renumber();
+  }
+
+  rowValues(tr) {
+    const values = {};
+    for (const input of tr.querySelectorAll("input")) values[input.dataset.key] = parseValue(input.value);
+    return values;
+  }
+
+  /** What a row changes of the live values: "lr 0.002 → 0.006 (×3)", or "unchanged". */
+  describeRow(tr) {
+    const { texts } = describeChanges(this.run.hparams, this.rowValues(tr));
+    tr.querySelector(".race-row-change").textContent = texts.join(", ") || t("race.unchanged");
   }
 
   renumber() {
@@ -116,18 +142,30 @@ export class RaceDialog {
 
   /** Each row's values; only the keys that differ between rows (lr when none do). */
   variants() {
-    const rows = [...this.rowsBox.children].map((tr) => {
-      const values = {};
-      for (const input of tr.querySelectorAll("input")) values[input.dataset.key] = parseValue(input.value);
-      return values;
-    });
+    const rows = [...this.rowsBox.children].map((tr) => this.rowValues(tr));
     let varying = this.keys.filter((k) => new Set(rows.map((r) => JSON.stringify(r[k]))).size > 1);
     if (!varying.length) varying = this.keys.includes("lr") ? ["lr"] : this.keys.slice(0, 1);
     return rows.map((r) => Object.fromEntries(varying.map((k) => [k, r[k]])));
   }
 
+  /** The variants' changes beyond ×0.1 … ×10 of the live values, as text (none: ""). */
+  drasticText(variants) {
+    return variants
+      .map((variant, i) => [i, describeChanges(this.run.hparams, variant)])
+      .filter(([, change]) => change.drastic !== null)
+      .map(([i, change]) => t("race.variantChange", { n: i + 1, change: change.texts.join(", ") }))
+      .join("; ");
+  }
+
   async start() {
     const variants = this.variants();
+    const drastic = this.drasticText(variants);
+    if (drastic) {
+      this.startButton.disabled = true;
+      const sure = await this.change.confirm(t("change.drastic", { change: drastic }), t("race.startAnyway"));
+      this.startButton.disabled = false;
+      if (!sure) return;
+    }
     const body = {
       variants,
       steps: Math.round(Number(document.getElementById("race-steps").value)),
@@ -140,6 +178,7 @@ export class RaceDialog {
       this.modal.hide();
       this.onStarted(this.run, runIds, variants);
     } catch (error) {
+      if (error.details?.keys?.length) this.offerMetrics(error.details.keys);
       this.say(error.message, "text-danger");
     } finally {
       this.startButton.disabled = false;
@@ -152,9 +191,10 @@ export class RaceDialog {
   }
 }
 
-/** The live values with lr times factor (3 significant digits, within the schema's bounds). */
+/** The live values with lr times factor (3 significant digits, within the schema's bounds);
+ * ×1 exactly the live values, so that a winning ×1 changes nothing. */
 function scaled(hparams, factor, lrSpec) {
-  if (typeof hparams.lr !== "number") return { ...hparams };
+  if (typeof hparams.lr !== "number" || factor === 1) return { ...hparams };
   let lr = Number((hparams.lr * factor).toPrecision(3));
   if (lrSpec && Number.isFinite(lrSpec.max)) lr = Math.min(lr, lrSpec.max);
   if (lrSpec && Number.isFinite(lrSpec.min)) lr = Math.max(lr, lrSpec.min);

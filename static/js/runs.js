@@ -15,8 +15,9 @@ export const SUMMARY_KEYS = ["train_loss", "val_loss", "val_accuracy", "loss", "
 export const modeFor = (key) => (/acc|f1|precision|recall|auc|score/i.test(key) ? "max" : "min");
 
 export class RunList {
-  /** onCompareChange(ids) when the set of runs ticked for comparison changes. */
-  constructor({ onCompareChange }) {
+  /** onCompareChange(ids) when the set of runs ticked for comparison changes; onCount(n) when
+   * the number of runs listed changes. */
+  constructor({ onCompareChange, onCount = () => {} }) {
     this.list = document.getElementById("runs-list");
     this.filterBox = document.getElementById("runs-filter");
     this.count = document.getElementById("runs-count");
@@ -30,6 +31,7 @@ export class RunList {
     this.compare = [];
     this.activeId = null;
     this.onCompareChange = onCompareChange;
+    this.onCount = onCount;
     this.tagBox = document.getElementById("runs-tags");
     this.activeTags = new Set();
     this.metricInput = document.getElementById("runs-metric");
@@ -124,6 +126,7 @@ export class RunList {
     const seen = new Set(runs.map((r) => r.id));
     for (const id of [...this.runs.keys()]) if (!seen.has(id)) this.remove(id);
     for (const run of runs) this.upsert(run);
+    this.updateCounts(); // also with no runs at all: the start page says how to begin
     this.loadSummaries();
   }
 
@@ -313,6 +316,7 @@ export class RunList {
   updateCounts() {
     this.count.textContent = String(this.items.size);
     this.empty.hidden = this.items.size > 0;
+    this.onCount(this.items.size);
   }
 
   /** The trials badge under a run's row (nothing while its row is not here). */

@@ -65,6 +65,11 @@ export class RunView {
     const runAsked = api.run(id);
     const restAsked = Promise.all([api.metrics(id, { maxPoints: this.chartWidth() }), api.events(id)]);
     restAsked.catch(() => {}); // reported below, once
+    // The panels' layout is the database's, not the page's: another window may have changed it.
+    const layoutAsked = api.layout().catch((error) => {
+      this.onError(error.message);
+      return null;
+    });
     let history, events;
     try {
       const run = await runAsked;
@@ -86,6 +91,9 @@ export class RunView {
     if (token !== this.token) return;
     this.setEvents(events);
     this.runs.knowKeys(Object.keys(history.series));
+    const layout = await layoutAsked;
+    if (token !== this.token) return;
+    this.panels.setLayout(layout);
     this.panels.load(history.series); // draws the panels in view; the others as they come near
     this.sub = this.live.subscribe(id, history.last_id || 0, {
       onPoints: (points) => this.takePoints(points),
@@ -183,8 +191,17 @@ export class RunView {
           count: document.getElementById("chart-filter-count"),
           none: document.getElementById("charts-nomatch"),
         },
+        controls: document.getElementById("chart-panel-controls"),
+        saveLayout: (layout) => this.saveLayout(layout),
       },
     );
+  }
+
+  // One save at a time, in order: each sends the whole layout, and a later click must win.
+  saveLayout(layout) {
+    this.layoutSaved = (this.layoutSaved ?? Promise.resolve())
+      .then(() => api.saveLayout(layout))
+      .catch((error) => this.onError(error.message));
   }
 
   syncRange(source, min, max) {
@@ -196,7 +213,7 @@ export class RunView {
   }
 
   takePoints(points) {
-    for (const [, key, step, value, wall] of points) this.panels.chartFor(key).append(key, step, value, wall);
+    for (const [, key, step, value, wall] of points) this.panels.append(key, step, value, wall);
     this.decide.takePoints();
   }
 
@@ -235,7 +252,9 @@ export class RunView {
 
   renderHeader() {
     const run = this.run;
-    document.getElementById("run-name").textContent = run.name;
+    const name = document.getElementById("run-name");
+    name.textContent = run.name;
+    name.title = run.name; // a long name ends in an ellipsis; the whole one on hover
     document.title = `${run.name} · Lernkurve`;
     statusBadge(document.getElementById("run-status"), run.status);
     document.getElementById("run-task").textContent = run.task;

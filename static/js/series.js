@@ -1,4 +1,4 @@
-// Series maths for the charts: min/max downsampling and TensorBoard's smoothing.
+// Series maths for the charts: min/max downsampling and smoothing by step distance.
 
 /**
  * Reduce points to about `target` by keeping each bucket's lowest and highest value (so spikes
@@ -37,29 +37,53 @@ export function downsample(points, target) {
 }
 
 /**
- * TensorBoard's exponential moving average with debiasing (vz_line_chart2): the first values
- * are not pulled towards zero and non-finite values pass through. Fed one value at a time, so
- * live points are smoothed without recomputing the series.
+ * An exponential moving average by step distance, debiased as TensorBoard's is
+ * (vz_line_chart2): a point `gap` steps after the one before keeps weight ** (gap / unit) of
+ * the average so far. With points `unit` steps apart this is TensorBoard's smoothing exactly;
+ * a sparse series beside a dense one (val every 50 steps, train every step, unit 1) is barely
+ * pulled towards its old values, so a sudden drop is not bent into a slope. Non-finite values
+ * pass through. Fed one value at a time, so live points are smoothed without recomputing.
  */
 export class Ema {
-  constructor(weight) {
+  constructor(weight, unit = 1) {
     this.weight = weight;
-    this.last = 0;
-    this.count = 0;
+    this.unit = unit > 0 ? unit : 1;
+    this.sum = 0; // the weighted values so far
+    this.norm = 0; // the weights so far: dividing by it is the debiasing
+    this.step = null;
   }
 
-  next(y) {
+  next(y, step) {
     if (y === null || !Number.isFinite(y)) return y;
-    this.last = this.last * this.weight + (1 - this.weight) * y;
-    this.count += 1;
-    const debias = this.weight === 1 ? 1 : 1 - this.weight ** this.count;
-    return this.last / debias;
+    const gap = this.step === null ? this.unit : Math.max(0, step - this.step);
+    const keep = this.weight ** (gap / this.unit);
+    this.sum = this.sum * keep + (1 - keep) * y;
+    this.norm = this.norm * keep + (1 - keep);
+    this.step = step;
+    return this.norm > 0 ? this.sum / this.norm : y;
   }
 }
 
-/** Smooth an array of {x, y} points into a new one; a constant series stays exactly as is. */
-export function smooth(points, weight) {
+/** The step of a point: its own (`s`), else its place in the series. */
+const stepOf = (point, index) => point.s ?? index;
+
+/**
+ * The usual distance in steps between a series' points: their mean gap, so a downsampled
+ * series (two points per bucket of many steps) counts as the sparse series it has become.
+ */
+export function stepGap(points) {
+  const n = points.length;
+  if (n < 2) return null;
+  const gap = (stepOf(points[n - 1], n - 1) - stepOf(points[0], 0)) / (n - 1);
+  return gap > 0 ? gap : null;
+}
+
+/**
+ * Smooth an array of {x, y, s?} points into a new one, weighing by step distance (see Ema; by
+ * default the unit is the series' own usual gap); a constant series stays exactly as is.
+ */
+export function smooth(points, weight, unit = stepGap(points) ?? 1) {
   const constant = points.every((p) => p.y === points[0].y);
-  const ema = new Ema(weight);
-  return points.map((p) => ({ x: p.x, y: constant ? p.y : ema.next(p.y) }));
+  const ema = new Ema(weight, unit);
+  return points.map((p, i) => ({ x: p.x, y: constant ? p.y : ema.next(p.y, stepOf(p, i)) }));
 }

@@ -1,5 +1,10 @@
 // The toolbar over a view's charts (templates/_chart_toolbar.html view_toolbar): smoothing,
 // step or time on x and zoom reset, applied to every chart the view shows at the time.
+import { language, onLanguageChange } from "./i18n.js";
+
+/** The smoothing factor as the page's numbers read: 0.60, in German 0,60. */
+const factor = (v) => v.toLocaleString(language(), { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
 export class ChartToolbar {
   /** prefix: the toolbar's id prefix ("" in the run view, "cmp-" in compare); charts() -> MetricCharts. */
   constructor(prefix, charts) {
@@ -10,8 +15,12 @@ export class ChartToolbar {
     this.xMode = "step";
     slider.addEventListener("input", () => {
       this.smoothing = Number(slider.value);
-      output.textContent = this.smoothing.toFixed(2);
+      output.textContent = factor(this.smoothing);
       for (const chart of this.charts()) chart.setSmoothing(this.smoothing);
+    });
+    output.textContent = factor(this.smoothing);
+    onLanguageChange(() => {
+      output.textContent = factor(this.smoothing);
     });
     for (const radio of document.querySelectorAll(`input[name="${prefix}xmode"]`)) {
       radio.addEventListener("change", () => {

@@ -40,7 +40,7 @@ export function renderTrials(li, parentId, children) {
     const badge = document.createElement("span");
     badge.className = "badge rounded-pill text-bg-light border trial-count";
     badge.textContent = String(sorted.length);
-    toggle.append(icon, " ", badge, " ", t("trial.count", { n: sorted.length }));
+    toggle.append(icon, " ", badge, " ", t(sorted.length === 1 ? "trial.countOne" : "trial.count", { n: sorted.length }));
     const list = document.createElement("ul");
     list.className = "list-unstyled trial-list mb-0";
     list.append(...sorted.map(trialItem));

@@ -1,4 +1,5 @@
-"""Chart panels by metric key (TensorBoard-style sections), built only for keys a run has."""
+"""Chart panels by metric key (one quantity per panel, across prefixes), built only for keys a
+run has."""
 
 from __future__ import annotations
 
@@ -47,19 +48,19 @@ def test_panels_follow_the_keys_sections_and_keys_arriving_live(dashboard, secti
     api.wait_step(run_id, 15)
     dashboard.open_run(run_id)
 
-    # `train/loss` -> "train", `val/loss` and `val/acc` -> "val"; no empty Loss or Accuracy chart.
-    assert page.evaluate(PANELS) == ["train", "val"]
-    assert page.locator("#chart-block-train [data-title]").inner_text() == "train"
-    assert dashboard.series("train", "train/loss")
+    # `train/loss` and `val/loss` -> "loss", `val/acc` -> "accuracy"; no empty panel.
+    assert page.evaluate(PANELS) == ["loss", "accuracy"]
+    assert page.locator("#chart-block-loss [data-title]").inner_text() == "Loss"
+    assert dashboard.series("loss", "train/loss")
     dashboard.wait_for(
-        lambda: dashboard.series("val", "val/acc") and dashboard.series("val", "val/loss")
+        lambda: dashboard.series("accuracy", "val/acc") and dashboard.series("loss", "val/loss")
     )
-    assert page.locator("#chart-block-accuracy, #chart-block-loss").count() == 0
+    assert page.locator("#chart-block-train, #chart-block-val").count() == 0
 
     # A key that first arrives live gets its own panel; `lr/group1` joins the lr panel.
     section_script.add("grad/norm")
     section_script.add("lr/group1")
-    dashboard.wait_for(lambda: page.evaluate(PANELS) == ["grad", "train", "val", "lr"])
+    dashboard.wait_for(lambda: page.evaluate(PANELS) == ["loss", "accuracy", "lr", "grad"])
     dashboard.wait_for(lambda: len(dashboard.series("grad", "grad/norm")) > 3)
     dashboard.wait_for(lambda: dashboard.series("lr", "lr/group1"))
 
@@ -68,14 +69,14 @@ def test_panels_follow_the_keys_sections_and_keys_arriving_live(dashboard, secti
     dashboard.wait_for(lambda: "other" in page.evaluate(PANELS))
     dashboard.wait_for(lambda: dashboard.series("other", "speed_fwd"))
     section_script.add("speed_bwd")
-    dashboard.wait_for(lambda: page.evaluate(PANELS) == ["grad", "speed", "train", "val", "lr"])
+    dashboard.wait_for(lambda: page.evaluate(PANELS) == ["loss", "accuracy", "speed", "lr", "grad"])
     dashboard.wait_for(lambda: len(dashboard.series("speed", "speed_fwd")) > 5)
     assert dashboard.series("speed", "speed_bwd")
 
     # Every panel draws the run's event markers, also a panel made after the event.
     api.control(run_id, "pause")
     api.wait_status(run_id, "paused")
-    for panel in ("grad", "speed", "train", "val", "lr"):
+    for panel in ("grad", "speed", "loss", "accuracy", "lr"):
         dashboard.wait_for(lambda p=panel: ["Paused"] in [m["label"] for m in dashboard.markers(p)])
     section_script.add("noise/a")
     api.control(run_id, "resume")
@@ -83,15 +84,15 @@ def test_panels_follow_the_keys_sections_and_keys_arriving_live(dashboard, secti
     assert ["Paused"] in [m["label"] for m in dashboard.markers("noise")]
 
     # Log scale, series toggle and PNG export work on a section panel too.
-    page.locator("#chart-block-val label[for='log-val']").click()
+    page.locator("#chart-block-loss label[for='log-loss']").click()
     y_type = "(c) => Chart.getChart(c).options.scales.y.type"
-    assert page.locator("#chart-block-val canvas").evaluate(y_type) == "logarithmic"
-    toggle = page.locator("#chart-block-val [data-series='val/acc']")
+    assert page.locator("#chart-block-loss canvas").evaluate(y_type) == "logarithmic"
+    toggle = page.locator("#chart-block-loss [data-series='val/loss']")
     toggle.click()
     assert toggle.get_attribute("aria-pressed") == "false"
     with page.expect_download() as download:
-        page.locator("#chart-block-val [data-png]").click()
-    assert download.value.suggested_filename == "sections-val.png"
+        page.locator("#chart-block-loss [data-png]").click()
+    assert download.value.suggested_filename == "sections-loss.png"
 
 
 def test_built_in_run_keeps_loss_accuracy_and_lr_panels(dashboard):
@@ -106,8 +107,16 @@ def test_built_in_run_keeps_loss_accuracy_and_lr_panels(dashboard):
 
 RULE_CASES = [
     # (key, the run's other keys, panel)
-    ("train/loss", [], "train"),
-    ("val/acc", ["val/loss"], "val"),
+    ("train/loss", [], "loss"),
+    ("val/loss", ["train/loss"], "loss"),
+    ("val/acc", ["val/loss"], "accuracy"),
+    ("train_acc", ["val_acc"], "accuracy"),
+    ("train/f1", ["val/f1"], "f1"),
+    ("eval_bleu", [], "bleu"),
+    ("train/lr", [], "lr"),
+    ("sys/rss_mb", ["sys/cpu_percent"], "sys MB"),
+    ("grad/norm/loss_head.weight", ["grad/total_norm"], "grad"),
+    ("update/ratio/lr_proj.weight", [], "update"),
     ("lr/group1", ["lr"], "lr"),
     ("acc/top5", [], "accuracy"),
     ("train_loss", ["val_loss"], "loss"),
@@ -119,7 +128,8 @@ RULE_CASES = [
     ("grad_norm", [], "other"),
     ("grad_norm", ["grad_max"], "grad"),
     ("grad_norm", ["grad/clip"], "grad"),
-    ("val_f1", ["val_loss", "val_accuracy"], "other"),
+    ("val_f1", ["val_loss", "val_accuracy"], "f1"),
+    ("accumulated_steps", [], "other"),
     ("epoch", [], "other"),
 ]
 
