@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lernkurve.store.models import Checkpoint, Event, Snapshot, now
-from support import TOKEN, open_sqlite
+from support import TOKEN
 
 # Seconds. It catches a hang (a fuzzed body that ties up a request thread), not a speed: no
 # loaded machine comes near it. How fast the answers are is benchmarks/bench_api.py's.
@@ -77,7 +78,7 @@ METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 
 def dump(db_path) -> list:
     """Every row of every table, in order: what "nothing changed" is compared against."""
-    with open_sqlite(db_path) as conn:
+    with sqlite3.connect(db_path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         return [(t, conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()) for t in tables]
 
