@@ -231,7 +231,10 @@ def send(proc: subprocess.Popen, line: str) -> None:
 
 def run_points(db: Path, run_id: int) -> dict[int, str]:
     """Every point of the run, id -> key: the benchmark's keys and the run's own (system)."""
+    from lernkurve.store import liteblocks
+
     with sqlite3.connect(db) as conn:
+        liteblocks.register(conn)  # the metrics view reads blocks with Lernkurve's functions
         return dict(conn.execute("SELECT id, key FROM metrics WHERE run_id = ?", (run_id,)))
 
 

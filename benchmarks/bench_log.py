@@ -46,7 +46,7 @@ def pct(values: list, q: float) -> float:
 def committed(db) -> int:
     """Rows now visible in the database (one run per fresh file, so max(id) == its count)."""
     with db.engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT max(id) FROM metrics").scalar() or 0
+        return conn.exec_driver_sql("SELECT max(hi_id) FROM metric_blocks").scalar() or 0
 
 
 # -- 1. per-call cost ------------------------------------------------------------------------

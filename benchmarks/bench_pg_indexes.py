@@ -95,6 +95,7 @@ def rows_per_second(conn, key_column: str, index: str | None, rows: int) -> floa
 def blocks_per_second(conn, points: int) -> float:
     """Points/s of a binary COPY of metric blocks (a block per key and 20,000-point batch)."""
     from lernkurve.store import pgblocks
+    from lernkurve.store.database import rows_as_columns
 
     conn.execute("DROP VIEW IF EXISTS metrics")
     conn.execute("DROP TABLE IF EXISTS metric_blocks")
@@ -106,7 +107,7 @@ def blocks_per_second(conn, points: int) -> float:
         for n in range(first, min(first + BATCH, points)):
             step, k = divmod(n, KEYS)
             rows.append((1, f"metric{k}", step, step * 1e-3 + k, 1.7e9 + step * 1e-3))
-        chunks.append(pgblocks.copy_data(1, rows)[0])
+        chunks.append(pgblocks.copy_data(1, rows_as_columns(rows))[0])
     started = time.perf_counter()
     for data in chunks:
         with conn.transaction(), conn.cursor().copy(pgblocks.COPY) as copy:

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -20,6 +21,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 TOKEN = "test-token"
+
+
+def open_sqlite(path, **kwargs) -> sqlite3.Connection:
+    """A plain sqlite3 connection, as a user's own program opens it, that can read the
+    ``metrics`` view (its functions registered: lernkurve.store.liteblocks)."""
+    from lernkurve.store import liteblocks
+
+    conn = sqlite3.connect(path, **kwargs)
+    liteblocks.register(conn)
+    return conn
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.02):
@@ -187,17 +198,16 @@ def migrate_to(url: str, revision: str, down: bool = False) -> None:
 
 def schema_differences(connection) -> list:
     """Alembic's differences between a database and the models, leaving out what the models
-    create on other databases only (``ddl_if``: the metrics foreign key is SQLite's alone) and
-    PostgreSQL's metric blocks (``metrics`` is a view over them there: lernkurve.store.pgblocks)."""
+    create on other databases only (``ddl_if``) and the metric blocks (``metrics`` is a view over
+    them on both stores: lernkurve.store.liteblocks, lernkurve.store.pgblocks)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from lernkurve.store.models import Base
 
     def for_this_database(item, name, kind, reflected, compare_to) -> bool:
-        blocks = connection.dialect.name == "postgresql" and kind == "table"
-        if blocks and name in ("metrics", "metric_blocks"):
-            return False
+        if kind == "table" and name in ("metrics", "metric_blocks"):
+            return False  # a view over blocks on both stores (liteblocks, pgblocks)
         condition = getattr(item, "_ddl_if", None)
         return condition is None or condition.dialect in (None, connection.dialect.name)
 

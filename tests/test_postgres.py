@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, event, text
 
 from lernkurve.store import impact, pgblocks
-from lernkurve.store.database import Database
+from lernkurve.store.database import Database, rows_as_columns
 from lernkurve.store.migrate import HEAD
 from lernkurve.store.points import delete_points, expand_points
 from lernkurve.store.queries import csv_lines, metric_series
@@ -97,7 +97,7 @@ def test_steps_past_32_bits_are_kept_on_both_stores(api, db_path):
     assert [p[0] for p in chart["series"]["loss"]] == steps  # from the min/max buckets
     assert api.get(f"/api/runs/{run.id}").get_json()["step"] == 2**40
     with pytest.raises(OverflowError):  # past 64 bits: refused, never wrapped
-        pgblocks.copy_data(run.id, [(run.id, "loss", 2**63, 1.0, 1.0)])
+        pgblocks.copy_data(run.id, rows_as_columns([(run.id, "loss", 2**63, 1.0, 1.0)]))
 
 
 def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_url):
@@ -266,13 +266,13 @@ def start_script(args: list[str], env: dict, **popen) -> tuple[subprocess.Popen,
 
 
 def stored_ids(url: str, run_id: int) -> list[int]:
-    engine = create_engine(Database.url_for(url))
+    db = Database(url)  # its connections can read SQLite's metrics view
     try:
-        with engine.connect() as connection:
+        with db.engine.connect() as connection:
             query = text("SELECT id FROM metrics WHERE run_id = :run_id ORDER BY id")
             return list(connection.execute(query, {"run_id": run_id}).scalars())
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def test_a_heavy_logger_neither_starves_a_light_runs_stream_nor_interrupts_a_run(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from contextlib import closing
@@ -17,7 +16,7 @@ import pytest
 import torch
 from scripting import Scripts
 
-from support import ROOT, wait_for
+from support import ROOT, open_sqlite, wait_for
 
 pytest.importorskip("accelerate")
 CLM = ROOT / "tests" / "scripts" / "clm_no_trainer.py"
@@ -39,7 +38,7 @@ def change(api, run_id: int, body: dict) -> dict:
 
 def everything(db_path, run_id: int) -> dict:
     """The run's row and every row it owns, as stored."""
-    with closing(sqlite3.connect(db_path)) as conn:
+    with closing(open_sqlite(db_path)) as conn:
         tables = ("metrics", "events", "checkpoints", "metric_buckets", "snapshots")
         found = {
             t: conn.execute(f"SELECT * FROM {t} WHERE run_id = ?", (run_id,)).fetchall()
@@ -59,7 +58,7 @@ def killed_after_checkpoints(clm, *args: str):
 
 
 def loss_steps(db_path, run_id: int) -> list[int]:
-    with closing(sqlite3.connect(db_path)) as conn:
+    with closing(open_sqlite(db_path)) as conn:
         rows = conn.execute(
             "SELECT step FROM metrics WHERE run_id = ? AND key = 'train/loss' ORDER BY step",
             (run_id,),
@@ -84,7 +83,7 @@ def test_a_resume_that_cannot_load_its_checkpoint_changes_nothing(
     clm, db_path, data_dir, tmp_path, damage
 ):
     run_id = killed_after_checkpoints(clm)
-    with closing(sqlite3.connect(db_path)) as conn:
+    with closing(open_sqlite(db_path)) as conn:
         (path,) = conn.execute(
             "SELECT path FROM checkpoints WHERE run_id = ? ORDER BY id DESC LIMIT 1", (run_id,)
         ).fetchone()
@@ -204,7 +203,7 @@ def test_lightning_killed_then_resumed_from_its_own_checkpoint_is_the_same_run(
     assert same == run_id
     resumed = api.events(run_id, "resume")[-1]
     assert resumed["step"] == saved[-1] and resumed["payload"]["from"] == "lightning"
-    with closing(sqlite3.connect(db_path)) as conn:
+    with closing(open_sqlite(db_path)) as conn:
         steps = [
             s
             for (s,) in conn.execute(

@@ -7,7 +7,6 @@ group's lr and weight decay; the tests steer it only through the REST API.
 from __future__ import annotations
 
 import signal
-import sqlite3
 import time
 from contextlib import closing
 
@@ -17,7 +16,7 @@ from sqlalchemy import func, select
 
 from lernkurve.store.database import Database
 from lernkurve.store.models import Metric
-from support import ROOT, wait_for
+from support import ROOT, open_sqlite, wait_for
 
 SCRIPT = ROOT / "tests" / "scripts" / "scheduled.py"
 
@@ -177,7 +176,7 @@ def test_a_second_ctrl_c_while_the_run_saves_waits_for_it(api, script, db_path, 
     both send one), Ctrl-C must not cut the run's last save short."""
     proc, run_id, records = script("100000", "0.005", *(["--plain"] if plain else []))
     records.wait_past(3)
-    with closing(sqlite3.connect(db_path, isolation_level=None, timeout=10)) as hold:
+    with closing(open_sqlite(db_path, isolation_level=None, timeout=10)) as hold:
         hold.execute("BEGIN IMMEDIATE")  # the run's last flush waits for this write lock
         proc.send_signal(signal.SIGINT)
         records.wait_still()  # the loop has ended: the script is saving, held by the lock

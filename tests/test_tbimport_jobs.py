@@ -21,9 +21,9 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter  # noqa
 
 from lernkurve.importers import runs  # noqa: E402
 from lernkurve.importers.tensorboard import Limits, run_import  # noqa: E402
+from lernkurve.store.columns import columns_of  # noqa: E402
 from lernkurve.store.database import Database  # noqa: E402
 from lernkurve.store.models import RunRow  # noqa: E402
-from lernkurve.store.points import expand_points  # noqa: E402
 from support import ROOT, wait_for  # noqa: E402
 
 
@@ -255,10 +255,7 @@ def test_a_dead_imports_half_run_is_put_back_and_imported_whole(db, tmp_path):
     write_run(logs, steps=range(100, 200), suffix=".more")
     index = runs.load_index(db)
     claim = runs.claim_run(db, index, str(logs.resolve()), "logs", "crashed")
-    rows, _, buckets = expand_points(
-        claim.run_id, [(s, 0.0, {"loss": 9.0}) for s in range(100, 150)]
-    )
-    runs.write_points(db, claim, rows, buckets)
+    runs.write_points(db, claim, columns_of([(s, 0.0, {"loss": 9.0}) for s in range(100, 150)]))
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )

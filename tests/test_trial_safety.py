@@ -5,7 +5,6 @@ host a trial refuses it; no child run is left waiting; recipes replay what runs 
 from __future__ import annotations
 
 import signal
-import sqlite3
 from contextlib import closing
 
 import pytest
@@ -15,7 +14,7 @@ from lernkurve.shared.hparams import resolve
 from lernkurve.shared.taskspecs import task_schema, total_steps_for
 from lernkurve.store.models import RunRow
 from lernkurve.web.streamer import mark_interrupted
-from support import ROOT, wait_for
+from support import ROOT, open_sqlite, wait_for
 
 TRIAL = ROOT / "tests" / "scripts" / "trial.py"
 PLAIN = ROOT / "tests" / "scripts" / "plain_loop.py"
@@ -57,7 +56,7 @@ def test_a_checkpoint_saved_mid_race_resumes_to_the_run_as_it_was(api, script, d
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = {r["step"]: r for r in records.all() if r["step"] < start}
-    with closing(sqlite3.connect(db_path)) as conn:
+    with closing(open_sqlite(db_path)) as conn:
         saved = [
             s for (s,) in conn.execute("SELECT step FROM checkpoints WHERE run_id = ?", (run_id,))
         ]

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from lernkurve.store.models import Checkpoint, Command, now
 from lernkurve.store.processes import process_identity
-from support import wait_for
+from support import open_sqlite, wait_for
 
 
 @pytest.fixture
@@ -315,14 +315,13 @@ def test_an_interrupted_run_whose_process_is_gone_is_deleted_at_once(api, app):
 
 @pytest.mark.sqlite_only
 def test_a_database_locked_past_the_busy_timeout_answers_503_not_500(app, db_path):
-    import sqlite3
 
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
     from lernkurve.web.rest import database_refused
 
-    holder = sqlite3.connect(db_path)
+    holder = open_sqlite(db_path)
     holder.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
     engine = create_engine(f"sqlite:///{db_path}", connect_args={"timeout": 0})
     try:

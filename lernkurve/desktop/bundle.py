@@ -96,8 +96,8 @@ KEEP = [
 # Python modules the app never imports, though something in its tree mentions them.
 EXCLUDES = [
     "tkinter",
-    # torch runs without numpy (it only warns, which the app silences); the app's own code
-    # never uses it, and it is 40 MB with its OpenBLAS.
+    # torch runs without numpy (it only warns, which the app silences); the store packs its
+    # blocks with the standard library where numpy is missing, and it is 40 MB with OpenBLAS.
     "numpy",
     "PyQt6.QtQuick",
     "PyQt6.QtQml",

@@ -20,7 +20,7 @@ from lernkurve.importers.events import NotAnEvent, ScalarParser, metric_key, req
 from lernkurve.importers.report import Progress, Report
 from lernkurve.importers.tfrecord import CorruptRecord, read_records
 from lernkurve.importers.walk import Limits, RunFolder, Stopped, check_time, find_runs
-from lernkurve.store.points import expand_points, stored_key
+from lernkurve.store.columns import columns_of, stored_key
 
 FLUSH_SECONDS = 1.0  # points wait at most this long before they are written (and the run beats)
 WAIT_POLL = 0.2  # seconds between looks at a run another import holds
@@ -294,10 +294,10 @@ class _RunReader:
 
     def _write(self) -> None:
         if self.pending:
-            rows, _, buckets = expand_points(self.claim.run_id, self.pending)
-            runs.write_points(self.db, self.claim, rows, buckets)
-            self.added += len(rows)
-            self.progress.add(points=len(rows))
+            columns = columns_of(self.pending)
+            runs.write_points(self.db, self.claim, columns)
+            self.added += columns.count
+            self.progress.add(points=columns.count)
             self.pending = []
         self.last_write = time.monotonic()
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, insert, select, text, update
 
+from lernkurve.store.columns import Columns
 from lernkurve.store.models import (
     Checkpoint,
     Command,
@@ -223,13 +224,13 @@ def check(conn, claim: Claim) -> None:
         raise ClaimLost(f"run {claim.run_id} was deleted or taken over by another import")
 
 
-def write_points(db, claim: Claim, rows: list[tuple], buckets: dict) -> None:
+def write_points(db, claim: Claim, columns: Columns) -> None:
     """One batch of points, its chart buckets and the claim's heartbeat: one transaction."""
     with db.write() as conn:
         db.order_run_rows(conn, [claim.run_id])
         check(conn, claim)
-        db.insert_metrics(conn, rows)
-        db.upsert_buckets(conn, claim.run_id, buckets)
+        db.insert_columns(conn, claim.run_id, columns.keys)
+        db.upsert_buckets(conn, claim.run_id, columns.buckets)
         conn.execute(update(RunRow).where(RunRow.id == claim.run_id).values(heartbeat_at=now()))
 
 

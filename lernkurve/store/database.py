@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import operator
 import os
 import uuid
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import sessionmaker
 
 from lernkurve.shared.paths import user_data_dir
-from lernkurve.store import pgblocks
+from lernkurve.store import liteblocks, pgblocks
 from lernkurve.store.migrate import migrate
 from lernkurve.store.models import Base, Meta, RunRow, now
 from lernkurve.store.sqlite import BUSY_TIMEOUT_MS, begin_immediate, sqlite_pragmas
@@ -80,17 +81,8 @@ INSERT_CHUNK = 2000  # rows a statement: 10,000 parameters, well under SQLite's 
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_sql(rows: int) -> str:
-    values = ",".join(["(?,?,?,?,?)"] * rows)
-    return f"INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES {values}"
-
-
-@functools.lru_cache(maxsize=64)
 def _upsert_sql(rows: int) -> str:
     return _UPSERT_BUCKETS.format(values=",".join(["(?,?,?,?,?,?,?,?)"] * rows))
-
-
-_LAST_ID_SQLITE = text("SELECT last_insert_rowid()")
 
 
 _SET_LAST_METRIC_ID = text("UPDATE runs SET last_metric_id = :last WHERE id = :id")
@@ -109,6 +101,20 @@ def _execute_in_chunks(connection, sql_for, rows: list[tuple], chunk: int) -> No
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         cursor.execute(sql_for(len(part)), [value for row in part for value in row])
+
+
+def rows_as_columns(rows) -> dict[str, tuple]:
+    """(run_id, key, step, value, wall_time) rows of one run as {key: (steps, values, walls)}
+    lists, each key's points in their order (None becomes NaN)."""
+    grouped: dict[str, tuple[list, list, list]] = {}
+    for _, key, step, value, wall in rows:
+        column = grouped.get(key)
+        if column is None:
+            column = grouped[key] = ([], [], [])
+        column[0].append(step)
+        column[1].append(math.nan if value is None else value)
+        column[2].append(wall)
+    return grouped
 
 
 def _close_on_checkin(dbapi_connection, record) -> None:
@@ -140,13 +146,13 @@ class Database:
         self.engine: Engine = create_engine(self.url, **self._engine_options())
         if self.is_sqlite:
             event.listen(self.engine, "connect", sqlite_pragmas)
+            event.listen(self.engine, "connect", lambda raw, _: liteblocks.register(raw))
         # Close the pooled connections when this object goes, or at exit, whichever is first
         # (a PostgreSQL connection left to the garbage collector warns, and a server counts it).
         self._closer = weakref.finalize(self, close_engine, self.engine)
         migrate(self, Base.metadata)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
-        if not self.is_sqlite:
-            pgblocks.prepare()
+        pgblocks.prepare()
 
     @staticmethod
     def url_for(value: str | os.PathLike | None = None) -> str:
@@ -186,16 +192,22 @@ class Database:
         return 5_000 if self.is_sqlite else 20_000
 
     def insert_metrics(self, connection, rows: list[tuple]) -> None:
-        """Insert (run_id, key, step, value, wall_time) tuples; each run's ``last_metric_id``
-        moves to its newest id in the same transaction."""
+        """Insert (run_id, key, step, value, wall_time) tuples (None or NaN: not finite), a
+        block per run and key in their order; see ``insert_columns``."""
         for run_id, group in itertools.groupby(rows, key=operator.itemgetter(0)):
-            part = list(group)
-            if self.is_sqlite:
-                _execute_in_chunks(connection, _insert_sql, part, INSERT_CHUNK)
-                last = connection.execute(_LAST_ID_SQLITE).scalar()
-            else:
-                last = pgblocks.copy_points(connection.connection.driver_connection, run_id, part)
-            connection.execute(_SET_LAST_METRIC_ID, {"id": run_id, "last": last})
+            self.insert_columns(connection, run_id, rows_as_columns(group))
+
+    def insert_columns(self, connection, run_id: int, keys: dict[str, tuple]) -> None:
+        """Store one run's {key: (steps, values, walls)} arrays as a block per key; the run's
+        ``last_metric_id`` moves to its newest id in the same transaction."""
+        if not any(len(steps) for steps, _, _ in keys.values()):
+            return
+        raw = connection.connection.driver_connection
+        if self.is_sqlite:
+            last = liteblocks.write_columns(raw, run_id, keys)
+        else:
+            last = pgblocks.copy_columns(raw, run_id, keys)
+        connection.execute(_SET_LAST_METRIC_ID, {"id": run_id, "last": last})
 
     def order_run_rows(self, connection, run_ids) -> None:
         """Make the rows this transaction adds to these runs visible after their lower ids.

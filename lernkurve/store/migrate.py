@@ -25,7 +25,7 @@ class Opened(Protocol):
     def write(self) -> AbstractContextManager[Connection]: ...
 
 
-HEAD = "0009"
+HEAD = "0010"
 FIRST = "0001"
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -57,13 +57,11 @@ def migrate(db: Opened, metadata: MetaData) -> None:
 
 
 def _create(connection, metadata: MetaData) -> None:
-    if connection.dialect.name == "postgresql":  # metrics: a view over blocks there
-        from lernkurve.store import pgblocks
+    from lernkurve.store import liteblocks, pgblocks
 
-        metadata.create_all(connection, [t for t in metadata.sorted_tables if t.name != "metrics"])
-        pgblocks.create(connection)
-    else:
-        metadata.create_all(connection)
+    # metrics: a view over blocks of points on both stores
+    metadata.create_all(connection, [t for t in metadata.sorted_tables if t.name != "metrics"])
+    (pgblocks if connection.dialect.name == "postgresql" else liteblocks).create(connection)
     connection.execute(
         text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
     )

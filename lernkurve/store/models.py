@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -79,25 +78,19 @@ class RunRow(Base):
 
 
 class Metric(Base):
-    """One point. On PostgreSQL ``metrics`` is a view over blocks of points (pgblocks)."""
+    """One point, as the ``metrics`` view shows it: on both stores points live in blocks of a
+    run's key (lernkurve.store.liteblocks, lernkurve.store.pgblocks) and the view has a row
+    per point. Readers that need many points read the blocks (lernkurve.store.blockreads)."""
 
     __tablename__ = "metrics"
 
-    # The id is the stream cursor: rows with id > cursor are new. SQLite's INTEGER PRIMARY
-    # KEY is its 64-bit rowid; PostgreSQL's is 64-bit too (block id << 16 plus the place).
+    # The id is the stream cursor: rows with id > cursor are new (64-bit on both stores).
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     run_id: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(100))
     step: Mapped[int] = mapped_column(STEP)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)  # NaN is stored as NULL
     wall_time: Mapped[float] = mapped_column(Float)
-
-    __table_args__ = (
-        # SQLite only (PostgreSQL: a view): there a run's points go with explicit deletes
-        # (delete_points: the app's delete, the writer's missing runs).
-        ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE").ddl_if(dialect="sqlite"),
-        Index("ix_metrics_run_key_step", "run_id", "key", "step"),
-    )
 
 
 class Command(Base):

@@ -4,63 +4,27 @@ cut."""
 
 from __future__ import annotations
 
-import logging
-import math
+from sqlalchemy import select, text
 
-from sqlalchemy import delete, select, text
-
-from lernkurve.store import pgblocks
+from lernkurve.store import liteblocks, pgblocks
+from lernkurve.store.columns import MAX_KEY, columns_of, stored_key  # noqa: F401 - callers' names
 from lernkurve.store.models import BUCKET_SHIFT, Metric, MetricBucket
-
-log = logging.getLogger(__name__)
-MAX_KEY = 100  # metrics.key is VARCHAR(100)
 
 
 def expand_points(run_id: int, points: list[tuple]) -> tuple[list[tuple], list[tuple], dict]:
-    """Turn (step, wall_time, {key: value}) entries into metric rows.
-
-    Also returns the non-finite values (for divergence) and each key's min/max per
-    2**BUCKET_SHIFT steps (for fast history charts), gathered in the same pass.
-    """
-    rows, bad, buckets, stored_keys = [], [], {}, {}
-    for step, wall_time, scalars in points:
-        bucket = step >> BUCKET_SHIFT
-        for key, value in scalars.items():
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                # One bad value must not block the batch (and every run's points with it).
-                log.warning(
-                    "lernkurve: %s=%r at step %s is not a number; dropped", key, value, step
-                )
-                continue
-            stored = stored_keys.get(key)
-            if stored is None:  # once a batch: a dict lookup costs a fifth of stored_key
-                stored = stored_key(key)
-                if type(key) is str:  # 1 == 1.0 == True, but their names differ
-                    stored_keys[key] = stored
-            key = stored
-            if not math.isfinite(value):
-                bad.append((step, key, value))
-                rows.append((run_id, key, step, None, wall_time))  # JSON has no NaN/inf
-                continue
-            rows.append((run_id, key, step, value, wall_time))
-            agg = buckets.get((key, bucket))
-            if agg is None:
-                buckets[key, bucket] = [step, value, step, value, wall_time]
-                continue
-            if value < agg[1]:
-                agg[0], agg[1] = step, value
-            elif value > agg[3]:
-                agg[2], agg[3] = step, value
-            agg[4] = wall_time
-    return rows, bad, buckets
+    """(step, wall_time, {key: value}) entries as metric rows, with the non-finite values (for
+    divergence) and each key's min/max per 2**BUCKET_SHIFT steps (for fast history charts).
+    The writer stores the columns themselves (lernkurve.store.columns); rows are for callers
+    that want them."""
+    columns = columns_of(points)
+    return columns.rows(run_id), columns.bad, columns.buckets
 
 
-def stored_key(key: object) -> str:
-    """A key as the database keeps it: text, at most MAX_KEY characters, no NUL (PostgreSQL
-    text holds none)."""
-    return str(key)[:MAX_KEY].replace("\0", "\ufffd")
+def driver_connection(connection):
+    """The DB-API connection under a SQLAlchemy connection or session."""
+    if not hasattr(connection, "dialect"):
+        connection = connection.connection()
+    return connection.connection.driver_connection
 
 
 def is_postgres(connection) -> bool:
@@ -91,10 +55,7 @@ WHERE b.id = k.id
 def delete_points(connection, run_ids: list[int], from_step: int | None = None) -> None:
     """Delete these runs' points, or only those at or after ``from_step``, on either store."""
     if not is_postgres(connection):
-        where = [Metric.run_id.in_(run_ids)]
-        if from_step is not None:
-            where.append(Metric.step >= from_step)
-        connection.execute(delete(Metric).where(*where))
+        liteblocks.delete_points(driver_connection(connection), run_ids, from_step)
         return
     params = {"run_ids": list(run_ids), "step": from_step}
     if from_step is None:
@@ -105,18 +66,15 @@ def delete_points(connection, run_ids: list[int], from_step: int | None = None) 
 
 
 def steps_between(connection, low: int, high: int | None = None) -> list:
-    """Conditions for points with low <= step < high, on either store (PostgreSQL: only the
-    blocks that can hold them are unpacked)."""
+    """Conditions for points with low <= step < high, on either store (only the blocks that
+    can hold them are unpacked)."""
     where = [Metric.step >= low] if high is None else [Metric.step >= low, Metric.step < high]
-    if is_postgres(connection):
-        where += pgblocks.step_window(low, high)
-    return where
+    return where + pgblocks.step_window(low, high)
 
 
 def edge_blocks(connection, run_id: int, key: str, edge: str) -> list:
-    """PostgreSQL: conditions that keep only the blocks holding a key's "first" or "last"
-    step; none on SQLite, whose (run_id, key, step) index finds it."""
-    return pgblocks.edge_window(connection, run_id, key, edge) if is_postgres(connection) else []
+    """Conditions that keep only the blocks holding a key's "first" or "last" step."""
+    return pgblocks.edge_window(connection, run_id, key, edge)
 
 
 def rebuild_buckets_from(session, run_id: int, step: int) -> None:
@@ -156,23 +114,18 @@ def rebuild_buckets_from(session, run_id: int, step: int) -> None:
 
 def delete_points_after(connection, run_id: int, mark: int | None) -> tuple[int, int] | None:
     """Delete a run's points written after the point ``mark`` (all of them when None): the
-    lowest and highest step deleted, None when there were none. (PostgreSQL: a writer's batch
-    is whole blocks, so the blocks after the mark's are exactly the points after it.)"""
-    if is_postgres(connection):
-        where = "run_id = :run_id AND id > :after"
-        after = -1 if mark is None else mark >> pgblocks.BLOCK_BITS
-        span = "SELECT min(lo_step), max(hi_step) FROM metric_blocks WHERE " + where
-        remove = "DELETE FROM metric_blocks WHERE " + where
-    else:
-        where = "run_id = :run_id AND id > :after"
-        after = 0 if mark is None else mark
-        span = "SELECT min(step), max(step) FROM metrics WHERE " + where
-        remove = "DELETE FROM metrics WHERE " + where
-    params = {"run_id": run_id, "after": after}
-    low, high = connection.execute(text(span), params).one()
+    lowest and highest step deleted, None when there were none. (PostgreSQL: a writer's
+    batch is whole blocks, so the blocks after the mark's are exactly the points after it.)"""
+    if not is_postgres(connection):
+        return liteblocks.delete_after_id(driver_connection(connection), run_id, mark or 0)
+    where = "run_id = :run_id AND id > :after"
+    params = {"run_id": run_id, "after": -1 if mark is None else mark >> pgblocks.BLOCK_BITS}
+    low, high = connection.execute(
+        text(f"SELECT min(lo_step), max(hi_step) FROM metric_blocks WHERE {where}"), params
+    ).one()
     if low is None:
         return None
-    connection.execute(text(remove), params)
+    connection.execute(text(f"DELETE FROM metric_blocks WHERE {where}"), params)
     return int(low), int(high)
 
 
@@ -193,4 +146,4 @@ def rebuild_buckets(connection, run_id: int, low: int, high: int) -> dict:
         .where(*steps_between(connection, lo_step, hi_step))
         .order_by(Metric.id)
     ).all()
-    return expand_points(run_id, [(step, wall, {key: value}) for key, step, value, wall in rows])[2]
+    return columns_of([(step, wall, {key: value}) for key, step, value, wall in rows]).buckets

@@ -7,33 +7,15 @@ import io
 import math
 from collections.abc import Iterator
 
-from sqlalchemy import Integer, String, bindparam, func, literal_column, select, text
+from sqlalchemy import String, bindparam, select, text
 
-from lernkurve.store import pgblocks
+from lernkurve.store import blockreads, liteblocks, pgblocks
+from lernkurve.store.blockcodec import numpy_or_none
 from lernkurve.store.database import Database
-from lernkurve.store.models import Metric, RunRow
+from lernkurve.store.models import RunRow
 from lernkurve.store.points import is_postgres
 
 CSV_CHUNK = 50_000
-
-
-RANGE_SCAN_MAX = 200_000  # ids a read by primary key may walk; past that, the run's index
-
-
-def unindexed(column):
-    """``+column``: SQLite then leaves that column's indexes aside."""
-    return literal_column(f"+{column.table.name}.{column.name}", Integer)
-
-
-def run_column(after: int, upto: int):
-    """metrics.run_id for a read of ids in (after, upto].
-
-    With an index on run_id SQLite walks all of a run's points (~0.2 s for a million) even
-    for the last few; a short window of recent ids is read by primary key instead. A whole
-    history (after 0) or a long window still goes through the run's index.
-    """
-    short = after > 0 and upto - after <= RANGE_SCAN_MAX
-    return unindexed(Metric.run_id) if short else Metric.run_id
 
 
 def clean(value: float | None) -> float | None:
@@ -45,39 +27,33 @@ def last_metric_id(db: Database, run_id: int) -> int:
     """The run's newest metric id: every point of the run up to it is committed and a client
     that subscribes from it gets each later point once (its row's ``last_metric_id``, or for
     points written around the writer the run's own newest id)."""
-    newest = select(func.max(Metric.id)).where(Metric.run_id == run_id).scalar_subquery()
-    query = select(func.coalesce(RunRow.last_metric_id, newest)).where(RunRow.id == run_id)
     with db.engine.connect() as conn:
-        return conn.execute(query).scalar() or 0
+        stored = conn.execute(select(RunRow.last_metric_id).where(RunRow.id == run_id)).scalar()
+        return stored if stored is not None else blockreads.newest_id(conn, run_id) or 0
 
 
-# Distinct keys by hopping through the (run_id, key, step) index: one seek per key, where
-# SELECT DISTINCT would walk every point of the run.
+# Distinct keys by hopping through the (run_id, key, ...) index of the blocks: one seek per
+# key, where SELECT DISTINCT would walk every block of the run.
 _KEYS_SQL = text("""
 WITH RECURSIVE k(key) AS (
-  SELECT min(key) FROM metrics WHERE run_id = :run_id
+  SELECT min(key) FROM metric_blocks WHERE run_id = :run_id
   UNION ALL
-  SELECT (SELECT min(key) FROM metrics WHERE run_id = :run_id AND key > k.key)
+  SELECT (SELECT min(key) FROM metric_blocks WHERE run_id = :run_id AND key > k.key)
   FROM k WHERE k.key IS NOT NULL
 )
 SELECT key FROM k WHERE key IS NOT NULL
 """)
 
 
-_KEYS_SQL_PG = text(_KEYS_SQL.text.replace("FROM metrics", "FROM metric_blocks"))
-
-
 def metric_keys(conn, run_id: int) -> list[str]:
-    query = _KEYS_SQL_PG if is_postgres(conn) else _KEYS_SQL
-    return list(conn.execute(query, {"run_id": run_id}).scalars())
+    return list(conn.execute(_KEYS_SQL, {"run_id": run_id}).scalars())
 
 
 def ids_between(conn, since_id: int, last_id: int | None = None) -> list:
-    """Conditions for points with since_id < id <= last_id (PostgreSQL: block by block)."""
+    """Conditions on the view for points with since_id < id <= last_id, block by block."""
     if is_postgres(conn):
         return pgblocks.id_window(since_id, last_id)
-    where = [Metric.id > since_id]
-    return where if last_id is None else [*where, Metric.id <= last_id]
+    return liteblocks.id_window(since_id, last_id)
 
 
 def metric_series(
@@ -100,14 +76,11 @@ def metric_series(
         if max_points and since_id == 0:
             found = _from_buckets(conn, run_id, keys, max_points)
         rest = [key for key in keys if key not in found]
-        counts = _counts(conn, run_id, rest, since_id, last_id)
-        whole = [key for key in rest if not max_points or counts.get(key, 0) <= max_points]
-        found.update(_all_points(conn, run_id, whole, since_id, last_id))
-        taken = set(whole)  # a set: with 10,000 keys a list lookup alone costs a third of a second
-        for key in rest:
-            if key not in taken:
-                bounds = (run_id, key, since_id, last_id)
-                found[key] = _downsampled(conn, db.is_sqlite, *bounds, max_points)
+        if rest:
+            for key, points in blockreads.read(conn, run_id, rest, since_id, last_id).items():
+                if max_points and len(points) > max_points:
+                    points = downsample(points, max_points)
+                found[key] = points.rows()
     series = {
         key: [[step, clean(value), wall] for step, value, wall in found.get(key, [])]
         for key in keys
@@ -115,74 +88,52 @@ def metric_series(
     return {"series": series, "last_id": last_id}
 
 
-def _window(conn, run_id: int, key: str, since_id: int, last_id: int):
-    return (Metric.run_id == run_id, Metric.key == key, *ids_between(conn, since_id, last_id))
+def downsample(points: blockreads.Points, max_points: int) -> blockreads.Points:
+    """Min/max buckets over the step range: at most max_points points, extremes kept (the
+    first lowest and first highest finite value of each bucket; a bucket of only non-finite
+    values keeps its first point)."""
+    np = numpy_or_none()
+    if np is None:
+        return _downsample_plain(points, max_points)
+    steps = points.steps
+    low, span = int(steps.min()), int(steps.max()) - int(steps.min()) + 1
+    buckets = max(1, max_points // 2)
+    index = (steps - low) * buckets // span
+    order = np.argsort(index, kind="stable")
+    keep = set()
+    for group in np.split(order, np.flatnonzero(np.diff(index[order])) + 1):
+        values = points.values[group]
+        finite = group[~np.isnan(values)]
+        if not len(finite):
+            keep.add(int(group[0]))
+            continue
+        keep.add(int(finite[np.argmin(points.values[finite])]))
+        keep.add(int(finite[np.argmax(points.values[finite])]))
+    chosen = np.array(sorted(keep, key=lambda i: (steps[i], points.ids[i])), dtype=np.int64)
+    return blockreads.Points(*(c[chosen] for c in (points.ids, steps, points.values, points.walls)))
 
 
-def _in_window(conn, run_id: int, keys: list[str], since_id: int, last_id: int):
-    """Whole histories through the (run_id, key, step) index; later points by id range."""
-    return (
-        run_column(since_id, last_id) == run_id,
-        Metric.key.in_(keys),
-        *ids_between(conn, since_id, last_id),
-    )
-
-
-def _counts(conn, run_id, keys, since_id, last_id) -> dict[str, int]:
-    if not keys:
-        return {}
-    query = (
-        select(Metric.key, func.count())
-        .where(*_in_window(conn, run_id, keys, since_id, last_id))
-        .group_by(Metric.key)
-    )
-    return dict(conn.execute(query).all())
-
-
-def _all_points(conn, run_id, keys, since_id, last_id) -> dict[str, list[tuple]]:
-    if not keys:
-        return {}
-    query = (
-        select(Metric.key, Metric.step, Metric.value, Metric.wall_time)
-        .where(*_in_window(conn, run_id, keys, since_id, last_id))
-        .order_by(Metric.key, Metric.step, Metric.id)
-    )
-    points: dict[str, list[tuple]] = {}
-    for key, step, value, wall in conn.execute(query).all():  # one fetchall, not a fetch a row
-        points.setdefault(key, []).append((step, value, wall))
-    return points
-
-
-_BUCKETS_SQL = """
-SELECT step, {agg}(value), wall_time FROM metrics
-WHERE run_id = :run_id AND key = :key AND id > :since_id AND id <= :last_id
-GROUP BY (step - :low) * :buckets / :span
-"""
-
-
-def _downsampled(conn, is_sqlite, run_id, key, since_id, last_id, max_points) -> list[tuple]:
-    """Min/max buckets over the step range: at most max_points points, extremes kept."""
-    window = select(func.min(Metric.step), func.max(Metric.step)).where(
-        *_window(conn, run_id, key, since_id, last_id)
-    )
-    low, high = conn.execute(window).one()
-    params = {
-        "run_id": run_id,
-        "key": key,
-        "since_id": since_id,
-        "last_id": last_id,
-        "low": low,
-        "buckets": max(1, max_points // 2),
-        "span": high - low + 1,
-    }
-    if not is_sqlite:
-        rows = _all_points(conn, run_id, [key], since_id, last_id).get(key, [])
-        return _downsample_in_python(rows, params)
-    # SQLite returns the bare columns (step, wall_time) of the row holding the min / max.
-    points = set()
-    for agg in ("min", "max"):
-        points.update(conn.execute(text(_BUCKETS_SQL.format(agg=agg)), params).all())
-    return sorted(points, key=lambda row: row[0])
+def _downsample_plain(points: blockreads.Points, max_points: int) -> blockreads.Points:
+    """``downsample`` a point at a time (without numpy)."""
+    steps, values = points.steps, points.values
+    low, high = min(steps), max(steps)
+    span, buckets = high - low + 1, max(1, max_points // 2)
+    first: dict[int, int] = {}
+    lowest: dict[int, int] = {}
+    highest: dict[int, int] = {}
+    for i, (step, value) in enumerate(zip(steps, values, strict=True)):
+        bucket = (step - low) * buckets // span
+        first.setdefault(bucket, i)
+        if value != value:
+            continue
+        if bucket not in lowest or value < values[lowest[bucket]]:
+            lowest[bucket] = i
+        if bucket not in highest or value > values[highest[bucket]]:
+            highest[bucket] = i
+    keep = {lowest.get(b, i) for b, i in first.items()} | set(highest.values())
+    chosen = sorted(keep, key=lambda i: (steps[i], points.ids[i]))
+    columns = (points.ids, steps, values, points.walls)
+    return blockreads.Points(*([column[i] for i in chosen] for column in columns))
 
 
 _BUCKET_RANGES = text("""
@@ -237,21 +188,9 @@ def _from_buckets(conn, run_id: int, keys: list[str], max_points: int) -> dict[s
     return found
 
 
-def _downsample_in_python(rows: list[tuple], params: dict) -> list[tuple]:
-    buckets: dict[int, list[tuple]] = {}
-    for row in rows:
-        index = (row[0] - params["low"]) * params["buckets"] // params["span"]
-        buckets.setdefault(index, []).append(row)
-    points = set()
-    for members in buckets.values():
-        finite = [r for r in members if r[1] is not None] or members
-        points.add(min(finite, key=lambda r: r[1] if r[1] is not None else 0))
-        points.add(max(finite, key=lambda r: r[1] if r[1] is not None else 0))
-    return sorted(points, key=lambda row: row[0])
-
-
 def csv_lines(db: Database, run_id: int, chunk: int = CSV_CHUNK) -> Iterator[str]:
-    """Every point of a run as CSV (RFC 4180), read in chunks so memory stays flat."""
+    """Every point of a run as CSV (RFC 4180) in id order, read a chunk at a time so memory
+    stays flat."""
     buffer = io.StringIO()
     out = csv.writer(buffer)  # quotes keys with commas, quotes, CR or LF; None -> empty
 
@@ -266,16 +205,9 @@ def csv_lines(db: Database, run_id: int, chunk: int = CSV_CHUNK) -> Iterator[str
     after = 0
     while True:
         with db.engine.connect() as conn:
-            order = pgblocks.in_id_order() if is_postgres(conn) else [Metric.id]
-            query = (
-                select(Metric.id, Metric.step, Metric.key, Metric.value, Metric.wall_time)
-                .where(Metric.run_id == run_id, *ids_between(conn, after))
-                .order_by(*order)
-                .limit(chunk)
-            )
-            rows = conn.execute(query).all()
+            rows = blockreads.next_points(conn, run_id, after, chunk)
         if not rows:
             return
-        out.writerows(row[1:] for row in rows)
+        out.writerows(row[2:3] + row[1:2] + row[3:] for row in rows)
         yield drain()
         after = rows[-1][0]

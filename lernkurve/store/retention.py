@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
+from lernkurve.store.blockreads import last_before
 from lernkurve.store.checkpoints import fork_sources
-from lernkurve.store.models import Checkpoint, Metric
-from lernkurve.store.points import steps_between
+from lernkurve.store.models import Checkpoint
 
 MODES = ("min", "max")
 KEEP_LAST = 5  # the default: a few recent states to go back to, not every file ever saved
@@ -66,11 +66,5 @@ def _best(connection, run_id: int, rows: list, retention: dict) -> int | None:
 
 
 def _score(connection, run_id: int, key: str, row) -> float | None:
-    found = connection.execute(
-        select(Metric.value)
-        .where(Metric.run_id == run_id, Metric.key == key, Metric.value.is_not(None))
-        .where(*steps_between(connection, 0, row.step))
-        .order_by(Metric.step.desc())
-        .limit(1)
-    ).scalar()
-    return None if found is None else float(found)
+    """The metric's last value before the checkpoint's step."""
+    return last_before(connection, run_id, key, row.step)

@@ -9,19 +9,19 @@ import sys
 from sqlalchemy import select, update
 
 from lernkurve.store import retention
+from lernkurve.store.columns import columns_of
 from lernkurve.store.database import Database
 from lernkurve.store.models import LIVE_STATUSES, Checkpoint, Command, Event, RunRow, Snapshot
-from lernkurve.store.points import expand_points
 
 
 def write_now(db: Database, run_id: int, points: list[tuple]) -> None:
     """Write (step, wall_time, scalars) entries of a run that has ended, at once (an
     evaluation after training: the run's writer has let it go)."""
-    rows, _, buckets = expand_points(run_id, points)
+    columns = columns_of(points)
     with db.write() as conn:
         db.order_run_rows(conn, [run_id])
-        db.upsert_buckets(conn, run_id, buckets)
-        db.insert_metrics(conn, rows)
+        db.upsert_buckets(conn, run_id, columns.buckets)
+        db.insert_columns(conn, run_id, columns.keys)
 
 
 def entry_bytes(entry: tuple) -> int:

@@ -31,13 +31,14 @@ import time
 from sqlalchemy import bindparam, select, text, update
 
 from lernkurve.store.checkpoints import remove_files
+from lernkurve.store.columns import columns_of
 from lernkurve.store.database import Database
 from lernkurve.store.models import (
     Event,
     RunRow,
     now,
 )
-from lernkurve.store.points import delete_points, expand_points
+from lernkurve.store.points import delete_points
 from lernkurve.store.processes import process_identity
 from lernkurve.store.sqlite import is_disk_full, is_locked
 from lernkurve.tracking.batches import (
@@ -348,18 +349,18 @@ class Writer(threading.Thread):
             state = (row["status"], row["step"], row["total_steps"], repr(row["hparams"]))
             state += (row["ended_at"],)
             if self._needs_write(run.id, batch, state):
-                # Expanded before the lock is taken: the lock is held only for the writes.
-                work.append((run, batch, state, *expand_points(run.id, batch["points"])))
+                # Made before the lock is taken: the lock is held only for the writes.
+                work.append((run, batch, state, columns_of(batch["points"])))
         if not work:
             return
         missing, let_go = set(), []
         with self.db.write(poll=BATCH_POLL) as conn:
             self.db.order_run_rows(conn, [run.id for run, *_ in work])
-            for run, _, _, _, _, buckets in work:
-                self.db.upsert_buckets(conn, run.id, buckets)
+            for run, _, _, columns in work:
+                self.db.upsert_buckets(conn, run.id, columns.buckets)
             beat = now()  # with the lock held: a batch that lands is a beat too
-            for run, batch, _, rows, _, _ in work:
-                self.db.insert_metrics(conn, rows)
+            for run, batch, _, columns in work:
+                self.db.insert_columns(conn, run.id, columns.keys)
                 let_go += write_outbox(conn, run.id, batch["outbox"])
                 loss = self._losses.get(run.id)
                 if loss is not None:
@@ -370,10 +371,10 @@ class Writer(threading.Thread):
                 if conn.execute(_UPDATE_RUN, row).rowcount == 0:
                     missing.add(run.id)
         remove_files(let_go)  # once their rows are gone for good
-        for run, _, state, _, bad, _ in work:
+        for run, _, state, columns in work:
             self._rows_written[run.id] = state
             self._losses.pop(run.id, None)
-            for step, key, value in bad:
+            for step, key, value in columns.bad:
                 run.on_non_finite(step, key, value)
         self._drop_missing(missing)
 

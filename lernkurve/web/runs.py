@@ -77,6 +77,26 @@ def list_runs():
     return {"runs": runs}
 
 
+@bp.get("/runs/changes")
+def hparam_changes():
+    """Each run's changed hparams as trajectories: {run_id: {key: [{step, value}, ...]}}, the
+    value it started with first (runs whose hparams never changed are left out)."""
+    query = select(Event.run_id, Event.step, Event.payload).where(Event.kind == "hparams")
+    changes: dict[int, dict[str, list[dict]]] = {}
+    with db().Session() as session:
+        for run_id, step, payload in session.execute(query.order_by(Event.id)):
+            changed = (payload or {}).get("changes") or {}
+            for key, pair in changed.items() if isinstance(changed, dict) else ():
+                if not isinstance(pair, list) or len(pair) != 2:
+                    continue
+                path = changes.setdefault(run_id, {}).setdefault(key, [])
+                if not path:
+                    path.append({"step": None, "value": pair[0]})
+                if pair[1] != path[-1]["value"]:
+                    path.append({"step": step, "value": pair[1]})
+    return {"changes": changes}
+
+
 @bp.patch("/runs/<int:run_id>")
 def annotate_run(run_id: int):
     """Rename a run, set its tags or its Markdown note (any run, live or finished)."""

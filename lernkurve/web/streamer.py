@@ -26,6 +26,7 @@ from flask_socketio import SocketIO, join_room, leave_room
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import OperationalError
 
+from lernkurve.store.blockreads import points_between
 from lernkurve.store.database import Database
 from lernkurve.store.models import (
     LIVE_STATUSES,
@@ -33,11 +34,10 @@ from lernkurve.store.models import (
     Metric,
     RunRow,
     Snapshot,
-    metrics_table,
     now,
 )
 from lernkurve.store.processes import process_alive
-from lernkurve.store.queries import clean, ids_between, run_column
+from lernkurve.store.queries import clean
 from lernkurve.store.sqlite import is_locked
 from lernkurve.store.trialrows import end_children
 
@@ -73,8 +73,9 @@ def room(run_id: int) -> str:
     return f"run:{run_id}"
 
 
-def point(row) -> list:
-    return [row.id, row.key, row.step, clean(row.value), row.wall_time]
+def point(row: tuple) -> list:
+    point_id, key, step, value, wall_time = row
+    return [point_id, key, step, clean(value), wall_time]
 
 
 class ThrottledLog:
@@ -210,7 +211,7 @@ class Streamer:
         if rows:
             points = [point(row) for row in rows]
             self.emit("metrics", {"run_id": run_id, "points": points}, to=room(run_id))
-        cursors["metric"] = rows[-1].id if len(rows) >= BATCH_ROWS else upto
+        cursors["metric"] = rows[-1][0] if len(rows) >= BATCH_ROWS else upto
 
     def _emit_rows(self, run_id: int, name: str, upto: int) -> None:
         model, cursors = TABLES[name], self.cursors[run_id]
@@ -288,17 +289,12 @@ class Streamer:
                     break
                 points = [point(row) for row in rows]
                 self.emit("metrics", {"run_id": run_id, "points": points}, to=sid)
-                after = rows[-1].id
+                after = rows[-1][0]
 
-    def _points_between(self, run_id: int, after: int, upto: int) -> list:
+    def _points_between(self, run_id: int, after: int, upto: int) -> list[tuple]:
+        """(id, key, step, value, wall_time) of the run's next points, in id order."""
         with self.db.engine.connect() as conn:
-            query = (
-                select(*metrics_table.columns)
-                .where(run_column(after, upto) == run_id, *ids_between(conn, after, upto))
-                .order_by(Metric.id)
-                .limit(BATCH_ROWS)
-            )
-            return conn.execute(query).all()
+            return points_between(conn, run_id, after, upto, BATCH_ROWS)
 
     def unsubscribe(self, sid: str, run_id: int) -> None:
         leave_room(room(run_id), sid=sid)

@@ -143,3 +143,5 @@ export const recipe = (id) => request("GET", `/api/runs/${id}/recipe`);
 /** The chart panels' layout kept in the database: {order, pinned, collapsed} (panel names). */
 export const layout = () => request("GET", "/api/layout");
 export const saveLayout = (body) => request("PUT", "/api/layout", body);
+/** Changed hparams as trajectories: {run_id: {key: [{step, value}, ...]}} (start value first). */
+export const hparamChanges = () => request("GET", "/api/runs/changes").then((d) => d.changes);

@@ -351,8 +351,9 @@ export class MetricChart {
 
   // ---- series ----------------------------------------------------------------------------
 
-  /** Add a series once: id (e.g. a metric key), label, colour (#rrggbb), t0 (time-axis origin). */
-  addSeries(id, { label, color, t0 = null, smoothable = this.options.smoothable !== false }) {
+  /** Add a series once: id (e.g. a metric key), label, colour (#rrggbb), t0 (time-axis origin),
+   * dash (a canvas dash pattern such as [6, 3]; none: solid). */
+  addSeries(id, { label, color, t0 = null, smoothable = this.options.smoothable !== false, dash = null }) {
     if (this.series.has(id)) return this.series.get(id);
     const raw = {
       lkId: id,
@@ -370,7 +371,8 @@ export class MetricChart {
       backgroundColor: color,
       borderWidth: 2,
     };
-    const s = { id, label, color, t0, smoothable, points: [], raw, smoothed, hidden: false, shown: false };
+    if (dash) raw.borderDash = smoothed.borderDash = dash;
+    const s = { id, label, color, dash, t0, smoothable, points: [], raw, smoothed, hidden: false, shown: false };
     s.lower = String(id).toLowerCase();
     s.ema = new Ema(this.smoothing, this.unit);
     this.series.set(id, s);
@@ -867,6 +869,7 @@ export class MetricChart {
       const swatch = document.createElement("span");
       swatch.className = "legend-swatch";
       swatch.style.background = s.color;
+      if (s.dash) swatch.classList.add("dashed");
       button.append(swatch, document.createTextNode(s.label));
       button.addEventListener("click", () => this.toggleSeries(s.id));
       this.legend.append(button);

@@ -1,16 +1,47 @@
-// Compare: several runs' curves of one metric overlaid, one colour each, hparams side by side.
+// Compare: the ticked runs' curves of one metric overlaid (20 colours, then the same colours
+// dashed), a runs table of every run (cmptable.js) and parallel coordinates of the hparams
+// against the metric (parallel.js). A key can stand in for the metric in runs that never
+// logged it under that name (a script's `train/loss` beside a built-in run's `train_loss`).
 import * as api from "./api.js";
 import { MetricChart } from "./charts.js";
 import { CompareTable } from "./cmptable.js";
 import { metricLabel } from "./format.js";
+import { t } from "./i18n.js";
+import { ParallelChart } from "./parallel.js";
 import { modeFor } from "./runs.js";
 import { ChartToolbar } from "./toolbar.js";
+import { isTrial } from "./trials.js";
 
+// Okabe-Ito's and Paul Tol's colours, made to stay apart with colour-vision deficiencies.
 export const RUN_COLORS = [
-  "#1c7ed6", "#f76707", "#2f9e44", "#e03131", "#7048e8",
-  "#0c8599", "#d6336c", "#5c940d", "#f59f00", "#495057",
+  "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9",
+  "#d55e00", "#332288", "#999933", "#882255", "#44aa99",
+  "#ddaa33", "#aa4499", "#117733", "#ee3377", "#6699cc",
+  "#997700", "#cc6677", "#004488", "#994455", "#8c8c8c",
 ];
+// After every colour once, the same colours again with these dashes.
+export const RUN_DASHES = [null, [7, 3], [2, 3], [9, 3, 2, 3]];
+
+/** The n-th run style: {color, dash}. */
+export function runStyle(n) {
+  const round = Math.floor(n / RUN_COLORS.length) % RUN_DASHES.length;
+  return { color: RUN_COLORS[n % RUN_COLORS.length], dash: RUN_DASHES[round] };
+}
+
 const DEFAULT_METRICS = ["train_loss", "val_loss", "val_accuracy", "lr"];
+const ALIAS_KEY = "lernkurve.compare.aliases";
+const SUMMARY_REFRESH_MS = 1000;
+
+/** A key's name without case and separators: `train/loss` and `Train_Loss` read the same. */
+const plain = (key) => key.toLowerCase().replace(/[\s/_.:-]+/g, "");
+
+function loadAliases() {
+  try {
+    return new Map(Object.entries(JSON.parse(localStorage.getItem(ALIAS_KEY) || "{}")));
+  } catch {
+    return new Map();
+  }
+}
 
 export class CompareView {
   constructor({ live, runs, onError }) {
@@ -20,25 +51,47 @@ export class CompareView {
     this.section = document.getElementById("view-compare");
     this.block = document.getElementById("cmp-chart-block");
     this.metricSelect = document.getElementById("cmp-metric");
-    this.table = document.getElementById("cmp-table");
+    this.aliasSelect = document.getElementById("cmp-alias");
+    this.aliasBox = document.getElementById("cmp-aliases");
     this.hint = document.getElementById("cmp-hint");
-    this.tableView = new CompareTable({ colorOf: (id) => this.colorOf(id) });
+    this.tableView = new CompareTable({
+      styleOf: (id) => this.styleOf(id),
+      isCompared: (id) => this.ids.includes(id),
+      onToggle: (id, on) => this.runs.setCompare(on ? [...this.ids, id] : this.ids.filter((x) => x !== id), true),
+      onRender: (shown) => this.renderParallel(shown),
+    });
+    this.parallel = new ParallelChart(document.getElementById("cmp-parallel"), document.getElementById("cmp-parallel-note"));
     this.ids = [];
-    this.members = new Map(); // run id -> {sub, token}
-    this.colors = new Map();
+    this.members = new Map(); // run id -> {sub, keys, key}
+    this.styles = new Map(); // run id -> index of its style (runStyle)
     this.keys = new Set(DEFAULT_METRICS);
+    this.aliases = loadAliases(); // key -> the metric it stands for
     this.metric = "train_loss";
+    this.summaries = new Map(); // run id -> {best, last, ...} of the metric (or an alias)
+    this.changes = {}; // run id -> {key: [{step, value}]} of hparams changed during the run
+    this.hparamsSeen = new Map(); // run id -> its hparams as last seen (a change: fetch changes)
     this.chart = null;
     this.tableTimer = null;
+    this.summaryTimer = null;
+    this.changesTimer = null;
+    this.asked = 0;
     this.toolbar = new ChartToolbar("cmp-", () => (this.chart ? [this.chart] : []));
     this.metricSelect.addEventListener("change", () => {
       this.metric = this.metricSelect.value;
+      this.reload();
+    });
+    this.aliasSelect.addEventListener("change", () => {
+      const key = this.aliasSelect.value;
+      if (!key) return;
+      this.aliases.set(key, this.metric);
+      this.saveAliases();
       this.reload();
     });
   }
 
   /** Show the comparison of these run ids (adds and drops runs as needed). */
   open(ids) {
+    const opening = this.section.hidden;
     this.section.hidden = false;
     if (!this.chart) {
       this.chart = new MetricChart(this.block, {
@@ -56,6 +109,10 @@ export class CompareView {
     this.hint.hidden = ids.length > 0;
     this.renderMetricOptions();
     this.renderTable();
+    if (opening) {
+      this.loadSummaries();
+      this.loadChanges();
+    }
   }
 
   close() {
@@ -66,22 +123,40 @@ export class CompareView {
     this.section.hidden = true;
   }
 
-  colorOf(id) {
-    if (!this.colors.has(id)) {
-      const used = new Set([...this.colors.entries()].filter(([k]) => this.ids.includes(k)).map(([, c]) => c));
-      const free = RUN_COLORS.find((c) => !used.has(c)) || RUN_COLORS[this.colors.size % RUN_COLORS.length];
-      this.colors.set(id, free);
+  /** The run's line style, {color, dash}: the first one no other compared run has. */
+  styleOf(id) {
+    if (!this.styles.has(id)) {
+      const used = new Set([...this.styles.entries()].filter(([k]) => this.ids.includes(k) && k !== id).map(([, n]) => n));
+      let n = 0;
+      while (used.has(n)) n += 1;
+      this.styles.set(id, n);
     }
-    return this.colors.get(id);
+    return runStyle(this.styles.get(id));
+  }
+
+  colorOf(id) {
+    return this.styleOf(id).color;
+  }
+
+  /** The key this run's line draws for the metric: the metric itself, else a key mapped to it. */
+  keyFor(keys) {
+    if (keys.has(this.metric)) return this.metric;
+    for (const [alias, target] of this.aliases) if (target === this.metric && keys.has(alias)) return alias;
+    return this.metric;
+  }
+
+  label(run, id, key) {
+    const name = run ? `${run.name} (#${id})` : `#${id}`;
+    return key === this.metric ? name : `${name} · ${key}`;
   }
 
   async add(id) {
-    const member = { sub: null, token: {} };
+    const member = { sub: null, keys: new Set(), key: this.metric };
     this.members.set(id, member);
     const run = this.runs.get(id);
-    const label = run ? `${run.name} (#${id})` : `#${id}`;
     const seriesId = String(id);
-    this.chart.addSeries(seriesId, { label, color: this.colorOf(id), t0: run?.started_at ?? null });
+    const style = this.styleOf(id);
+    this.chart.addSeries(seriesId, { label: this.label(run, id, this.metric), color: style.color, dash: style.dash, t0: run?.started_at ?? null });
     let history;
     try {
       history = await api.metrics(id, { maxPoints: this.width() });
@@ -90,20 +165,26 @@ export class CompareView {
       return;
     }
     if (this.members.get(id) !== member || !this.chart) return;
-    for (const key of Object.keys(history.series)) this.keys.add(key);
+    member.keys = new Set(Object.keys(history.series));
+    for (const key of member.keys) this.keys.add(key);
+    member.key = this.keyFor(member.keys);
+    this.chart.setLabel(seriesId, this.label(this.runs.get(id), id, member.key));
     this.renderMetricOptions();
-    this.chart.setPoints(seriesId, history.series[this.metric] || []);
+    this.chart.setPoints(seriesId, history.series[member.key] || []);
     this.chart.draw();
     member.sub = this.live.subscribe(id, history.last_id || 0, {
       onPoints: (points) => {
         for (const [, key, step, value, wall] of points) {
-          if (key === this.metric) this.chart.append(seriesId, step, value, wall);
-          else if (!this.keys.has(key)) {
-            this.keys.add(key);
-            this.renderMetricOptions();
+          if (key === member.key) this.chart.append(seriesId, step, value, wall);
+          else if (!member.keys.has(key)) {
+            member.keys.add(key);
+            if (!this.keys.has(key)) {
+              this.keys.add(key);
+              this.renderMetricOptions();
+            }
           }
         }
-        this.scheduleTable();
+        this.scheduleSummaries();
       },
     });
     this.renderTable();
@@ -123,6 +204,7 @@ export class CompareView {
     this.chart.setLog(this.metric === "lr");
     this.chart.describe();
     this.open(ids);
+    this.loadSummaries();
   }
 
   width() {
@@ -144,12 +226,96 @@ export class CompareView {
       }),
     );
     this.metricSelect.value = this.metric;
+    this.renderAliases(keys);
+  }
+
+  /** The keys that may stand in for the metric (those named like it first) and those that do. */
+  renderAliases(keys) {
+    const mapped = [...this.aliases].filter(([, target]) => target === this.metric).map(([key]) => key);
+    const like = (key) => (plain(key) === plain(this.metric) ? 0 : 1);
+    const free = keys.filter((k) => k !== this.metric && !mapped.includes(k)).sort((a, b) => like(a) - like(b));
+    this.aliasSelect.replaceChildren(new Option(t("cmp.aliasNone"), ""), ...free.map((key) => new Option(key, key)));
+    this.aliasSelect.value = "";
+    this.aliasBox.replaceChildren(
+      ...mapped.map((key) => {
+        const chip = document.createElement("button");
+        chip.type = "button";
+        chip.className = "btn btn-outline-secondary btn-sm py-0 cmp-alias-chip";
+        chip.dataset.alias = key;
+        chip.title = t("cmp.aliasRemove", { key, metric: this.metric });
+        chip.textContent = `${key} → ${this.metric} `;
+        const icon = document.createElement("i");
+        icon.className = "bi bi-x";
+        icon.setAttribute("aria-hidden", "true");
+        chip.append(icon);
+        chip.addEventListener("click", () => {
+          this.aliases.delete(key);
+          this.saveAliases();
+          this.reload();
+        });
+        return chip;
+      }),
+    );
+  }
+
+  saveAliases() {
+    try {
+      localStorage.setItem(ALIAS_KEY, JSON.stringify(Object.fromEntries(this.aliases)));
+    } catch {
+      // storage disabled: the mapping lasts for this page
+    }
+  }
+
+  /** Each run's best and last of the metric, or of a key mapped to it where it lacks the metric. */
+  async loadSummaries() {
+    const asked = ++this.asked;
+    const metric = this.metric;
+    const keys = [metric, ...[...this.aliases].filter(([, target]) => target === metric).map(([key]) => key)];
+    let answers;
+    try {
+      answers = await Promise.all(keys.map((key) => api.runs({ metric: key, mode: modeFor(metric) })));
+    } catch {
+      return; // the table keeps what it had; the next refresh tries again
+    }
+    if (asked !== this.asked || this.section.hidden) return;
+    const summaries = new Map();
+    for (const runs of answers) for (const run of runs) if (run.summary && !summaries.has(run.id)) summaries.set(run.id, run.summary);
+    this.summaries = summaries;
+    this.renderTable();
+  }
+
+  scheduleSummaries(delay = SUMMARY_REFRESH_MS) {
+    if (this.summaryTimer !== null) return;
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = null;
+      if (!this.section.hidden) this.loadSummaries();
+    }, delay);
+  }
+
+  async loadChanges() {
+    try {
+      this.changes = await api.hparamChanges();
+    } catch {
+      return;
+    }
+    this.renderTable();
   }
 
   onRun(run) {
-    if (!this.members.has(run.id)) return;
-    this.chart?.setLabel(String(run.id), `${run.name} (#${run.id})`);
-    if (run.started_at) this.chart?.setT0(String(run.id), run.started_at);
+    if (this.section.hidden) return;
+    const hparams = JSON.stringify(run.hparams || {});
+    if (this.hparamsSeen.has(run.id) && this.hparamsSeen.get(run.id) !== hparams && this.changesTimer === null) {
+      this.changesTimer = setTimeout(() => {
+        this.changesTimer = null;
+        this.loadChanges();
+      }, 500);
+    }
+    this.hparamsSeen.set(run.id, hparams);
+    if (this.members.has(run.id)) {
+      this.chart?.setLabel(String(run.id), this.label(run, run.id, this.members.get(run.id).key));
+      if (run.started_at) this.chart?.setT0(String(run.id), run.started_at);
+    }
+    if (!this.summaries.has(run.id)) this.scheduleSummaries(3000);
     this.scheduleTable();
   }
 
@@ -161,22 +327,24 @@ export class CompareView {
     }, 500);
   }
 
-  /** Summary of the displayed metric for a run: last value and best (min, or max for accuracy). */
-  summary(id) {
-    const series = this.chart?.series.get(String(id));
-    const points = series ? series.points.filter((p) => p.y !== null && Number.isFinite(p.y)) : [];
-    if (!points.length) return { last: null, best: null };
-    const higher = modeFor(this.metric) === "max";
-    let best = points[0].y;
-    for (const p of points) best = higher ? Math.max(best, p.y) : Math.min(best, p.y);
-    return { last: points[points.length - 1].y, best };
-  }
-
   renderTable() {
     if (this.section.hidden) return;
-    const runs = this.ids.map((id) => this.runs.get(id)).filter(Boolean);
-    const summaries = new Map(runs.map((r) => [r.id, this.summary(r.id)]));
-    this.tableView.render(runs, summaries, metricLabel(this.metric));
+    const runs = this.runs
+      .all()
+      .filter((r) => !isTrial(r))
+      .sort((a, b) => b.id - a.id);
+    for (const run of runs) if (!this.hparamsSeen.has(run.id)) this.hparamsSeen.set(run.id, JSON.stringify(run.hparams || {}));
+    this.tableView.render({ runs, summaries: this.summaries, metric: metricLabel(this.metric), changes: this.changes });
+  }
+
+  renderParallel({ runs, hparams }) {
+    this.parallel.render({
+      runs,
+      hparams,
+      best: (run) => this.summaries.get(run.id)?.best ?? null,
+      metric: metricLabel(this.metric),
+      isCompared: (id) => this.ids.includes(id),
+    });
   }
 
   refreshLanguage() {

@@ -96,7 +96,7 @@ async function start() {
     // While the comparison is open, ticking a box changes it at once.
     onCompareChange: (ids) => {
       if (document.getElementById("view-compare").hidden) return;
-      location.hash = ids.length ? `#/compare/${ids.join(",")}` : "#/";
+      location.hash = `#/compare/${ids.join(",")}`; // none ticked: the runs table stays
     },
   });
   const onError = (message) => showError(message);
@@ -112,13 +112,13 @@ async function start() {
 
   const views = { empty: document.getElementById("view-empty") };
   function route() {
-    const [, kind, arg] = location.hash.match(/^#\/(run|compare)\/([\d,]+)/) || [];
-    if (kind === "run") {
+    const [, kind, arg] = location.hash.match(/^#\/(run\/(?=\d)|compare\/?)([\d,]*)/) || [];
+    if (kind === "run/") {
       compare.close();
       views.empty.hidden = true;
       runs.setActive(Number(arg));
       runView.open(Number(arg));
-    } else if (kind === "compare") {
+    } else if (kind?.startsWith("compare")) {
       const ids = arg.split(",").filter(Boolean).map(Number);
       runView.close();
       runs.setActive(null);

@@ -30,13 +30,12 @@ def test_two_runs_overlaid_in_compare(dashboard):
     legend = page.locator("#cmp-chart-block [data-legend] .legend-item")
     assert legend.all_inner_texts() == [f"slow lr (#{slow['id']})", f"fast lr (#{fast['id']})"]
 
-    head = page.locator("#cmp-table thead th")
-    assert head.all_inner_texts()[1:] == [f"slow lr (#{slow['id']})", f"fast lr (#{fast['id']})"]
-    lr_row = page.locator("#cmp-table tbody tr", has=page.locator("th", has_text="lr")).filter(
-        has_text="0.01"
-    )
-    assert lr_row.locator("td").all_inner_texts() == ["0.01", "0.3"]
-    assert "differs" in lr_row.get_attribute("class")
+    # The runs table: a row per run, newest first, a column per hparam that differs.
+    names = page.locator("#cmp-table tbody th[data-col='name']")
+    assert names.all_inner_texts() == [f"fast lr (#{fast['id']})", f"slow lr (#{slow['id']})"]
+    lr_cells = page.locator("#cmp-table tbody td[data-col='hp:lr']")
+    assert lr_cells.all_inner_texts() == ["0.3", "0.01"]
+    assert "differs" in page.locator("#cmp-table thead th[data-col='hp:lr']").get_attribute("class")
 
     # Another metric redraws both runs' curves of that metric.
     page.select_option("#cmp-metric", "lr")

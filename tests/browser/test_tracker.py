@@ -142,38 +142,40 @@ def test_compare_shows_only_differing_hparams_and_sorts_runs(dashboard, tmp_path
     high = finished_run(db_path, "high", config, values=lambda s: {"train_loss": 1 - s / 40})
     page.evaluate(f"location.hash = '#/compare/{low},{high}'")
     table = page.locator("#cmp-table")
-    rows = table.locator("tbody tr[data-row^='hp:']")
-    dashboard.wait_for(lambda: rows.count() == 1)
-    assert rows.first.get_attribute("data-row") == "hp:lr"
-    assert rows.first.locator("td").all_inner_texts() == ["0.01", "0.1"]
-    assert "differs" in rows.first.get_attribute("class")
+    # A row per run (newest first), a column per hparam that differs.
+    cols = table.locator("thead th[data-col^='hp:']")
+    dashboard.wait_for(lambda: cols.count() == 1)
+    assert cols.first.get_attribute("data-col") == "hp:lr"
+    assert table.locator("tbody td[data-col='hp:lr']").all_inner_texts() == ["0.1", "0.01"]
+    assert "differs" in cols.first.get_attribute("class")
 
     page.get_by_text("Show all hyperparameters").click()
-    dashboard.wait_for(lambda: rows.count() == 4)
-    assert [r.get_attribute("data-row") for r in rows.all()] == [
+    dashboard.wait_for(lambda: cols.count() == 4)
+    assert [c.get_attribute("data-col") for c in cols.all()] == [
         "hp:lr",
         "hp:batch_size",
         "hp:seed",
         "hp:optimizer",
     ]
     page.get_by_text("Show all hyperparameters").click()
-    dashboard.wait_for(lambda: rows.count() == 1)
+    dashboard.wait_for(lambda: cols.count() == 1)
 
     # Best and last of the chosen metric, per run.
-    best = table.locator("tr[data-row='best'] td")
-    dashboard.wait_for(lambda: best.all_inner_texts() == ["0.55", "0.275"])
-    assert table.locator("tr[data-row='last'] td").all_inner_texts() == ["0.55", "0.275"]
+    best = table.locator("tbody td[data-col='best']")
+    dashboard.wait_for(lambda: best.all_inner_texts() == ["0.275", "0.55"])
+    assert table.locator("tbody td[data-col='last']").all_inner_texts() == ["0.275", "0.55"]
 
-    # A row's header sorts the run columns by it, then the other way round.
-    heads = table.locator("thead th[data-run-id]")
-    order = lambda: [int(h.get_attribute("data-run-id")) for h in heads.all()]  # noqa: E731
-    assert order() == [low, high]
-    page.locator("tr[data-row='best'] .cmp-sort").click()
-    dashboard.wait_for(lambda: order() == [high, low])
-    assert table.locator("tr[data-row='best'] th").get_attribute("aria-sort") == "ascending"
-    page.locator("tr[data-row='best'] .cmp-sort").click()
+    # A column's header sorts the rows by it, then the other way round.
+    rows = table.locator("tbody tr[data-run-id]")
+    order = lambda: [int(r.get_attribute("data-run-id")) for r in rows.all()]  # noqa: E731
+    assert order() == [high, low]
+    page.locator("th[data-col='best'] .cmp-sort").click()
+    dashboard.wait_for(lambda: table.locator("th[data-col='best']").get_attribute("aria-sort"))
+    assert table.locator("th[data-col='best']").get_attribute("aria-sort") == "ascending"
+    assert order() == [high, low]
+    page.locator("th[data-col='best'] .cmp-sort").click()
     dashboard.wait_for(lambda: order() == [low, high])
-    assert table.locator("tr[data-row='best'] th").get_attribute("aria-sort") == "descending"
+    assert table.locator("th[data-col='best']").get_attribute("aria-sort") == "descending"
     shot(page, tmp_path, "compare")
     page.locator("#view-compare .card").last.screenshot(path=str(tmp_path / "compare-table.png"))
 
@@ -191,19 +193,20 @@ def test_a_sort_click_held_while_a_live_run_redraws_the_table_still_sorts(dashbo
             run.log({"train_loss": 2 - step / 20}, step=step)
         page.evaluate(f"location.hash = '#/compare/{run.id},{done}'")
         table = page.locator("#cmp-table")
-        best = table.locator("tr[data-row='best'] td")
+        best = table.locator("tbody td[data-col='best']")
         dashboard.wait_for(lambda: best.all_inner_texts() == ["1.8", "0.275"])
-        last = table.locator("tr[data-row='last'] td").first
+        last = table.locator("tbody td[data-col='last']").first
         assert last.inner_text() == "1.8"
 
-        box = page.locator("tr[data-row='best'] .cmp-sort").bounding_box()
+        page.locator("th[data-col='best'] .cmp-sort").scroll_into_view_if_needed()
+        box = page.locator("th[data-col='best'] .cmp-sort").bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         page.mouse.down()
         run.log({"train_loss": 1.9}, step=40)
         dashboard.wait_for(lambda: last.inner_text() == "1.9")  # redrawn while pressed
         page.mouse.up()
-        heads = table.locator("thead th[data-run-id]")
-        order = lambda: [int(h.get_attribute("data-run-id")) for h in heads.all()]  # noqa: E731
+        rows = table.locator("tbody tr[data-run-id]")
+        order = lambda: [int(r.get_attribute("data-run-id")) for r in rows.all()]  # noqa: E731
         dashboard.wait_for(lambda: order() == [done, run.id])
 
 

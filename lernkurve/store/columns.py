@@ -1,0 +1,210 @@
+"""Log calls turned into columns: a run's batch of (step, wall_time, {key: value}) entries as
+{key: (steps, values, walls)} arrays, with the values that were not finite and each key's
+min/max per 2**BUCKET_SHIFT steps (the chart buckets).
+
+Calls that log the same keys are converted together by numpy, so the writer does no Python
+work per point: that work competed with the training loop for the GIL. Only a call holding
+a value that is not a number (dropped with a warning, as before) goes the slow way.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lernkurve.store.blockcodec import as_list, numpy_or_none
+from lernkurve.store.models import BUCKET_SHIFT
+
+log = logging.getLogger(__name__)
+NOT_A_NUMBER = "lernkurve: %s=%r at step %s is not a number; dropped"
+MAX_KEY = 100  # metric_blocks.key is VARCHAR(100)
+
+
+def stored_key(key: object) -> str:
+    """A key as the database keeps it: text, at most MAX_KEY characters, no NUL (PostgreSQL
+    text holds none)."""
+    return str(key)[:MAX_KEY].replace("\0", "\ufffd")
+
+
+@dataclass
+class Columns:
+    """One run's batch, ready to store: arrays per key, the non-finite values, the buckets."""
+
+    keys: dict[str, tuple[Any, Any, Any]] = field(default_factory=dict)  # (steps, values, walls)
+    bad: list[tuple[int, str, float]] = field(default_factory=list)  # (step, key, value)
+    buckets: dict[tuple[str, int], list] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(len(steps) for steps, _, _ in self.keys.values())
+
+    def rows(self, run_id: int) -> list[tuple]:
+        """(run_id, key, step, value, wall_time) rows, a key's points together (None for NaN)."""
+        out = []
+        for key, (steps, values, walls) in self.keys.items():
+            points = zip(as_list(steps), as_list(values), as_list(walls), strict=True)
+            out += [(run_id, key, s, None if v != v else v, w) for s, v, w in points]
+        return out
+
+
+def columns_of(points: list[tuple]) -> Columns:
+    """The batch's log calls as columns (see the module's docstring)."""
+    np = numpy_or_none()
+    if np is None:
+        return _columns_plain(points)
+    parts: dict[str, list[tuple]] = {}
+    for keys, calls in _groups(points).items():
+        for key, steps, values, walls in _convert(keys, calls):
+            parts.setdefault(stored_key(key), []).append((steps, values, walls))
+    result = Columns()
+    for key, pieces in parts.items():
+        steps, values, walls = (np.concatenate(part) for part in zip(*pieces, strict=True))
+        result.bad += _non_finite(key, steps, values)
+        result.keys[key] = (steps, values, walls)
+        result.buckets.update(_buckets(key, steps, values, walls))
+    return result
+
+
+def _groups(points: list[tuple]) -> dict[tuple, list[tuple]]:
+    """Log calls grouped by the keys they log, each group in call order."""
+    groups: dict[tuple, list[tuple]] = {}
+    for call in points:
+        keys = tuple(call[2])
+        group = groups.get(keys)
+        if group is None:
+            group = groups[keys] = []
+        group.append(call)
+    return groups
+
+
+def _convert(keys: tuple, calls: list[tuple]) -> list[tuple]:
+    """[(key, steps, values, walls)] of calls that log the same keys."""
+    import numpy as np
+
+    steps = np.fromiter((call[0] for call in calls), dtype=np.int64, count=len(calls))
+    walls = np.fromiter((call[1] for call in calls), dtype=np.float64, count=len(calls))
+    try:
+        table = np.array([tuple(call[2].values()) for call in calls], dtype=object)
+        if table.shape != (len(calls), len(keys)) or (table == None).any():  # noqa: E711
+            raise ValueError("not one number per key")
+        numbers = table.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return _convert_one_by_one(keys, calls)
+    return [(key, steps, numbers[:, i], walls) for i, key in enumerate(keys)]
+
+
+def _convert_one_by_one(keys: tuple, calls: list[tuple]) -> list[tuple]:
+    """The slow way, for calls holding a value that is not a number: that value is dropped."""
+    import numpy as np
+
+    out = []
+    for key in keys:
+        steps, values, walls = [], [], []
+        for step, wall, scalars in calls:
+            value = scalars[key]
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                log.warning(NOT_A_NUMBER, key, value, step)
+                continue
+            steps.append(step)
+            values.append(value)
+            walls.append(wall)
+        if steps:
+            out.append((key, np.array(steps, np.int64), np.array(values), np.array(walls)))
+    return out
+
+
+def _non_finite(key: str, steps: Any, values: Any) -> list[tuple]:
+    """The points that were not finite (they are stored as NaN: JSON has neither)."""
+    import numpy as np
+
+    finite = np.isfinite(values)
+    if finite.all():
+        return []
+    where = np.flatnonzero(~finite)
+    bad = [(int(steps[i]), key, float(values[i])) for i in where]
+    values[where] = np.nan
+    return bad
+
+
+def _buckets(key: str, steps: Any, values: Any, walls: Any) -> dict:
+    """{(key, bucket): [lo_step, lo, hi_step, hi, wall]}: each bucket's first lowest and
+    first highest finite value and its last wall time, in call order."""
+    import numpy as np
+
+    finite = ~np.isnan(values)
+    if not finite.any():
+        return {}
+    steps, values, walls = steps[finite], values[finite], walls[finite]
+    bucket = steps >> BUCKET_SHIFT
+    order = np.argsort(bucket, kind="stable")  # call order kept within a bucket
+    bucket, steps, values, walls = bucket[order], steps[order], values[order], walls[order]
+    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    ends = np.r_[starts[1:], len(bucket)]
+    sizes = ends - starts
+    low = _first_where(values == np.repeat(np.minimum.reduceat(values, starts), sizes), starts)
+    high = _first_where(values == np.repeat(np.maximum.reduceat(values, starts), sizes), starts)
+    return {
+        (key, b): [s_lo, v_lo, s_hi, v_hi, w]
+        for b, s_lo, v_lo, s_hi, v_hi, w in zip(
+            bucket[starts].tolist(),
+            steps[low].tolist(),
+            values[low].tolist(),
+            steps[high].tolist(),
+            values[high].tolist(),
+            walls[ends - 1].tolist(),
+            strict=True,
+        )
+    }
+
+
+def _first_where(hits: Any, starts: Any) -> Any:
+    """Per group (starting at ``starts``), the index of its first hit (each group has one)."""
+    import numpy as np
+
+    indices = np.flatnonzero(hits)
+    return indices[np.searchsorted(indices, starts)]
+
+
+def _columns_plain(points: list[tuple]) -> Columns:
+    """Without numpy (the executable): the same columns as lists, a point at a time."""
+    result, names = Columns(), {}
+    for step, wall, scalars in points:
+        for name, value in scalars.items():
+            key = names.get(name) or names.setdefault(name, stored_key(name))
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                log.warning(NOT_A_NUMBER, name, value, step)
+                continue
+            if not math.isfinite(value):
+                result.bad.append((step, key, value))
+                value = math.nan
+            steps, values, walls = result.keys.setdefault(key, ([], [], []))
+            steps.append(step)
+            values.append(value)
+            walls.append(wall)
+    for key, (steps, values, walls) in result.keys.items():
+        result.buckets.update(_buckets_plain(key, steps, values, walls))
+    return result
+
+
+def _buckets_plain(key: str, steps: list, values: list, walls: list) -> dict:
+    """``_buckets`` a point at a time."""
+    buckets: dict[tuple[str, int], list] = {}
+    for step, value, wall in zip(steps, values, walls, strict=True):
+        if value != value:
+            continue
+        agg = buckets.get((key, step >> BUCKET_SHIFT))
+        if agg is None:
+            buckets[key, step >> BUCKET_SHIFT] = [step, value, step, value, wall]
+            continue
+        if value < agg[1]:
+            agg[0], agg[1] = step, value
+        if value > agg[3]:
+            agg[2], agg[3] = step, value
+        agg[4] = wall
+    return buckets
