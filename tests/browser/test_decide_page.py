@@ -60,6 +60,7 @@ def test_find_lr_draws_the_curve_and_apply_changes_the_lr(dashboard):
     run = api.start(name="find my lr", delay_ms=5.0)
     dashboard.open_run(run["id"])
     api.wait_step(run["id"], 5)
+    page.locator("#chart-block-loss canvas").wait_for()  # the test reads a logged loss
 
     page.get_by_role("button", name="Find lr").click()
     page.locator("#lr-test-modal").wait_for(state="visible")
@@ -115,6 +116,8 @@ def test_a_race_shows_its_variants_on_the_charts_and_marks_the_winner(dashboard)
     dashboard.open_run(run["id"])
     api.wait_step(run["id"], 5)
     lr = api.run(run["id"])["hparams"]["lr"]
+    # A race scores a metric the run has logged (else 400): the page must know its loss first.
+    page.locator("#chart-block-loss canvas").wait_for()
 
     page.get_by_role("button", name="Race").click()
     rows = page.locator("#race-rows tr")
@@ -123,6 +126,7 @@ def test_a_race_shows_its_variants_on_the_charts_and_marks_the_winner(dashboard)
     lrs = [float(rows.nth(i).locator("input[data-key='lr']").input_value()) for i in range(3)]
     assert lrs == pytest.approx([lr * 0.3, lr, lr * 3], rel=1e-2)
     page.locator("#race-steps").fill("30")
+    assert "loss" in page.locator("#race-metric").input_value()
     page.locator("#race-start").click()
     page.locator("#race-modal").wait_for(state="hidden")
 
@@ -174,6 +178,7 @@ def test_an_autopilot_action_shows_as_the_autopilots_and_undo_takes_it_back(dash
     run_id = run["id"]
     dashboard.open_run(run_id)
     api.wait_step(run_id, 5)
+    page.locator("#chart-block-loss canvas").wait_for()  # the autopilot reads a logged loss
     undo = page.locator("#ap-undo")
     assert undo.is_disabled()  # nothing to undo yet
 
