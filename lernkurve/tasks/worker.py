@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from lernkurve.shared.taskspecs import TASKS, task_schema
 from lernkurve.store.database import Database
 from lernkurve.store.models import Command, RunRow, now
+from lernkurve.tracking.context import builtin_context
 from lernkurve.tracking.run import Run
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def train_builtin(db: Database, row: RunRow, checkpoint_dir: Path | None) -> Run
     )
     run.schema = (row.config or {}).get("schema") or task_schema(row.task)
     run.load_recipe((row.config or {}).get("recipe"))
+    run.buffer.add("config", {"context": builtin_context(row.task)})  # the About panel
     try:
         from lernkurve.tasks.trainer import Trainer  # torch loads here, not at server start
 

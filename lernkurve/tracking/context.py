@@ -25,6 +25,22 @@ def run_context() -> dict:
     }
 
 
+def builtin_context(task: str) -> dict:
+    """A built-in run's context: the app that trained it and where (it has no script, command
+    line or repository of its own)."""
+    from lernkurve import __version__
+
+    return {
+        "app": f"Lernkurve {__version__}",
+        "task": task,
+        "python": platform.python_version(),
+        "torch": _version("torch"),
+        "cuda": _cuda_version(),
+        "host": socket.gethostname(),
+        "devices": _devices(),
+    }
+
+
 def _script_folder() -> Path:
     script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
     return Path(script).resolve().parent if script else Path.cwd()

@@ -12,6 +12,7 @@ from lernkurve.shared import recipes
 from lernkurve.shared.hparams import HParamError, resolve
 from lernkurve.shared.taskspecs import TASKS, public_tasks, task_schema, total_steps_for
 from lernkurve.store.checkpoints import fork_sources, remove_files
+from lernkurve.store.database import shown_url
 from lernkurve.store.models import (
     LIVE_STATUSES,
     Checkpoint,
@@ -50,7 +51,8 @@ RECENT_HEARTBEAT = 60.0
 
 @bp.get("/health")
 def health():
-    return {"status": "ok", "version": __version__}
+    """Alive, which release, and the database a script passes as ``db=`` to join this app."""
+    return {"status": "ok", "version": __version__, "database": shown_url(db().url)}
 
 
 @bp.get("/tasks")

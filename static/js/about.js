@@ -54,6 +54,10 @@ export class AboutPanel {
 
   rows(ctx) {
     const rows = [];
+    if (ctx.app) {
+      const task = ctx.task ? (optional(`task.${ctx.task}.title`) ?? ctx.task) : null;
+      rows.push(["app", task ? t("about.appTask", { app: ctx.app, task }) : ctx.app]);
+    }
     if (Array.isArray(ctx.argv) && ctx.argv.length) rows.push(["command", ctx.argv.map(shellQuote).join(" ")]);
     if (ctx.cwd) rows.push(["cwd", ctx.cwd]);
     if (ctx.git && ctx.git.commit) {

@@ -30,6 +30,9 @@ export async function ready() {
   downloadKey = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** {status, version, database}: the database a script passes as db= to join this app. */
+export const health = () => request("GET", "/api/health");
+
 export class ApiError extends Error {
   /** details: the error's other fields (an unknown metric's `keys`, the run's logged keys). */
   constructor(status, code, message, key = null, details = {}) {

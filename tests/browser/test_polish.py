@@ -20,7 +20,7 @@ TEXTS = {
         "pause": "Pause (Space)",
         "trials": ["1 trial", "2 trials"],
         "smoothing": "0.60",
-        "builtin": "The built-in task spiral, trained by this app itself",
+        "builtin": ("Trained by", ", the built-in task spiral"),
         "lr": ["lr", "lr (group 1)"],
     },
     "de": {
@@ -28,7 +28,7 @@ TEXTS = {
         "pause": "Pausieren (Leertaste)",
         "trials": ["1 Versuch", "2 Versuche"],
         "smoothing": "0,60",
-        "builtin": "Die eingebaute Aufgabe Spirale, von dieser App selbst trainiert",
+        "builtin": ("Trainiert von", ", die eingebaute Aufgabe Spirale"),
         "lr": ["lr", "lr (Gruppe 1)"],
     },
 }
@@ -100,12 +100,15 @@ def test_texts_are_finished_in_both_languages(dashboard, two_groups, lang):
     # The smoothing factor reads like the ticks beside it.
     assert page.locator("#smoothing-value").inner_text() == texts["smoothing"]
 
-    # A built-in run says what it is, not that nothing was recorded.
-    about = page.locator("#about-empty")
-    assert about.is_visible()
-    assert about.inner_text().startswith(texts["builtin"])
-    assert "No context recorded" not in about.inner_text()
-    assert "kein Kontext" not in about.inner_text()
+    # A built-in run records its context: the app and task that trained it, the versions.
+    label, task = texts["builtin"]
+    trained_by = page.locator("[data-about='app']")
+    trained_by.wait_for()
+    shown = trained_by.inner_text()
+    assert shown.startswith("Lernkurve ") and shown.endswith(task), shown
+    assert trained_by.evaluate("dd => dd.previousElementSibling.textContent") == label
+    assert page.locator("[data-about='versions']").inner_text().startswith("Python ")
+    assert not page.locator("#about-empty").is_visible()
 
     # Zoomed in, the step axis still shows whole steps.
     labels = page.evaluate(

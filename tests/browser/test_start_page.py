@@ -1,4 +1,5 @@
-"""Issue 22, item 8: with no runs, the start page says how to connect your own script."""
+"""Issue 22, item 8: with no runs, the start page says how to connect your own script, its
+init line naming this app's database."""
 
 from __future__ import annotations
 
@@ -33,9 +34,13 @@ def test_the_empty_start_page_shows_how_to_connect_a_script(dashboard, lang, tit
     assert page.locator("#empty-script-heading").inner_text() == title
     assert "pip install lernkurve" in panel.inner_text()
     assert "LERNKURVE_DB" in panel.inner_text()
+    page.locator("#start-code", has_text="db=").wait_for()
     code = page.locator("#start-code").inner_text()
     for line in LINES:
         assert line in code
+    # The init line names this app's database: the copied lines join it as they are.
+    init = next(line for line in code.splitlines() if "lernkurve.init(" in line)
+    assert init.endswith(f', db="{dashboard.server.db_path}")'), init
     # Beside the built-in tasks: the button that starts one is still there.
     assert page.locator("#empty-new-run").is_visible()
 
