@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+import flask
 import pytest
 
 from lernkurve.web.streamer import ThrottledLog
@@ -287,3 +288,18 @@ def test_failures_are_logged_at_most_once_per_interval(caplog):
         except OverflowError:
             log.exception("lernkurve streamer: rows failed")
     assert len(caplog.records) == 1 and caplog.records[0].exc_info
+
+
+def test_a_client_gone_while_it_subscribes_leaves_the_run_unwatched(app, socket_client):
+    """join_room refuses a client that has just disconnected: the run gets no cursor (the
+    streamer would poll it for nobody)."""
+    state = app.extensions["lernkurve"]
+    run_id = state.db.insert_run(name="watched", task="script").id
+    sc = socket_client()
+    sid = sc.eio_sid and app.extensions["socketio"].server.manager.sid_from_eio_sid(sc.eio_sid, "/")
+    sc.disconnect()
+    with app.test_request_context("/"):
+        flask.request.namespace = "/"  # as in an event handler of the default namespace
+        with pytest.raises(ValueError):
+            state.streamer.subscribe(sid, run_id, None)
+    assert run_id not in state.streamer.cursors

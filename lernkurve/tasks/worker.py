@@ -42,9 +42,11 @@ def train_builtin(db: Database, row: RunRow, checkpoint_dir: Path | None) -> Run
     )
     run.schema = (row.config or {}).get("schema") or task_schema(row.task)
     run.load_recipe((row.config or {}).get("recipe"))
-    run.buffer.add("config", {"context": builtin_context(row.task)})  # the About panel
     try:
         from lernkurve.tasks.trainer import Trainer  # torch loads here, not at server start
+
+        # After torch is whole: another run's thread may be importing it right now.
+        run.buffer.add("config", {"context": builtin_context(row.task)})  # the About panel
 
         Trainer(run, row.task, resume_from=(row.config or {}).get("resume_from")).train()
         run.finish()

@@ -115,7 +115,10 @@ def register_socket_events(socketio: SocketIO, app: Flask, streamer: Streamer) -
         with streamer.db.Session() as session:
             if session.get(RunRow, wanted["run_id"]) is None:
                 raise SocketError("not_found", f"no run with id {wanted['run_id']}")
-        streamer.subscribe(request.sid, wanted["run_id"], wanted["since_id"])
+        try:
+            streamer.subscribe(request.sid, wanted["run_id"], wanted["since_id"])
+        except ValueError as gone:  # join_room: the client left while it subscribed
+            raise SocketError("gone", str(gone)) from gone
         return {"ok": True}
 
     @socketio.on("unsubscribe")

@@ -270,8 +270,8 @@ class Streamer:
             cursors = self.cursors.get(run_id)
             if cursors is None:  # the first watcher: the room's stream starts where it is
                 start = newest["metric"] if since_id is None else min(since_id, newest["metric"])
+                join_room(room(run_id), sid=sid)  # first: a client gone meanwhile leaves no cursor
                 self.cursors[run_id] = {**newest, "metric": start}
-                join_room(room(run_id), sid=sid)
                 return
             if since_id is not None and since_id > cursors["metric"]:
                 # The client is ahead of the room: bring the room up to since_id first, so

@@ -31,6 +31,7 @@ export function runStyle(n) {
 const DEFAULT_METRICS = ["train_loss", "val_loss", "val_accuracy", "lr"];
 const ALIAS_KEY = "lernkurve.compare.aliases";
 const SUMMARY_REFRESH_MS = 1000;
+const TABLE_SETTLE_MS = 60; // histories of a compare arrive within ~0.2 s: one render after them
 
 /** A key's name without case and separators: `train/loss` and `Train_Loss` read the same. */
 const plain = (key) => key.toLowerCase().replace(/[\s/_.:-]+/g, "");
@@ -187,7 +188,7 @@ export class CompareView {
         this.scheduleSummaries();
       },
     });
-    this.renderTable();
+    this.renderTableSoon(); // once for all the runs whose history arrives about now
   }
 
   drop(id) {
@@ -317,6 +318,12 @@ export class CompareView {
     }
     if (!this.summaries.has(run.id)) this.scheduleSummaries(3000);
     this.scheduleTable();
+  }
+
+  /** Render the table (and its parallel chart) once the histories arriving together are in. */
+  renderTableSoon() {
+    clearTimeout(this.soonTimer);
+    this.soonTimer = setTimeout(() => this.renderTable(), TABLE_SETTLE_MS);
   }
 
   scheduleTable() {
