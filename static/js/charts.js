@@ -160,6 +160,21 @@ function withAlpha(color, alpha) {
   return `rgba(${r}, ${g}, ${b}, ${alpha})`;
 }
 
+/** A legend chip: a toggle button with the series' swatch (dashed for a dashed line). */
+function legendChip(label, color, shown, dashed = false) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "legend-item";
+  button.setAttribute("aria-pressed", String(shown));
+  button.title = t("chart.toggle", { label });
+  const swatch = document.createElement("span");
+  swatch.className = "legend-swatch";
+  swatch.style.background = color;
+  if (dashed) swatch.classList.add("dashed");
+  button.append(swatch, document.createTextNode(label));
+  return button;
+}
+
 export class MetricChart {
   /**
    * block: the chart's <figure> (with [data-canvas], [data-legend], [data-log], [data-png]).
@@ -860,17 +875,8 @@ export class MetricChart {
     if (!this.legend) return;
     this.legend.replaceChildren();
     for (const s of this.shownSeries()) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "legend-item";
-      button.setAttribute("aria-pressed", String(!s.hidden));
-      button.title = t("chart.toggle", { label: s.label });
+      const button = legendChip(s.label, s.color, !s.hidden, Boolean(s.dash));
       button.dataset.series = s.id;
-      const swatch = document.createElement("span");
-      swatch.className = "legend-swatch";
-      swatch.style.background = s.color;
-      if (s.dash) swatch.classList.add("dashed");
-      button.append(swatch, document.createTextNode(s.label));
       button.addEventListener("click", () => this.toggleSeries(s.id));
       this.legend.append(button);
     }
@@ -890,16 +896,9 @@ export class MetricChart {
 
   /** A legend chip for another run's line drawn over this chart (a race's variant). */
   overlayChip(dataset) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "legend-item legend-overlay";
-    button.setAttribute("aria-pressed", String(!dataset.hidden));
-    button.title = t("chart.toggle", { label: dataset.label });
+    const button = legendChip(dataset.label, dataset.backgroundColor, !dataset.hidden);
+    button.classList.add("legend-overlay");
     button.dataset.overlay = dataset.lkId;
-    const swatch = document.createElement("span");
-    swatch.className = "legend-swatch";
-    swatch.style.background = dataset.backgroundColor;
-    button.append(swatch, document.createTextNode(dataset.label));
     button.addEventListener("click", () => {
       dataset.hidden = !dataset.hidden;
       button.setAttribute("aria-pressed", String(!dataset.hidden));

@@ -45,7 +45,9 @@ def test_checkpoint_then_fork_from_it(dashboard):
     fork = page.locator("#ckpt-list").get_by_role("button", name="Fork").first
     fork.wait_for()
     page.locator("#events-list li[data-kind='checkpoint']").wait_for()
-    assert any(m["label"] == ["Checkpoint saved"] for m in dashboard.markers("loss"))
+    dashboard.wait_for(  # the chart draws its markers on its next frame
+        lambda: any(m["label"] == ["Checkpoint saved"] for m in dashboard.markers("loss"))
+    )
 
     fork.click()
     page.locator("#new-run-modal").wait_for()

@@ -106,7 +106,7 @@ def test_texts_are_finished_in_both_languages(dashboard, two_groups, lang):
     trained_by.wait_for()
     shown = trained_by.inner_text()
     assert shown.startswith("Lernkurve ") and shown.endswith(task), shown
-    assert trained_by.evaluate("dd => dd.previousElementSibling.textContent") == label
+    page.locator("#about-list dt", has_text=label).wait_for()  # the panel redraws live
     assert page.locator("[data-about='versions']").inner_text().startswith("Python ")
     assert not page.locator("#about-empty").is_visible()
 
