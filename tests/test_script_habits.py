@@ -191,6 +191,13 @@ def test_lightning_killed_then_resumed_from_its_own_checkpoint_is_the_same_run(
     records.wait_past(20, timeout=90)
     event = change(api, run_id, {"lr": {"scale": 0.5}})
     records.wait_past(90, timeout=90)
+    # kill -9 loses what the writer had not flushed: wait until the app lists a checkpoint
+    # saved after the steer, as a person resuming would have seen it on the page
+    url = f"/api/runs/{run_id}/checkpoints"
+    wait_for(
+        lambda: any(c["step"] > event["step"] for c in api.get(url).get_json()["checkpoints"]),
+        60,
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     folder = tmp_path / "lernkurve" / f"run-{run_id}" / "checkpoints"  # one folder per run
