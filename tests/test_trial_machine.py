@@ -159,7 +159,7 @@ class TrialMachine(RuleBasedStateMachine):
         at_end = {r["step"] + 1: r["after"] for r in own}
         listed = self.api.get(self.url("checkpoints")).get_json()["checkpoints"]
         for checkpoint in listed:
-            state = torch.load(Path(checkpoint["path"]), weights_only=False)
+            state = torch.load(Path(checkpoint["path"]), weights_only=True)
             expected = at.get(checkpoint["step"], at_end.get(checkpoint["step"]))
             assert expected is not None, checkpoint
             assert digest(state["model"].values()) == expected, checkpoint["step"]
