@@ -19,22 +19,13 @@ import argparse
 import math
 import os
 import random
-import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from pageserver import chromium_path, open_browser, served_app
 
 GOAL_S = 0.5
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 BATCHES = [16, 32, 64, 128]
 DECAYS = [0.0, 1e-4, 1e-3, 1e-2]
 
@@ -163,29 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 on a missed goal")
     args = parser.parse_args(argv)
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium_path()
     if chromium is None:
         print("bench_compare: needs Chromium (make system-deps)", file=sys.stderr)
         return 1
     from playwright.sync_api import sync_playwright
 
-    from lernkurve.launch import build_app
-    from lernkurve.web.app import start_app
-    from lernkurve.web.server import ServerThread
-
-    with tempfile.TemporaryDirectory(prefix="lernkurve-bench-") as tmp:
-        token = secrets.token_urlsafe(16)
-        config = {
-            "DATABASE": str(Path(tmp) / "bench.db"),
-            "TOKEN": token,
-            "START_WORKER": False,
-            "DATA_DIR": tmp,
-        }
-        app = start_app(build_app(config))
-        db = app.extensions["lernkurve"].db
-        server = ServerThread(app, "127.0.0.1", 0).start()
+    results = []
+    with served_app() as served:
         started = time.perf_counter()
-        best = seed_runs(db, args.runs, args.steps)
+        best = seed_runs(served.db, args.runs, args.steps)
         print(
             f"wrote {args.runs} runs x {args.steps} points in "
             f"{time.perf_counter() - started:.1f} s",
@@ -194,32 +172,23 @@ def main(argv: list[str] | None = None) -> int:
         # The table's sort: best ascending, ties newest first (cmptable.js).
         by_best = sorted(best, key=lambda r: (best[r], -r))
         compared = sorted(best)[-args.compare :]
-        base = f"{server.base_url}/?token={token}"
-        results = []
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-                print(f"Chromium {browser.version}, {os.cpu_count()} CPUs, load {load()}")
-                page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="en-US")
-                errors: list[str] = []
-                page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                # One untimed load: the browser's cache holds the scripts, as for a user.
-                page.goto(f"{base}#/compare/")
-                wait(page, TABLE_READY, args.runs, args.timeout)
-                for i in range(args.repeats):
-                    out = repeat_once(page, base, args.runs, by_best, compared, args.timeout)
-                    results.append(out)
-                    print(
-                        f"  {i + 1}: table {out['table']:.3f} s, sort {out['sort']:.3f} s, "
-                        f"compare (hash) {out['compare_hash']:.3f} s, "
-                        f"compare (load) {out['compare_load']:.3f} s",
-                        flush=True,
-                    )
-                browser.close()
-        finally:
-            app.extensions["lernkurve"].shutdown()
-            server.stop()
+        with sync_playwright() as playwright:
+            opened = open_browser(playwright, chromium)
+            page, errors = opened.page, opened.errors
+            print(f"Chromium {opened.browser.version}, {os.cpu_count()} CPUs, load {load()}")
+            # One untimed load: the browser's cache holds the scripts, as for a user.
+            page.goto(f"{served.url}#/compare/")
+            wait(page, TABLE_READY, args.runs, args.timeout)
+            for i in range(args.repeats):
+                out = repeat_once(page, served.url, args.runs, by_best, compared, args.timeout)
+                results.append(out)
+                print(
+                    f"  {i + 1}: table {out['table']:.3f} s, sort {out['sort']:.3f} s, "
+                    f"compare (hash) {out['compare_hash']:.3f} s, "
+                    f"compare (load) {out['compare_load']:.3f} s",
+                    flush=True,
+                )
+            opened.browser.close()
     missed = print_table(results, args)
     if errors:
         print(f"\nconsole errors: {errors[:5]}")

@@ -26,18 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from pageserver import CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 KEYS = ("train_loss", "val_loss", "val_accuracy", "lr")
 VAL_EVERY = 10  # the live writer logs val_* every 10 steps, train_loss and lr every step
 POINTS_PER_STEP = 2 + 2 / VAL_EVERY
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 HEAP_GOAL_MB = 200
 RENDER_GOAL_S = 1.0
 FLAT_MB_PER_MIN = 0.5

@@ -15,23 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from pageserver import chromium_path, open_browser, served_app
 
 OPEN_GOAL_S = 2.0
 FILTER_GOAL_S = 0.5
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PER_LAYER = 500
 
 
@@ -153,28 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 on a missed goal")
     args = parser.parse_args(argv)
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium_path()
     if chromium is None:
         print("bench_many_keys: needs Chromium (make system-deps)", file=sys.stderr)
         return 1
     from playwright.sync_api import sync_playwright
 
-    from lernkurve.launch import build_app
-    from lernkurve.web.app import start_app
-    from lernkurve.web.server import ServerThread
-
     missed = False
-    with tempfile.TemporaryDirectory(prefix="lernkurve-bench-") as tmp:
-        token = secrets.token_urlsafe(16)
-        config = {
-            "DATABASE": str(Path(tmp) / "bench.db"),
-            "TOKEN": token,
-            "START_WORKER": False,
-            "DATA_DIR": tmp,
-        }
-        app = start_app(build_app(config))
-        db = app.extensions["lernkurve"].db
-        server = ServerThread(app, "127.0.0.1", 0).start()
+    with served_app() as served:
+        db = served.db
         cases = [
             (int(count), layout)
             for count in args.keys.split(",")
@@ -189,57 +167,48 @@ def main(argv: list[str] | None = None) -> int:
                 f"{time.perf_counter() - started:.1f} s",
                 flush=True,
             )
-        try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-                print(f"Chromium {browser.version}, {os.cpu_count()} CPUs, load {load()}")
-                page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="en-US")
-                errors: list[str] = []
-                page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(f"{server.base_url}/?token={token}")
-                page.wait_for_selector("html[data-ready]")
-                rows = []
-                for count, layout in cases:
-                    opens = []
-                    for _ in range(args.repeats):
-                        try:
-                            opens.append(open_once(page, runs[count, layout], args.timeout))
-                        except Exception as error:  # the old page: past --timeout
-                            print(f"  {count:,} {layout}: {type(error).__name__}", flush=True)
-                            page.reload()
-                            page.wait_for_selector("html[data-ready]", timeout=600_000)
-                            break
-                    text = "s0012" if layout == "sections" else "w00012"
-                    typed = [filter_once(page, text) for _ in range(args.repeats if opens else 0)]
-                    typed = [t for t in typed if t is not None]
-                    clicked = [o["clicked"] for o in opens]
-                    ok_open = bool(clicked) and statistics.median(clicked) <= OPEN_GOAL_S
-                    ok_filter = not typed or statistics.median(typed) <= FILTER_GOAL_S
-                    if count >= 10_000:
-                        missed |= not (ok_open and ok_filter)
-                    rows.append(
-                        (
-                            f"{count:,} {layout}",
-                            stats([o["rendered"] for o in opens]),
-                            stats(clicked),
-                            stats([o["fetch"] for o in opens if o["fetch"] is not None]),
-                            stats([o["clicked"] - o["fetch"] for o in opens if o["fetch"]]),
-                            stats(typed) if typed else "no filter",
-                            f"{opens[0]['panels']} / {opens[0]['charts']}" if opens else "-",
-                            ("ok" if ok_open and ok_filter else "MISSED")
-                            if count >= 10_000
-                            else "",
-                        )
+        with sync_playwright() as playwright:
+            opened = open_browser(playwright, chromium)
+            page, errors = opened.page, opened.errors
+            print(f"Chromium {opened.browser.version}, {os.cpu_count()} CPUs, load {load()}")
+            page.goto(served.url)
+            page.wait_for_selector("html[data-ready]")
+            rows = []
+            for count, layout in cases:
+                opens = []
+                for _ in range(args.repeats):
+                    try:
+                        opens.append(open_once(page, runs[count, layout], args.timeout))
+                    except Exception as error:  # the old page: past --timeout
+                        print(f"  {count:,} {layout}: {type(error).__name__}", flush=True)
+                        page.reload()
+                        page.wait_for_selector("html[data-ready]", timeout=600_000)
+                        break
+                text = "s0012" if layout == "sections" else "w00012"
+                typed = [filter_once(page, text) for _ in range(args.repeats if opens else 0)]
+                typed = [t for t in typed if t is not None]
+                clicked = [o["clicked"] for o in opens]
+                ok_open = bool(clicked) and statistics.median(clicked) <= OPEN_GOAL_S
+                ok_filter = not typed or statistics.median(typed) <= FILTER_GOAL_S
+                if count >= 10_000:
+                    missed |= not (ok_open and ok_filter)
+                rows.append(
+                    (
+                        f"{count:,} {layout}",
+                        stats([o["rendered"] for o in opens]),
+                        stats(clicked),
+                        stats([o["fetch"] for o in opens if o["fetch"] is not None]),
+                        stats([o["clicked"] - o["fetch"] for o in opens if o["fetch"]]),
+                        stats(typed) if typed else "no filter",
+                        f"{opens[0]['panels']} / {opens[0]['charts']}" if opens else "-",
+                        ("ok" if ok_open and ok_filter else "MISSED") if count >= 10_000 else "",
                     )
-                    print("  ", " | ".join(rows[-1]), flush=True)
-                browser.close()
-                print_table(rows, args)
-                if errors:
-                    print(f"\nconsole errors: {errors[:5]}")
-        finally:
-            app.extensions["lernkurve"].shutdown()
-            server.stop()
+                )
+                print("  ", " | ".join(rows[-1]), flush=True)
+            opened.browser.close()
+            print_table(rows, args)
+            if errors:
+                print(f"\nconsole errors: {errors[:5]}")
     return 1 if missed and args.strict else 0
 
 
