@@ -14,7 +14,7 @@ sustained >= 200,000 points/s committed to the database.
    we wait until every point is in `metrics`: committed/s = rows / (first log .. last row
    committed); the goal applies here. `paced` logs at --rate points/s instead and shows how
    far the writer falls behind (keeping up, it lags by one flush: 0.05 s plus the write).
-3. Writer breakdown: (a) the writer's per-point work (expand_points, executemany, commit) on
+3. Writer breakdown: (a) the writer's per-point work (columns_of, the blocks' INSERT, commit) on
    --batch points, alone and while another thread runs Python (as a training loop does);
    (b) its fixed cost per flush, which it pays 20 times a second whatever it carries.
 """
@@ -223,11 +223,11 @@ def spin(stop: threading.Event) -> None:
 
 
 def per_point(client, db_path: Path, batch: int, trials: int) -> None:
-    from lernkurve.store.points import expand_points
+    from lernkurve.store.columns import columns_of
 
     db = client.open_database(db_path)
     run = client.init(name="bench-breakdown", config={}, db=db_path)
-    run.finish()  # a runs row to attach the rows to; the writer leaves it alone now
+    run.finish()  # a runs row to attach the points to; the writer leaves it alone now
     points = [(i, time.time(), {"loss": 0.5, "acc": 0.25, "lr": 0.1}) for i in range(batch // 3)]
     timings: dict[str, list[float]] = {}
     for busy in (False, True):
@@ -237,21 +237,19 @@ def per_point(client, db_path: Path, batch: int, trials: int) -> None:
             spinner.start()
         for _ in range(trials):
             t0 = time.perf_counter()
-            result = expand_points(run.id, points)  # (rows, bad) or (rows, bad, buckets)
-            rows = result[0]
+            columns = columns_of(points)  # what the writer does before it takes the lock
             t1 = time.perf_counter()
             with db.engine.begin() as conn:
-                db.insert_metrics(conn, rows)
+                db.insert_columns(conn, run.id, columns.keys)
                 t2 = time.perf_counter()
-                if len(result) > 2:
-                    db.upsert_buckets(conn, run.id, result[2])
+                db.upsert_buckets(conn, run.id, columns.buckets)
                 t3 = time.perf_counter()
             t4 = time.perf_counter()
-            n = len(rows)
+            n = columns.count
             parts = [
-                ("expand_points (Python)", t1 - t0),
-                ("executemany INSERT", t2 - t1),
-                *([("upsert_buckets", t3 - t2)] if len(result) > 2 else []),
+                ("columns_of (numpy)", t1 - t0),
+                ("blocks INSERT", t2 - t1),
+                ("upsert_buckets", t3 - t2),
                 ("COMMIT (WAL)", t4 - t3),
                 ("total", t4 - t0),
             ]
@@ -266,11 +264,7 @@ def per_point(client, db_path: Path, batch: int, trials: int) -> None:
     for name, values in timings.items():
         us = statistics.median(values)
         print(f"   {name:<36} {us:>9.3f} {min(values):>6.2f} {1e6 / us:>12,.0f}")
-    print(
-        "   (busy thread: another thread runs Python meanwhile, as the training loop does; "
-        "executemany\n"
-        "    releases and retakes the GIL around every row, so it waits for the GIL per row)"
-    )
+    print("   (busy thread: another thread runs Python meanwhile, as the training loop does)")
 
 
 def per_flush(client, db_path: Path, flushes: int) -> None:
