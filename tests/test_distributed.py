@@ -51,6 +51,7 @@ class Job:
 def job(db_path, data_dir, tmp_path):
     """Start ddp_steered.py under torchrun against the test's database."""
     env = {**os.environ, "LERNKURVE_DB": str(db_path), "LERNKURVE_DATA_DIR": str(data_dir)}
+    env["PYTHONFAULTHANDLER"] = "1"  # a rank that aborts shows where each of its threads was
     procs = []
 
     def start(steps: int, delay: float, *extra: str) -> Job:

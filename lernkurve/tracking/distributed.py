@@ -5,7 +5,7 @@
   rank 0 broadcasts and never touch the database.
 - The ranks meet at step boundaries about MEET_EVERY seconds apart (every boundary when steps
   are longer). At a meeting rank 0 sends how many commands it took from its inbox and the
-  step of the meeting after next (two int64, asynchronously: they cross while the steps run);
+  step of the meeting after next (int64s, asynchronously: they cross while the steps run);
   at the next meeting every rank receives them, and the commands themselves only when there
   are some. Every rank applies the same list at the same step, so the replicas stay bitwise
   equal, and the loop never waits at a boundary for the other ranks.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import pickle
 import socket
 import sys
 import threading
@@ -34,6 +35,7 @@ from lernkurve.store.models import RunRow
 from lernkurve.tracking import resume
 from lernkurve.tracking.buffer import RunBuffer
 from lernkurve.tracking.commands import Commands
+from lernkurve.tracking.lent import Lent
 from lernkurve.tracking.livevalues import read_now
 from lernkurve.tracking.run import Run
 
@@ -74,9 +76,8 @@ def job() -> Job | None:
 
 
 def _release_at_exit() -> None:
-    """Let go of the process groups while Python still runs. A group the script destroyed
-    but a run still held would be freed during the interpreter's teardown, where gloo's
-    threads can abort the process (SIGABRT, "terminate called without an active exception")."""
+    """Let go of the process groups while Python still runs: a gloo thread that lets go of our
+    tensors during the interpreter's teardown aborts the process (lent.py)."""
     if _job is not None:
         _job.release()
 
@@ -93,7 +94,9 @@ class Job:
         self.world_size = dist.get_world_size()
         self.backend = str(dist.get_backend())
         self.group = None if self.backend == "gloo" else dist.new_group(backend="gloo")
-        self._count = torch.zeros(2, dtype=torch.int64)  # commands, the meeting after next
+        self._count = torch.zeros(3, dtype=torch.int64)  # commands, meeting after next, bytes
+        self.lent = Lent()  # what the process group's threads may still hold (lent.py)
+        self.broken = False  # a rank failed: its peers may never answer
         # The count goes straight to the process group: dist.broadcast's checks and logging
         # cost more than the broadcast itself at every step.
         self._pg = self.group or self.world
@@ -104,27 +107,38 @@ class Job:
         self.announced = 0  # the step of the meeting after next, as rank 0 last said
 
     def send(self, items: list | None, after: int = 0) -> None:
-        """Start broadcasting how many ``items`` rank 0 has and ``after``, the step of the
-        meeting after next (two int64, asynchronous: they travel while the steps run);
-        ``receive`` completes it."""
-        count = self._count
+        """Start broadcasting how many ``items`` rank 0 has, ``after`` (the step of the meeting
+        after next) and the size of the items pickled (int64s, asynchronous: they travel while
+        the steps run); ``receive`` completes it."""
+        count, payload = self._count, b""
         if self.rank == 0:
-            count[0], count[1] = len(items), after
+            payload = pickle.dumps(items) if items else b""
+            count[0], count[1], count[2] = len(items), after, len(payload)
         work = self._pg.broadcast([count], self._from_rank0)
-        self.inflight = (work, items)
+        self.lent.add(count)
+        self.inflight = (work, payload)
 
     def receive(self) -> list:
         """Rank 0's items of the last ``send`` on every rank (the objects travel only if any)."""
         if self.inflight is None:
             return []
-        (work, items), self.inflight = self.inflight, None
+        (work, payload), self.inflight = self.inflight, None
         work.wait()
-        self.announced = int(self._count[1])
-        if not int(self._count[0]):
+        items, self.announced, size = self._count.tolist()
+        if not items:
             return []
-        box = [items]
-        self.dist.broadcast_object_list(box, 0, group=self.group)
-        return box[0]
+        return pickle.loads(self._bytes_from_rank0(payload, size))  # noqa: S301 - from rank 0
+
+    def _bytes_from_rank0(self, payload: bytes, size: int) -> bytes:
+        import torch
+
+        if self.rank == 0:
+            box = torch.frombuffer(bytearray(payload), dtype=torch.uint8)
+        else:
+            box = torch.empty(size, dtype=torch.uint8)
+        self._pg.broadcast([box], self._from_rank0).wait()
+        self.lent.add(box)
+        return box.numpy().tobytes()
 
     def broadcast(self, items: list | None) -> list:
         """Rank 0's ``items`` on every rank, now."""
@@ -138,8 +152,11 @@ class Job:
             self.inflight = None
 
     def release(self) -> None:
-        """Drop every reference to the process groups and their work (the job is over)."""
+        """Let the worker threads finish with our tensors, then drop every reference to the
+        process groups and their work (the job is over)."""
         self.inflight = None
+        if not self.broken:  # a lost peer may keep a collective waiting for its timeout
+            self.lent.settle()
         self.world = self.group = self._pg = None
 
     def hosts(self) -> dict[str, list[int]]:
@@ -197,6 +214,7 @@ class Job:
             [torch.empty_like(values) for _ in range(self.world_size)] if not self.rank else None
         )
         self.dist.gather(values, parts, dst=0, group=self.group)
+        self.lent.add(values, *(parts or ()))
         if self.rank:
             return None
         if reduce is None:
@@ -318,6 +336,8 @@ class JobRun(Run):
     def _end(self, status: str, error: str | None = None) -> None:
         if status != "failed":  # a failing rank may have lost its peers: never wait for them
             self.job.settle()
+        else:
+            self.job.broken = True
         super()._end(status, error)
 
 
