@@ -48,3 +48,36 @@ def test_since_id_returns_exactly_the_newer_points(api, db_path):
     assert all(points == [] for points in older.values())
     newer = api.get(f"/api/runs/{second}/metrics?since_id={last_id}").get_json()["series"]
     assert len(newer["loss"]) == 50
+
+
+def test_a_comparison_reads_each_runs_first_logged_key_in_one_request(api, db_path):
+    script = log_wave(db_path, 300)  # loss, acc, spike
+    other = client.init(config={}, db=str(db_path))
+    for step in range(50):
+        other.log(step, **{"train/loss": 1.0 / (step + 1)})
+    other.finish()
+    answer = api.get(
+        f"/api/metrics?runs={other.id},{script},99999&keys=loss,train/loss&max_points=100"
+    ).get_json()["runs"]
+    assert list(answer) == [str(other.id), str(script)]  # in the order asked, 99999 left out
+    assert answer[str(script)]["key"] == "loss" and len(answer[str(script)]["points"]) <= 100
+    assert sorted(answer[str(script)]["keys"]) == ["acc", "loss", "spike"]
+    mapped = answer[str(other.id)]
+    assert mapped["key"] == "train/loss" and mapped["keys"] == ["train/loss"]
+    assert [p[0] for p in mapped["points"]] == list(range(50)) and mapped["points"][0][1] == 1.0
+    single = api.get(f"/api/runs/{other.id}/metrics").get_json()
+    assert mapped["last_id"] == single["last_id"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "runs=1",
+        "keys=loss",
+        "runs=a&keys=loss",
+        "runs=0&keys=loss",
+        "runs=" + ",".join(["1"] * 201),
+    ],
+)
+def test_a_comparison_request_names_runs_and_keys(api, query):
+    assert api.get(f"/api/metrics?{query}").status_code == 400

@@ -202,6 +202,27 @@ while True:
 """
 
 
+def test_each_runs_last_is_its_point_at_the_highest_step_logged_last_there(db_path):
+    db = Database(db_path)
+    ids = [db.insert_run(name=f"run {i}", task="script").id for i in range(4)]
+    batches = {
+        ids[0]: [[(0, 1.0, 3.0), (9, 2.0, 1.0)], [(5, 3.0, 0.5)]],  # 9 is the top, not 5
+        ids[1]: [[(0, 1.0, 2.0), (4, 2.0, 1.5)], [(4, 3.0, 1.25)]],  # 4 again: its later value
+        ids[2]: [[(0, 1.0, 2.0), (7, 2.0, float("nan"))]],  # a last value that was not finite
+        ids[3]: [],  # never logged it
+    }
+    for run_id, calls in batches.items():
+        for batch in calls:
+            columns = columns_of([(step, wall, {"loss": v}) for step, wall, v in batch])
+            with db.write() as conn:
+                db.insert_columns(conn, run_id, columns.keys)
+                db.upsert_buckets(conn, run_id, columns.buckets)
+    found = run_summaries(db, ids, "loss", "min")
+    last = {run_id: (row["last"], row["last_step"]) for run_id, row in found.items()}
+    assert last == {ids[0]: (1.0, 9), ids[1]: (1.25, 4), ids[2]: (None, 7)}
+    assert found[ids[0]]["best"] == 0.5 and found[ids[0]]["best_step"] == 5
+
+
 def test_kill_9_while_points_are_written_leaves_a_sound_file(db_path, tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(WRITER)

@@ -88,6 +88,27 @@ def metric_series(
     return {"series": series, "last_id": last_id}
 
 
+def first_logged_series(
+    db: Database, run_ids: list[int], keys: list[str], max_points: int | None = None
+) -> dict[int, dict]:
+    """For each run that exists: the first of ``keys`` it logged (else the first of them), that
+    key's points, every key it logged and its ``last_id`` (the comparison's one request)."""
+    with db.engine.connect() as conn:
+        found = set(conn.execute(select(RunRow.id).where(RunRow.id.in_(run_ids))).scalars())
+        logged = {run_id: metric_keys(conn, run_id) for run_id in run_ids if run_id in found}
+    out = {}
+    for run_id, run_keys in logged.items():
+        key = next((k for k in keys if k in run_keys), keys[0])
+        history = metric_series(db, run_id, [key], 0, max_points)
+        out[run_id] = {
+            "key": key,
+            "keys": run_keys,
+            "points": history["series"][key],
+            "last_id": history["last_id"],
+        }
+    return out
+
+
 def downsample(points: blockreads.Points, max_points: int) -> blockreads.Points:
     """Min/max buckets over the step range: at most max_points points, extremes kept (the
     first lowest and first highest finite value of each bucket; a bucket of only non-finite

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal_column, select, text, tuple_
 
 from lernkurve.store.database import Database
 from lernkurve.store.models import Metric, MetricBucket
-from lernkurve.store.points import edge_blocks
 
 
 def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> dict[int, dict]:
@@ -18,25 +17,43 @@ def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> d
     if not run_ids:
         return {}
     best = _best(db, run_ids, metric, mode)
-    summaries = {}
     with db.engine.connect() as conn:
-        for run_id in best:
-            last = conn.execute(
-                select(Metric.value, Metric.step)
-                .where(Metric.run_id == run_id, Metric.key == metric)
-                .where(*edge_blocks(conn, run_id, metric, "last"))
-                .order_by(Metric.step.desc(), Metric.id.desc())
-                .limit(1)
-            ).first()
-            value, step = best[run_id]
-            summaries[run_id] = {
-                "metric": metric,
-                "best": value,
-                "best_step": step,
-                "last": last[0] if last else None,
-                "last_step": last[1] if last else None,
-            }
+        last = _last(conn, list(best), metric)
+    summaries = {}
+    for run_id, (value, step) in best.items():
+        last_value, last_step = last.get(run_id, (None, None))
+        summaries[run_id] = {
+            "metric": metric,
+            "best": value,
+            "best_step": step,
+            "last": last_value,
+            "last_step": last_step,
+        }
     return summaries
+
+
+_TOPS = text(
+    "SELECT run_id, max(hi_step) FROM metric_blocks"
+    " WHERE key = :key AND run_id IN :run_ids GROUP BY run_id"
+).bindparams(bindparam("run_ids", expanding=True))
+
+
+def _last(conn, run_ids: list[int], metric: str) -> dict[int, tuple]:
+    """{run_id: (value, step)} of each run's point at its highest step (the latest logged
+    there): two queries for all the runs, which read only the blocks holding that step."""
+    if not run_ids:
+        return {}
+    tops = conn.execute(_TOPS, {"key": metric, "run_ids": run_ids}).all()
+    if not tops:
+        return {}
+    block_hi = literal_column("metrics.block_hi")
+    rows = conn.execute(
+        select(Metric.run_id, Metric.value, Metric.step)
+        .where(Metric.key == metric, tuple_(Metric.run_id, block_hi).in_(tops))
+        .where(Metric.step == block_hi)
+        .order_by(Metric.id)
+    )
+    return {run_id: (value, step) for run_id, value, step in rows}  # the last id wins
 
 
 def _best(db: Database, run_ids: list[int], metric: str, mode: str) -> dict[int, tuple]:

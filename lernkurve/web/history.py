@@ -29,6 +29,37 @@ def metrics(run_id: int):
     return queries.metric_series(db(), run_id, keys, since_id, max_points)
 
 
+MAX_RUNS = 200  # runs one comparison request may name
+
+
+@bp.get("/metrics")
+def first_logged_series():
+    """``?runs=1,2&keys=a,b``: each run's first of ``keys`` it logged, with its points (at
+    most ``max_points``), the keys it logged and its ``last_id``; runs that don't exist are
+    left out. One request for a comparison of many runs."""
+    run_ids = run_ids_arg()
+    keys = metric_keys_arg()
+    if not keys:
+        raise ApiError(400, "invalid_argument", "keys must name at least one metric")
+    max_points = int_arg("max_points", None, low=2, high=MAX_POINTS_CAP)
+    found = queries.first_logged_series(db(), run_ids, keys, max_points)
+    return {"runs": {str(run_id): found[run_id] for run_id in run_ids if run_id in found}}
+
+
+def run_ids_arg() -> list[int]:
+    """``runs=1,2``: at most MAX_RUNS distinct run ids."""
+    raw = [part for part in request.args.get("runs", "").split(",") if part]
+    if not raw or len(raw) > MAX_RUNS:
+        raise ApiError(400, "invalid_argument", f"runs must name 1 to {MAX_RUNS} run ids")
+    try:
+        run_ids = list(dict.fromkeys(int(part) for part in raw))
+    except ValueError:
+        raise ApiError(400, "invalid_argument", "runs must be whole numbers") from None
+    if any(not 0 < run_id <= MAX_ID for run_id in run_ids):
+        raise ApiError(400, "invalid_argument", f"a run id is between 1 and {MAX_ID}")
+    return run_ids
+
+
 def metric_keys_arg() -> list[str] | None:
     """``keys=a,b``: at most MAX_KEYS distinct names of at most MAX_KEY_LENGTH characters."""
     keys = list(dict.fromkeys(k for k in request.args.get("keys", "").split(",") if k))

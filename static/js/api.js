@@ -115,6 +115,12 @@ export const fork = (id, body) => request("POST", `/api/runs/${id}/fork`, body);
 export const exportUrl = (id) => `/api/runs/${id}/export.csv?key=${downloadKey}`;
 
 /** {series: {key: [[step, value, wall_time], ...]}, last_id}; downsampled when maxPoints is set. */
+/** The comparison's histories: {run id: {key, keys, points, last_id}}, each run's first of
+ * ``keys`` it logged. */
+export const compareMetrics = (ids, keys, maxPoints) =>
+  request("GET", `/api/metrics${query({ runs: ids.join(","), keys: keys.join(","), max_points: maxPoints })}`).then(
+    (d) => d.runs,
+  );
 export const metrics = (id, { keys, sinceId, maxPoints } = {}) =>
   request(
     "GET",

@@ -31,7 +31,6 @@ export function runStyle(n) {
 const DEFAULT_METRICS = ["train_loss", "val_loss", "val_accuracy", "lr"];
 const ALIAS_KEY = "lernkurve.compare.aliases";
 const SUMMARY_REFRESH_MS = 1000;
-const TABLE_SETTLE_MS = 60; // histories of a compare arrive within ~0.2 s: one render after them
 
 /** A key's name without case and separators: `train/loss` and `Train_Loss` read the same. */
 const plain = (key) => key.toLowerCase().replace(/[\s/_.:-]+/g, "");
@@ -76,6 +75,8 @@ export class CompareView {
     this.summaryTimer = null;
     this.changesTimer = null;
     this.asked = 0;
+    this.prefetched = false; // the summaries came with the runs list (a page load of the view)
+    this.parallelFrame = 0;
     this.toolbar = new ChartToolbar("cmp-", () => (this.chart ? [this.chart] : []));
     this.metricSelect.addEventListener("change", () => {
       this.metric = this.metricSelect.value;
@@ -106,14 +107,33 @@ export class CompareView {
     }
     for (const id of [...this.members.keys()]) if (!ids.includes(id)) this.drop(id);
     this.ids = ids;
-    for (const id of ids) if (!this.members.has(id)) this.add(id);
+    const added = ids.filter((id) => !this.members.has(id));
+    for (const id of added) this.add(id);
+    if (added.length) this.fetchHistories(added);
     this.hint.hidden = ids.length > 0;
     this.renderMetricOptions();
     this.renderTable();
     if (opening) {
-      this.loadSummaries();
+      if (!this.prefetched || this.mappedKeys().length) this.loadSummaries();
       this.loadChanges();
     }
+    this.prefetched = false;
+  }
+
+  /** The runs list's query at a page load of the comparison: the summaries come with it. */
+  summaryQuery() {
+    return { metric: this.metric, mode: modeFor(this.metric) };
+  }
+
+  /** Take the summaries of a runs list asked for with ``summaryQuery`` (no second request). */
+  takeSummaries(runs) {
+    this.summaries = new Map(runs.filter((run) => run.summary).map((run) => [run.id, run.summary]));
+    this.prefetched = true;
+  }
+
+  /** The keys mapped to the metric (they stand in for it in runs that lack it). */
+  mappedKeys() {
+    return [...this.aliases].filter(([, target]) => target === this.metric).map(([key]) => key);
   }
 
   close() {
@@ -139,40 +159,45 @@ export class CompareView {
     return this.styleOf(id).color;
   }
 
-  /** The key this run's line draws for the metric: the metric itself, else a key mapped to it. */
-  keyFor(keys) {
-    if (keys.has(this.metric)) return this.metric;
-    for (const [alias, target] of this.aliases) if (target === this.metric && keys.has(alias)) return alias;
-    return this.metric;
-  }
-
   label(run, id, key) {
     const name = run ? `${run.name} (#${id})` : `#${id}`;
     return key === this.metric ? name : `${name} · ${key}`;
   }
 
-  async add(id) {
+  /** A compared run's line, empty until its history arrives (fetchHistories). */
+  add(id) {
     const member = { sub: null, keys: new Set(), key: this.metric };
     this.members.set(id, member);
     const run = this.runs.get(id);
-    const seriesId = String(id);
     const style = this.styleOf(id);
-    this.chart.addSeries(seriesId, { label: this.label(run, id, this.metric), color: style.color, dash: style.dash, t0: run?.started_at ?? null });
-    let history;
+    this.chart.addSeries(String(id), { label: this.label(run, id, this.metric), color: style.color, dash: style.dash, t0: run?.started_at ?? null });
+  }
+
+  /** The histories of these just added runs, in one request, then their live points. */
+  async fetchHistories(ids) {
+    const members = new Map(ids.map((id) => [id, this.members.get(id)]));
+    const current = () => [...members].filter(([id, member]) => this.members.get(id) === member);
+    let found;
     try {
-      history = await api.metrics(id, { maxPoints: this.width() });
+      found = await api.compareMetrics(ids, [this.metric, ...this.mappedKeys()], this.width());
     } catch (error) {
-      if (this.members.get(id) === member) this.onError(error.message);
+      if (current().length) this.onError(error.message);
       return;
     }
-    if (this.members.get(id) !== member || !this.chart) return;
-    member.keys = new Set(Object.keys(history.series));
-    for (const key of member.keys) this.keys.add(key);
-    member.key = this.keyFor(member.keys);
-    this.chart.setLabel(seriesId, this.label(this.runs.get(id), id, member.key));
+    if (!this.chart) return;
+    for (const [id, member] of current()) if (found[id]) this.fill(id, member, found[id]);
     this.renderMetricOptions();
-    this.chart.setPoints(seriesId, history.series[member.key] || []);
     this.chart.draw();
+    this.renderTable(); // once, with every history in
+  }
+
+  fill(id, member, history) {
+    const seriesId = String(id);
+    member.keys = new Set(history.keys);
+    for (const key of member.keys) this.keys.add(key);
+    member.key = history.key;
+    this.chart.setLabel(seriesId, this.label(this.runs.get(id), id, member.key));
+    this.chart.setPoints(seriesId, history.points);
     member.sub = this.live.subscribe(id, history.last_id || 0, {
       onPoints: (points) => {
         for (const [, key, step, value, wall] of points) {
@@ -188,7 +213,6 @@ export class CompareView {
         this.scheduleSummaries();
       },
     });
-    this.renderTableSoon(); // once for all the runs whose history arrives about now
   }
 
   drop(id) {
@@ -232,7 +256,7 @@ export class CompareView {
 
   /** The keys that may stand in for the metric (those named like it first) and those that do. */
   renderAliases(keys) {
-    const mapped = [...this.aliases].filter(([, target]) => target === this.metric).map(([key]) => key);
+    const mapped = this.mappedKeys();
     const like = (key) => (plain(key) === plain(this.metric) ? 0 : 1);
     const free = keys.filter((k) => k !== this.metric && !mapped.includes(k)).sort((a, b) => like(a) - like(b));
     this.aliasSelect.replaceChildren(new Option(t("cmp.aliasNone"), ""), ...free.map((key) => new Option(key, key)));
@@ -271,7 +295,7 @@ export class CompareView {
   async loadSummaries() {
     const asked = ++this.asked;
     const metric = this.metric;
-    const keys = [metric, ...[...this.aliases].filter(([, target]) => target === metric).map(([key]) => key)];
+    const keys = [metric, ...this.mappedKeys()];
     let answers;
     try {
       answers = await Promise.all(keys.map((key) => api.runs({ metric: key, mode: modeFor(metric) })));
@@ -320,12 +344,6 @@ export class CompareView {
     this.scheduleTable();
   }
 
-  /** Render the table (and its parallel chart) once the histories arriving together are in. */
-  renderTableSoon() {
-    clearTimeout(this.soonTimer);
-    this.soonTimer = setTimeout(() => this.renderTable(), TABLE_SETTLE_MS);
-  }
-
   scheduleTable() {
     if (this.tableTimer !== null) return;
     this.tableTimer = setTimeout(() => {
@@ -344,14 +362,20 @@ export class CompareView {
     this.tableView.render({ runs, summaries: this.summaries, metric: metricLabel(this.metric), changes: this.changes });
   }
 
+  /** Draw the parallel coordinates after the table is painted: the table comes first. */
   renderParallel({ runs, hparams }) {
-    this.parallel.render({
-      runs,
-      hparams,
-      best: (run) => this.summaries.get(run.id)?.best ?? null,
-      metric: metricLabel(this.metric),
-      isCompared: (id) => this.ids.includes(id),
-    });
+    cancelAnimationFrame(this.parallelFrame);
+    this.parallelFrame = requestAnimationFrame(() =>
+      setTimeout(() =>
+        this.parallel.render({
+          runs,
+          hparams,
+          best: (run) => this.summaries.get(run.id)?.best ?? null,
+          metric: metricLabel(this.metric),
+          isCompared: (id) => this.ids.includes(id),
+        }),
+      ),
+    );
   }
 
   refreshLanguage() {

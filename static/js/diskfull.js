@@ -1,7 +1,6 @@
 // The disk-full banner. A script that cannot write because the disk is full keeps training and
 // records in its run row how many points wait in its memory (`pending`, null once it writes
 // again); the banner shows the sum over the live runs.
-import * as api from "./api.js";
 import * as i18n from "./i18n.js";
 
 const LIVE = ["running", "paused"];
@@ -21,7 +20,7 @@ function render() {
 }
 
 /** Keep the banner in step with the runs the server broadcasts. */
-export async function watchDiskFull(live) {
+export function watchDiskFull(live) {
   live.onRun((run) => {
     take(run);
     render();
@@ -31,10 +30,10 @@ export async function watchDiskFull(live) {
     render();
   });
   i18n.onLanguageChange(render);
-  try {
-    for (const run of await api.runs()) take(run);
-  } catch {
-    // The page reports a failing API itself; the banner waits for the next broadcast.
-  }
+}
+
+/** Start from a runs list as the page loaded it (the broadcasts keep it up to date). */
+export function takeRuns(runs) {
+  for (const run of runs) take(run);
   render();
 }

@@ -2,7 +2,7 @@
 import * as api from "./api.js";
 import { applyChartTheme } from "./charts.js";
 import { CompareView } from "./compare.js";
-import { watchDiskFull } from "./diskfull.js";
+import { takeRuns, watchDiskFull } from "./diskfull.js";
 import * as i18n from "./i18n.js";
 import { NewRunDialog } from "./newrun.js";
 import { TbImportDialog } from "./tbimport.js";
@@ -155,7 +155,9 @@ async function start() {
     setConnection(connected);
     if (connected && reconnected) {
       try {
-        runs.setRuns(await api.runs());
+        const list = await api.runs();
+        runs.setRuns(list);
+        takeRuns(list);
       } catch (error) {
         showError(explain(error));
       }
@@ -176,7 +178,11 @@ async function start() {
   });
 
   try {
-    runs.setRuns(await api.runs());
+    const comparing = location.hash.startsWith("#/compare");
+    const list = await api.runs(comparing ? compare.summaryQuery() : undefined);
+    runs.setRuns(list);
+    takeRuns(list);
+    if (comparing) compare.takeSummaries(list);
   } catch (error) {
     showError(explain(error));
   }
