@@ -23,6 +23,7 @@ from lernkurve import __version__
 from lernkurve.shared.paths import resource_root
 from lernkurve.store.database import Database
 from lernkurve.web import checkpoints, decide, history, layout, runs, steer, tbimport
+from lernkurve.web.pageassets import own_modules
 from lernkurve.web.rest import json_http_error
 from lernkurve.web.security import (
     OLD_COOKIE_PREFIX,
@@ -125,13 +126,16 @@ def create_app(config: dict | None = None, worker: WorkerFactory | None = None) 
 
 
 def register_pages(app: Flask) -> None:
+    modules = own_modules(ROOT)
+
     @app.get("/")
     def index():
         """The page holds no secret: it takes ``?token=`` into sessionStorage by itself."""
         token = request.args.get("token")
         if token is not None and not token_ok(app, token):
             return render_template("locked.html"), 401
-        response = make_response(render_template("index.html", version=__version__))
+        page = render_template("index.html", version=__version__, modules=modules)
+        response = make_response(page)
         response.headers["Cache-Control"] = "no-store"  # its address may carry the token
         for name in request.cookies:
             if name.startswith(OLD_COOKIE_PREFIX):  # sent to every port: gone for good

@@ -1,4 +1,5 @@
-"""Which files of static/node_modules the pages load (for the wheel and the executable).
+"""Which files of static/node_modules the pages load (for the wheel and the executable), and
+which of our own modules the page preloads.
 
 Standard library only: the wheel's build hook loads this file by path, before the package is
 importable.
@@ -33,3 +34,14 @@ def page_assets(root: Path) -> list[str]:
                 if not url.startswith(("data:", "http:", "https:", "/")):
                     todo.append(os.path.normpath(os.path.join(os.path.dirname(rel), url)))
     return sorted(found)
+
+
+def own_modules(root: Path) -> list[str]:
+    """Our ES modules below static/ (theme-init.js is a classic script): the page names them
+    all up front (modulepreload), so the browser fetches them at once instead of one level of
+    imports after another."""
+    return sorted(
+        f"js/{path.name}"
+        for path in (root / "static" / "js").glob("*.js")
+        if path.name != "theme-init.js"
+    )

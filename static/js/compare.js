@@ -76,6 +76,7 @@ export class CompareView {
     this.changesTimer = null;
     this.asked = 0;
     this.prefetched = false; // the summaries came with the runs list (a page load of the view)
+    this.early = null; // {ids, metric, answer}: histories asked for at the page load
     this.parallelFrame = 0;
     this.toolbar = new ChartToolbar("cmp-", () => (this.chart ? [this.chart] : []));
     this.metricSelect.addEventListener("change", () => {
@@ -177,9 +178,12 @@ export class CompareView {
   async fetchHistories(ids) {
     const members = new Map(ids.map((id) => [id, this.members.get(id)]));
     const current = () => [...members].filter(([id, member]) => this.members.get(id) === member);
+    const early = this.early;
+    this.early = null;
+    const same = early && early.ids.join() === ids.join() && early.metric === this.metric;
     let found;
     try {
-      found = await api.compareMetrics(ids, [this.metric, ...this.mappedKeys()], this.width());
+      found = await (same ? early.answer : this.askHistories(ids));
     } catch (error) {
       if (current().length) this.onError(error.message);
       return;
@@ -189,6 +193,17 @@ export class CompareView {
     this.renderMetricOptions();
     this.chart.draw();
     this.renderTable(); // once, with every history in
+  }
+
+  askHistories(ids) {
+    return api.compareMetrics(ids, [this.metric, ...this.mappedKeys()], this.width());
+  }
+
+  /** At a page load of a comparison: ask for its histories while the runs list loads. */
+  prefetchHistories(ids) {
+    const answer = this.askHistories(ids);
+    answer.catch(() => {}); // fetchHistories reports it, if it still wants the answer
+    this.early = { ids, metric: this.metric, answer };
   }
 
   fill(id, member, history) {
@@ -233,7 +248,7 @@ export class CompareView {
   }
 
   width() {
-    return Math.max(200, Math.round(this.block.clientWidth || 800));
+    return Math.max(200, Math.round(this.block.clientWidth || window.innerWidth)); // hidden: 0
   }
 
   renderMetricOptions() {

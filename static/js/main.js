@@ -177,6 +177,8 @@ async function start() {
     compare.refreshTheme();
   });
 
+  const compared = location.hash.match(/^#\/compare\/([\d,]+)/);
+  if (compared) compare.prefetchHistories(compared[1].split(",").filter(Boolean).map(Number));
   try {
     const comparing = location.hash.startsWith("#/compare");
     const list = await api.runs(comparing ? compare.summaryQuery() : undefined);
