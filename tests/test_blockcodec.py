@@ -15,6 +15,7 @@ from lernkurve.store import blockcodec as codec
 SETTINGS = settings(max_examples=300, deadline=None, database=None)
 steps = st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=300)  # any int64
 values = st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=300)
+float32s = st.lists(st.floats(width=32), min_size=1, max_size=300)  # as float32 tensors log
 
 
 @SETTINGS
@@ -36,7 +37,7 @@ def test_consecutive_steps_cost_nothing_per_point_and_near_ones_a_byte():
 
 
 @SETTINGS
-@given(values)
+@given(st.one_of(values, float32s))
 def test_values_round_trip_exactly_and_non_finite_reads_as_none(floats):
     expected = [v if math.isfinite(v) else None for v in floats]
     stored = [v if math.isfinite(v) else math.nan for v in floats]
@@ -44,6 +45,15 @@ def test_values_round_trip_exactly_and_non_finite_reads_as_none(floats):
     bulk = codec.unpack_values(blob, len(floats))
     assert [None if math.isnan(v) else v for v in bulk.tolist()] == expected
     assert [codec.value_at(blob, i) for i in range(len(floats))] == expected
+
+
+def test_values_that_float32_holds_take_four_bytes_and_read_back_exactly():
+    floats = [float(np.float32(v)) for v in (0.1, 2.5, -3e-7, 1e30, -1e-40)] + [math.nan]
+    blob = codec.pack_values(floats)
+    assert len(blob) == 1 + 4 * len(floats)
+    assert codec.unpack_values(blob, len(floats)).tolist()[:-1] == floats[:-1]
+    assert len(codec.pack_values([*floats, 0.1])) == 1 + 8 * (len(floats) + 1)  # 0.1 isn't one
+    assert len(codec.pack_values([3e38 * 10])) == 1 + 8  # beyond float32's range
 
 
 def test_float32_values_are_what_float32_holds():
@@ -74,7 +84,7 @@ def test_a_batch_of_walls_costs_two_bytes_a_point():
 @SETTINGS
 @given(
     st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=200),
-    values,
+    st.one_of(values, float32s),
     st.floats(1e9, 2e9),
 )
 def test_without_numpy_the_same_bytes_are_written_and_read(numbers, floats, start):

@@ -280,3 +280,38 @@ def test_a_run_that_logs_a_point_a_flush_fills_blocks_and_reads_in_id_order(db_p
     db.dispose()
     assert all(p[0] <= mark for points in after.values() for p in points)
     assert [len(after[run_id, k]) for k in keys] == [500, 499, 499, 499]
+
+
+def test_a_run_that_asks_for_float32_keeps_its_values_as_float32(db_path):
+    import numpy as np
+
+    runs = {}
+    for precision in ("float32", "float64"):
+        run = client.init(config={}, db=str(db_path), precision=precision, system_metrics=False)
+        for step in range(300):
+            run.log(step, loss=1 / 3 + step, huge=1e300)  # 1e300: beyond float32's range
+        run.finish()
+        runs[precision] = run.id
+    db = Database(db_path)
+    with db.engine.connect() as conn:
+        size = "SELECT sum(n), sum(length(vals)) FROM metric_blocks WHERE run_id = :r AND key = :k"
+        points, held = conn.execute(text(size), {"r": runs["float32"], "k": "loss"}).one()
+        assert points == 300 and held < 300 * 4 + 16  # a tag byte per block
+    for precision, run_id in runs.items():
+        series = metric_series(db, run_id, ["loss", "huge"])["series"]
+        kind = np.float32 if precision == "float32" else np.float64
+        assert [p[1] for p in series["loss"]] == [float(kind(1 / 3 + s)) for s in range(300)]
+        assert {p[1] for p in series["huge"]} == {1e300}
+    with pytest.raises(ValueError, match="precision must be one of float64, float32"):
+        client.init(config={}, db=str(db_path), precision="half")
+
+
+def test_float32_values_are_the_same_without_numpy():
+    from lernkurve.store import columns
+
+    calls = [(s, 1.0 + s, {"a": 1 / 3 + s, "b": 1e300, "c": -2.5}) for s in range(20)]
+    with_numpy, plain = columns_of(calls, True), columns._columns_plain(calls, True)
+    assert {k: v[1].tolist() for k, v in with_numpy.keys.items()} == {
+        k: v[1] for k, v in plain.keys.items()
+    }
+    assert plain.keys["a"][1][1] != 1 / 3 + 1 and plain.keys["b"][1][0] == 1e300

@@ -6,8 +6,9 @@ columns are stored as BLOBs whose first byte says how the rest reads:
 - ids and steps (whole numbers): ``ARITH`` (first and a constant difference: consecutive
   steps cost nothing) or offsets from the block's lowest value in the narrowest unsigned
   type that holds them (1, 2, 4 or 8 bytes).
-- values: float64, or float32 where the run asked for it; NaN where the value was not a
-  finite number (read back as None, as everywhere in the store).
+- values: float32 where every value of the block is one (nothing lost: a run asked for
+  float32, or logs float32 tensors), else float64; NaN where the value was not a finite
+  number (read back as None, as everywhere in the store).
 - wall times: whole microseconds after the block's first wall time (kept as a REAL beside
   the BLOB), in the narrowest signed type.
 
@@ -146,13 +147,34 @@ def int_at(blob: bytes, low: int, index: int) -> int:
     return low + struct.unpack_from(_STRUCT_UNSIGNED[width], blob, 1 + index * width)[0]
 
 
-def pack_values(values: Any, kind: int = FLOAT64) -> bytes:
-    """Values as float64 (or float32); a NaN stands for a value that was not finite."""
+def pack_values(values: Any, kind: int | None = None) -> bytes:
+    """Values as float64, or float32 where every one of them is a float32 (a loss logged from
+    a float32 tensor is: half the bytes, nothing lost); a NaN stands for a value that was not
+    finite. ``kind`` forces one."""
     np = _np()
     if np is None:
-        return bytes([kind]) + _packed(_ARRAY_FLOAT[kind], values)
-    dtype = _FLOAT_FORMAT[kind][0]
-    return bytes([kind]) + np.asarray(values, dtype=np.float64).astype(dtype).tobytes()
+        return _pack_values_plain(values, kind)
+    exact = np.asarray(values, dtype=np.float64)
+    if kind is None:
+        with np.errstate(over="ignore"):
+            narrow = exact.astype("<f4")
+        kind = FLOAT32 if np.array_equal(narrow, exact, equal_nan=True) else FLOAT64
+    return bytes([kind]) + exact.astype(_FLOAT_FORMAT[kind][0]).tobytes()
+
+
+def _pack_values_plain(values: Any, kind: int | None) -> bytes:
+    exact = [float(value) for value in values]
+    if kind is None:
+        kind = FLOAT32 if _all_float32(exact) else FLOAT64
+    return bytes([kind]) + _packed(_ARRAY_FLOAT[kind], exact)
+
+
+def _all_float32(values: list[float]) -> bool:
+    try:
+        narrow = array("f", values)
+    except OverflowError:  # beyond float32's range
+        return False
+    return all(a == b or (a != a and b != b) for a, b in zip(narrow, values, strict=True))
 
 
 def unpack_values(blob: bytes, count: int) -> Any:

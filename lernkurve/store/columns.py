@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,11 +50,12 @@ class Columns:
         return out
 
 
-def columns_of(points: list[tuple]) -> Columns:
-    """The batch's log calls as columns (see the module's docstring)."""
+def columns_of(points: list[tuple], float32: bool = False) -> Columns:
+    """The batch's log calls as columns (see the module's docstring); with ``float32`` the
+    values are rounded to float32 (where float32 reaches them), as the run asked."""
     np = numpy_or_none()
     if np is None:
-        return _columns_plain(points)
+        return _columns_plain(points, float32)
     parts: dict[str, list[tuple]] = {}
     for keys, calls in _groups(points).items():
         for key, steps, values, walls in _convert(keys, calls):
@@ -62,6 +64,8 @@ def columns_of(points: list[tuple]) -> Columns:
     for key, pieces in parts.items():
         steps, values, walls = (np.concatenate(part) for part in zip(*pieces, strict=True))
         result.bad += _non_finite(key, steps, values)
+        if float32:
+            values = _rounded_to_float32(values)
         result.keys[key] = (steps, values, walls)
         result.buckets.update(_buckets(key, steps, values, walls))
     return result
@@ -130,6 +134,22 @@ def _non_finite(key: str, steps: Any, values: Any) -> list[tuple]:
     return bad
 
 
+def _rounded_to_float32(values: Any) -> Any:
+    """The nearest float32 of each value; a value beyond float32's range stays as it was."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        narrow = values.astype(np.float32).astype(np.float64)
+    return np.where(np.isinf(narrow), values, narrow)
+
+
+def _float32_plain(value: float) -> float:
+    try:
+        return struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:
+        return value
+
+
 def _buckets(key: str, steps: Any, values: Any, walls: Any) -> dict:
     """{(key, bucket): [lo_step, lo, hi_step, hi, wall]}: each bucket's first lowest and
     first highest finite value and its last wall time, in call order."""
@@ -169,7 +189,7 @@ def _first_where(hits: Any, starts: Any) -> Any:
     return indices[np.searchsorted(indices, starts)]
 
 
-def _columns_plain(points: list[tuple]) -> Columns:
+def _columns_plain(points: list[tuple], float32: bool = False) -> Columns:
     """Without numpy (the executable): the same columns as lists, a point at a time."""
     result, names = Columns(), {}
     for step, wall, scalars in points:
@@ -183,6 +203,8 @@ def _columns_plain(points: list[tuple]) -> Columns:
             if not math.isfinite(value):
                 result.bad.append((step, key, value))
                 value = math.nan
+            elif float32:
+                value = _float32_plain(value)
             steps, values, walls = result.keys.setdefault(key, ([], [], []))
             steps.append(step)
             values.append(value)

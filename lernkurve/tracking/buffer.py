@@ -48,6 +48,7 @@ class RunBuffer:
         self.outbox: deque = deque()  # (kind, item): event, snapshot, checkpoint, ack
         self.ended: dict[str, Any] = {"ended_at": None, "error": None}
         self.gone = False  # the row was deleted in the app: nothing is kept any more
+        self.float32 = False  # values stored as float32 (init(precision="float32"))
         self._row = row
         self._inbox = inbox
 

@@ -350,7 +350,7 @@ class Writer(threading.Thread):
             state += (row["ended_at"],)
             if self._needs_write(run.id, batch, state):
                 # Made before the lock is taken: the lock is held only for the writes.
-                work.append((run, batch, state, columns_of(batch["points"])))
+                work.append((run, batch, state, columns_of(batch["points"], run.float32)))
         if not work:
             return
         missing, let_go = set(), []
