@@ -33,10 +33,15 @@ def checkpoint_root(db: Database) -> Path:
 
     Two databases never share a file: run 1 of a.db and run 1 of b.db differ by folder.
     """
+    return folder_of(db, "checkpoints")
+
+
+def folder_of(db: Database, kind: str) -> Path:
+    """``<file>.<kind>/`` beside an SQLite file; else ``<data dir>/<kind>/db-<the db's id>``."""
     url = make_url(db.url)
     if db.is_sqlite and url.database and url.database != ":memory:":
-        return Path(url.database + ".checkpoints")
-    return user_data_dir() / "checkpoints" / f"db-{db.instance_id()}"
+        return Path(f"{url.database}.{kind}")
+    return user_data_dir() / kind / f"db-{db.instance_id()}"
 
 
 def fork_sources(connection, parent_id: int | None = None) -> set[str]:

@@ -24,6 +24,9 @@ class LrRecord:
         self.user_lr: tuple | None = None  # (step, value) the script last logged as lr itself
         self._told = False  # the note on lr vs lr/effective was given
         self._shown: tuple[list, float] | None = None  # (lrs, time) last snapshotted
+        # The live key that follows the lr used (None: the loop feeds that key into the
+        # optimizer itself, so it keeps the value asked for; lernkurve.tracking.wandbsurface).
+        self.mirror: str | None = "lr"
 
     def logged_by_script(self, step: int, value: Any) -> None:
         self.user_lr = (step, value)
@@ -46,8 +49,8 @@ class LrRecord:
             run.trial.log(step, time.time(), values)
             return
         run.buffer.points.append((step, time.time(), values))
-        if "lr" in run.hparams:
-            run.hparams["lr"] = first
+        if self.mirror is not None and self.mirror in run.hparams:
+            run.hparams[self.mirror] = first
         self.follow()
 
     def at_end(self, last_step: int) -> None:

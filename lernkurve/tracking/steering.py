@@ -194,6 +194,11 @@ class OptimizerSteering:
         self.apply_lr()
         return {"mode": "release", "factor": self.factor, "old": old, "new": self.current_lr()}
 
+    def hand_over(self) -> None:
+        """The loop feeds the steered lr into the optimizer itself from now on (a wandb-style
+        ``g["lr"] = config.lr``): no factor or pin of ours on top, or a change counts twice."""
+        self.mode, self.factor, self.pinned, self._asked = "scale", 1.0, None, None
+
     def set_group_value(self, key: str, new: float) -> None:
         """Set weight decay or momentum, keeping each group's ratio (0 stays 0)."""
         ratios = self._group_ratios[key]

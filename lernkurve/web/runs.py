@@ -13,6 +13,7 @@ from lernkurve.shared.hparams import HParamError, resolve
 from lernkurve.shared.taskspecs import TASKS, public_tasks, task_schema, total_steps_for
 from lernkurve.store.checkpoints import fork_sources, remove_files
 from lernkurve.store.database import shown_url
+from lernkurve.store.media import remove_media
 from lernkurve.store.models import (
     LIVE_STATUSES,
     Checkpoint,
@@ -243,7 +244,8 @@ def fork(run_id: int):
 
 @bp.delete("/runs/<int:run_id>")
 def delete_run(run_id: int):
-    """Remove a run, its rows and its checkpoint files; ``?force=1`` even if it may live."""
+    """Remove a run, its rows, its checkpoint and media files; ``?force=1`` even if it may
+    live."""
     force = flag_arg("force")
     with db().Session() as session:
         run = load_run(session, run_id)
@@ -263,6 +265,7 @@ def delete_run(run_id: int):
         session.commit()
         still_needed = fork_sources(session)
     remove_files(set(paths) - still_needed)
+    remove_media(db(), doomed)
     for gone in doomed:
         current_app.extensions["socketio"].emit("run_deleted", {"id": gone})
     return "", 204
