@@ -35,6 +35,8 @@ def command(run: Any, step: int, payload: dict) -> None:
     if in_distributed_job():  # its decisions would be rank 0's alone: replicas diverge
         run.event("note", {"message": "autopilot: not available in distributed jobs yet"}, step)
         return
+    payload = dict(payload)
+    asked_by = {"by": payload.pop("by")} if payload.get("by") else {}  # the command line
     if payload.get("undo"):
         if run.autopilot is not None:
             run.autopilot.undo(step)
@@ -45,7 +47,8 @@ def command(run: Any, step: int, payload: dict) -> None:
         run.autopilot = Autopilot(run, payload)
     else:
         run.autopilot.configure(payload)
-    run.event("autopilot", {"enabled": bool(payload.get("enabled")), "settings": payload}, step)
+    enabled = bool(payload.get("enabled"))
+    run.event("autopilot", {"enabled": enabled, "settings": payload, **asked_by}, step)
 
 
 class Autopilot:

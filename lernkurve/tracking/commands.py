@@ -18,6 +18,11 @@ from lernkurve.store.models import now
 TRIAL_COMMANDS = ("stop", "pause", "resume", "step", "diverged")
 
 
+def marked(payload: dict) -> dict:
+    """``{"by": client}`` when the command says who asked for it (the command line), else {}."""
+    return {"by": payload["by"]} if payload.get("by") else {}
+
+
 class Commands:
     """A run's inbox and the state commands leave: paused, a step budget, stopping."""
 
@@ -144,23 +149,23 @@ class Commands:
     def _pause(self, step: int, kind: str, payload: dict) -> None:
         if not self.paused:
             self.paused = True
-            self.run.event("pause", {}, step)
+            self.run.event("pause", marked(payload), step)
 
     def _resume(self, step: int, kind: str, payload: dict) -> None:
         if self.paused:
             self.paused = False
             self.step_budget = 0
-            self.run.event("resume", {}, step)
+            self.run.event("resume", marked(payload), step)
 
     def _step(self, step: int, kind: str, payload: dict) -> None:
         self.paused = True
         self.step_budget = 1
-        self.run.event("step", {}, step)
+        self.run.event("step", marked(payload), step)
 
     def _stop(self, step: int, kind: str, payload: dict) -> None:
         self.run.trials.abort("stopped")  # back at the trial's start: the run's own step
         self.stopping = True
-        self.run.event("stop", {}, self.run.step)
+        self.run.event("stop", marked(payload), self.run.step)
 
     def _diverged(self, step: int, kind: str, payload: dict) -> None:
         autopilot = self.run.autopilot
@@ -179,4 +184,4 @@ class Commands:
         command(self.run, step, payload)
 
     def _checkpoint(self, step: int, kind: str, payload: dict) -> None:
-        self.run.checkpoint_now(step)
+        self.run.checkpoint_now(step, marked(payload))

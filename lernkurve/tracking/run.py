@@ -296,9 +296,12 @@ class Run:
         self.record_checkpoint(path, step, managed=True)
         return path
 
-    def record_checkpoint(self, path: str | Path, step: int, managed: bool = False) -> None:
+    def record_checkpoint(
+        self, path: str | Path, step: int, managed: bool = False, by: dict | None = None
+    ) -> None:
         """List a saved checkpoint at ``step``: a framework's own file or folder, or with
-        ``managed`` one Lernkurve wrote, which the run's retention may delete later."""
+        ``managed`` one Lernkurve wrote, which the run's retention may delete later; ``by``
+        marks the event with who asked for it (``{"by": "cli"}``)."""
         if self.trial is not None and not managed:  # a framework saved what the trial tries
             message = (
                 f"a checkpoint written during the {self.trial.kind.replace('_', ' ')} holds its "
@@ -310,15 +313,16 @@ class Run:
         if managed:
             item["retain"] = dict(self.retention)
         self.buffer.add("checkpoint", item)
-        self.event("checkpoint", {"path": str(path), "step": step}, step)
+        self.event("checkpoint", {"path": str(path), "step": step, **(by or {})}, step)
 
-    def checkpoint_now(self, step: int) -> None:
+    def checkpoint_now(self, step: int, by: dict | None = None) -> None:
         """A checkpoint at this boundary (the app's command, checkpoint_every)."""
         try:
-            if self.checkpointer is not None:
+            if self.checkpointer is not None:  # the framework records it when it has saved
                 self.checkpointer(step)
                 return
-            self.save_checkpoint(step)
+            path, step = checkpointing.save(self, step)
+            self.record_checkpoint(path, step, managed=True, by=by)
         except OSError as err:  # a full disk costs the checkpoint, not the run
             self.event("note", {"message": f"checkpoint failed: {err}"}, step)
 

@@ -38,6 +38,7 @@ class Trial:
     def __init__(self, run: Any, start: int, payload: dict) -> None:
         self.run = run
         self.start = start
+        self.asked_by = {"by": payload["by"]} if payload.get("by") else {}  # the command line
         self.wanted_metric = payload.get("metric")
         self.metric: str | None = None
         self.values: dict[int, float] = {}  # step -> the metric's last value at that step
@@ -262,7 +263,7 @@ class TrialHost:
             return next_step
         run.trial = None
         result = trial.finish()
-        run.event(trial.kind, result, trial.start)
+        run.event(trial.kind, {**result, **trial.asked_by}, trial.start)
         if trial.kind == "race" and result["winner"] is not None and not result["kept"]:
             winner = result["results"][result["winner"]]
             changes = {k: [result["before"][k], v] for k, v in winner["hparams"].items()}

@@ -28,6 +28,7 @@ from lernkurve.web.rest import (
     db,
     json_body,
     load_run,
+    requested_by,
     require_live,
 )
 
@@ -172,6 +173,7 @@ def _command(session, run_id: int, kind: str, payload: dict) -> Command:
 def lr_test(run_id: int):
     """Start an LR range test from the run's current state; 202 with the child run's id."""
     body = json_body()
+    by = requested_by()
     _only(body, {"min_lr", "max_lr", "steps", "metric"})
     metric = _metric_arg(body)
     min_lr = _number(body, "min_lr", 1e-12, 1e6)
@@ -185,7 +187,7 @@ def lr_test(run_id: int):
         require_trial_host(session, run)
         child = _child(session, run, "lr_test", f"lr test @ {run.step}", dict(run.hparams))
         payload = {"min_lr": min_lr, "max_lr": max_lr, "steps": steps, "run_id": child.id}
-        command = _command(session, run_id, "lr_test", {**payload, "metric": metric})
+        command = _command(session, run_id, "lr_test", {**payload, "metric": metric, **by})
         session.flush()
         answer = {"run_id": child.id, "command_id": command.id, "metric": metric}
     return answer, 202
@@ -195,6 +197,7 @@ def lr_test(run_id: int):
 def race(run_id: int):
     """Race 2-8 variants of the live hparams from here; the run goes on with the winner."""
     body = json_body()
+    by = requested_by()
     _only(body, {"variants", "steps", "metric", "mode"})
     variants = body.get("variants")
     if not isinstance(variants, list) or not MIN_VARIANTS <= len(variants) <= MAX_VARIANTS:
@@ -216,7 +219,7 @@ def race(run_id: int):
         ]
         run_ids = [child.id for child in children]
         payload = {"variants": variants, "steps": steps, "metric": metric, "mode": mode}
-        command = _command(session, run_id, "race", {**payload, "run_ids": run_ids})
+        command = _command(session, run_id, "race", {**payload, "run_ids": run_ids, **by})
         session.flush()
         answer = {"run_ids": run_ids, "command_id": command.id, "metric": metric}
     return answer, 202
@@ -281,6 +284,7 @@ def _setting(name: str, given: dict, key: str, kind):
 def autopilot(run_id: int):
     """Turn the autopilot on or off, change its settings, or ``{"undo": true}`` its last action."""
     body = json_body()
+    by = requested_by()
     undo = body.pop("undo", None)
     if undo is not None and undo is not True:
         raise ApiError(400, "invalid_argument", "undo must be true")
@@ -295,10 +299,10 @@ def autopilot(run_id: int):
             _watch_a_logged_metric(session, run, settings)
         if changes:
             run.config = {**run.config, "autopilot": settings}
-            _command(session, run_id, "autopilot", settings)
+            _command(session, run_id, "autopilot", {**settings, **by})
         if undo:
             _require_something_to_undo(session, run_id)
-            _command(session, run_id, "autopilot", {"undo": True})
+            _command(session, run_id, "autopilot", {"undo": True, **by})
         session.commit()
         return {"autopilot": settings}
 

@@ -78,6 +78,21 @@ def load_run(session, run_id: int, for_update: bool = False) -> RunRow:
     return run
 
 
+# Clients that mark the changes they ask for: each command's payload, and the event the run
+# records for it, then carries ``"by": <client>`` (the page sends no mark).
+CLIENTS = ("cli",)
+
+
+def requested_by() -> dict:
+    """``{"by": client}`` from the request's ``X-Lernkurve-By`` header, ``{}`` without one."""
+    client = request.headers.get("X-Lernkurve-By")
+    if client is None:
+        return {}
+    if client not in CLIENTS:
+        raise ApiError(400, "invalid_client", f"X-Lernkurve-By must be one of {', '.join(CLIENTS)}")
+    return {"by": client}
+
+
 def require_live(run: RunRow) -> None:
     if run.status in FINISHED_STATUSES:
         raise ApiError(409, "run_finished", f"run {run.id} has ended ({run.status})")

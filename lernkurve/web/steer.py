@@ -8,7 +8,15 @@ from sqlalchemy import select, update
 from lernkurve.shared.hparams import HParamError, validate_changes
 from lernkurve.store.models import Command, Event, RunRow, Snapshot, now
 from lernkurve.store.trialrows import trial_running
-from lernkurve.web.rest import ApiError, api_blueprint, db, json_body, load_run, require_live
+from lernkurve.web.rest import (
+    ApiError,
+    api_blueprint,
+    db,
+    json_body,
+    load_run,
+    requested_by,
+    require_live,
+)
 
 bp = api_blueprint("steer")
 
@@ -22,6 +30,7 @@ AT_ONCE = ("pause", "resume", "step", "stop")  # what acts at once even while a 
 @bp.patch("/runs/<int:run_id>/hparams")
 def patch_hparams(run_id: int):
     body = json_body()
+    by = requested_by()
     lr_mode = body.pop("lr_mode", "scale")
     if lr_mode not in LR_MODES:
         raise ApiError(400, "invalid_lr_mode", f"lr_mode must be one of {', '.join(LR_MODES)}")
@@ -36,7 +45,7 @@ def patch_hparams(run_id: int):
             raise ApiError(400, "invalid_hparams", "no hyperparameter given")
         if lr_mode == "override" and isinstance(values.get("lr"), dict):
             raise ApiError(400, "invalid_lr_mode", "a factor scales lr; override pins a value")
-        payload = {**values, "lr_mode": lr_mode}
+        payload = {**values, "lr_mode": lr_mode, **by}
         session.add(Command(run_id=run_id, kind="hparams", payload=payload, created_at=now()))
         waits = waits_for_trial(session, run_id)
         session.commit()
@@ -64,17 +73,18 @@ def _expected(current: dict, values: dict) -> dict:
 @bp.post("/runs/<int:run_id>/control")
 def control(run_id: int):
     body = json_body()
+    by = requested_by()
     action = body.get("action")
     if action not in ACTIONS or set(body) != {"action"}:
         raise ApiError(400, "invalid_action", f"action must be one of {', '.join(ACTIONS)}")
     with db().Session() as session:
         run = load_run(session, run_id)
         require_live(run)
-        if action == "stop" and _stop_if_queued(session, run_id):
+        if action == "stop" and _stop_if_queued(session, run_id, by):
             return {"run_id": run_id, "action": action, "status": "stopped"}, 202
         if action == "release":
             _require_pinned_lr(session, run)
-        command = Command(run_id=run_id, kind=action, payload={}, created_at=now())
+        command = Command(run_id=run_id, kind=action, payload=by, created_at=now())
         session.add(command)
         waits = waits_for_trial(session, run_id) if action not in AT_ONCE else None
         session.commit()
@@ -132,7 +142,7 @@ def _why_nothing_to_release(run: RunRow, optimizer: dict | None) -> str | None:
     )
 
 
-def _stop_if_queued(session, run_id: int) -> bool:
+def _stop_if_queued(session, run_id: int, by: dict) -> bool:
     """A run no trainer has claimed yet is stopped right here; False if one already has it."""
     stamp = now()
     result = session.execute(
@@ -143,6 +153,6 @@ def _stop_if_queued(session, run_id: int) -> bool:
     if result.rowcount != 1:
         return False
     db().order_run_rows(session, [run_id])
-    session.add(Event(run_id=run_id, step=0, wall_time=stamp, kind="stop", payload={}))
+    session.add(Event(run_id=run_id, step=0, wall_time=stamp, kind="stop", payload=by))
     session.commit()
     return True

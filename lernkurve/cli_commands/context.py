@@ -1,0 +1,41 @@
+"""What a command is handed: its options, the API (opened on first use) and the output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from lernkurve.cli_commands.client import Api
+
+
+class Context:
+    """One command's run: ``api`` opens the app on the database the first time it is read."""
+
+    def __init__(
+        self, args: argparse.Namespace, parser: argparse.ArgumentParser, others: list[str]
+    ) -> None:
+        self.args, self.parser = args, parser
+        self.others = others  # the app's own commands (serve, train, ...), for completion
+        self.json = bool(getattr(args, "json", False))
+        self._api: Api | None = None
+
+    @property
+    def api(self) -> Api:
+        if self._api is None:
+            self._api = Api(self.args.db)
+        return self._api
+
+    def emit(self, data: Any, lines: Iterable[str] | str) -> None:
+        """``data`` as JSON with --json, else the human ``lines``."""
+        if self.json:
+            print(json.dumps(data, default=str))
+        else:
+            print(lines if isinstance(lines, str) else "\n".join(lines))
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
