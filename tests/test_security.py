@@ -70,6 +70,27 @@ def test_the_download_key_opens_only_the_csv_export(api, client, app):
     assert client.delete(f"/api/runs/{run_id}/export.csv?key={key}").status_code == 401
 
 
+def test_the_download_key_opens_a_runs_media_files_and_nothing_beside_them(client, app):
+    from lernkurve.store.media import run_media_dir
+
+    db = app.extensions["lernkurve"].db
+    run_id = db.insert_run(name="r", task="script", status="stopped").id
+    folder = run_media_dir(db, run_id)
+    folder.mkdir(parents=True)
+    (folder / "samples-3.png").write_bytes(b"\x89PNG fake")
+    (folder.parent / "other.png").write_bytes(b"\x89PNG other")
+    key, bearer = download_key(TOKEN), {"Authorization": f"Bearer {TOKEN}"}
+    answer = client.get(f"/api/runs/{run_id}/media/samples-3.png?key={key}")
+    assert answer.status_code == 200 and answer.mimetype == "image/png"
+    assert answer.data == b"\x89PNG fake"
+    answer.close()  # a file is streamed from an open file
+    assert client.get(f"/api/runs/{run_id}/media/samples-3.png").status_code == 401
+    for name in ("..%2Fother.png", "samples-3.txt", ".hidden.png", "missing.png"):
+        assert client.get(f"/api/runs/{run_id}/media/{name}", headers=bearer).status_code == 404
+    other = client.get(f"/api/runs/{run_id + 1}/media/samples-3.png", headers=bearer)
+    assert other.status_code == 404
+
+
 def test_cross_origin_mutation_is_refused(client):
     headers = {"Authorization": f"Bearer {TOKEN}", "Origin": "http://evil.example"}
     response = client.post("/api/runs", json={"task": "spiral"}, headers=headers)

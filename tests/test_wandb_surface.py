@@ -457,3 +457,12 @@ def test_a_stop_from_the_app_ends_the_script_as_ctrl_c_would(db_path):
         assert session.get(RunRow, int(run.id)).status == "stopped"
         kinds = session.scalars(select(Event.kind).where(Event.run_id == int(run.id))).all()
     assert "stop" in kinds
+
+
+def test_the_project_is_a_tag_the_runs_list_filters_by(db_path, api):
+    run = wandb.init(project="mnist", tags=["baseline"], config={"lr": 0.1}, db=db_path)
+    wandb.log({"loss": 1.0})
+    wandb.finish()
+    (row,) = api.get("/api/runs?tag=project:mnist").get_json()["runs"]
+    assert row["id"] == int(run.id) and row["tags"] == ["project:mnist", "baseline"]
+    assert row["config"]["project"] == "mnist"

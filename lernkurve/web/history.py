@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Response, request, stream_with_context
+import re
+
+from flask import Response, request, send_from_directory, stream_with_context
 
 from lernkurve.store import impact, queries
+from lernkurve.store.media import run_media_dir
 from lernkurve.store.models import Event, Snapshot
 from lernkurve.web.rest import MAX_ID, ApiError, api_blueprint, db, int_arg, load_run, rows_of
 
@@ -74,6 +77,22 @@ def metric_keys_arg() -> list[str] | None:
 def events(run_id: int):
     """The run's events; each hparams event with its measured ``impact`` once there is one."""
     return {"events": impact.annotate(db(), run_id, rows_of(Event, run_id))}
+
+
+MEDIA_NAME = re.compile(r"[A-Za-z0-9._-]+\.png")
+
+
+@bp.get("/runs/<int:run_id>/media/<name>")
+def media_file(run_id: int, name: str):
+    """A PNG the run logged (an image snapshot's file), from the run's media folder."""
+    if not MEDIA_NAME.fullmatch(name) or name.startswith("."):
+        raise ApiError(404, "not_found", f"no media file {name!r}")
+    folder = run_media_dir(db(), run_id)
+    if not (folder / name).is_file():
+        raise ApiError(404, "not_found", f"run {run_id} has no media file {name!r}")
+    response = send_from_directory(folder, name, mimetype="image/png", max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/runs/<int:run_id>/snapshots")

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -31,7 +32,8 @@ SECURITY_HEADERS = (
 OLD_COOKIE_PREFIX = "lernkurve_token"
 # A download link cannot carry a header: CSV export accepts this key, derived from the token.
 DOWNLOAD_KEY_LABEL = b"lernkurve-download"
-DOWNLOAD_PATH_SUFFIX = "/export.csv"
+# The links it opens: a run's CSV export and its media files (an <img> cannot send a header).
+DOWNLOAD_PATH = re.compile(r"/api/runs/\d+/(export\.csv|media/[A-Za-z0-9._-]+\.png)")
 
 
 def is_loopback_name(name: str | None) -> bool:
@@ -77,7 +79,7 @@ def download_key(token: str) -> str:
 
 def _download_key_ok(app: Flask, req: Request) -> bool:
     key = req.args.get("key")
-    if req.method != "GET" or not key or not req.path.endswith(DOWNLOAD_PATH_SUFFIX):
+    if req.method != "GET" or not key or not DOWNLOAD_PATH.fullmatch(req.path):
         return False
     return secrets.compare_digest(key.encode(), download_key(app.config["TOKEN"]).encode())
 

@@ -113,6 +113,8 @@ export const deleteCheckpoint = (id, checkpointId) =>
   request("DELETE", `/api/runs/${id}/checkpoints/${checkpointId}`);
 export const fork = (id, body) => request("POST", `/api/runs/${id}/fork`, body);
 export const exportUrl = (id) => `/api/runs/${id}/export.csv?key=${downloadKey}`;
+/** A PNG the run logged, for an <img> (which sends no header: the download key opens it). */
+export const mediaUrl = (id, file) => `/api/runs/${id}/media/${encodeURIComponent(file)}?key=${downloadKey}`;
 
 /** {series: {key: [[step, value, wall_time], ...]}, last_id}; downsampled when maxPoints is set. */
 /** The comparison's histories: {run id: {key, keys, points, last_id}}, each run's first of

@@ -13,6 +13,7 @@ import { HparamPanel } from "./hparams.js";
 import { t } from "./i18n.js";
 import { NotesPanel } from "./notes.js";
 import { ChartPanels } from "./panels.js";
+import { MediaView } from "./media.js";
 import { SamplesView } from "./samples.js";
 import { ChartToolbar } from "./toolbar.js";
 
@@ -38,6 +39,7 @@ export class RunView {
       onError,
     });
     this.samples = new SamplesView({ onError });
+    this.media = new MediaView({ onError });
     this.distribution = new DistributionView({ onError });
     this.panels = this.createPanels();
     this.events = new Map();
@@ -79,6 +81,7 @@ export class RunView {
       this.loadBoundary(run);
       this.loadOptimizer(run);
       this.samples.open(id);
+      this.media.open(id);
       this.distribution.open(id);
       [history, events] = await restAsked;
     } catch (error) {
@@ -125,6 +128,7 @@ export class RunView {
     setLrScheduled(false);
     this.boundary.setVisible(false);
     this.samples.clear();
+    this.media.clear();
     this.distribution.clear();
     this.controls.clear();
     this.decide.close();
@@ -165,6 +169,7 @@ export class RunView {
     this.loadBoundary(this.run);
     this.loadOptimizer(this.run);
     this.samples.merge(id);
+    this.media.merge(id);
     this.distribution.merge(id);
   }
 
@@ -221,6 +226,7 @@ export class RunView {
     if (snap.kind === "boundary") this.boundary.show(snap);
     if (snap.kind === "optimizer") this.showOptimizer(snap);
     if (snap.kind === "text") this.samples.take(snap);
+    if (snap.kind === "image" || snap.kind === "table") this.media.take(snap);
     if (snap.kind === "distribution") this.distribution.take(snap);
   }
 
@@ -503,6 +509,7 @@ export class RunView {
     this.about.refreshLanguage();
     this.notes.refreshLanguage();
     this.samples.refreshLanguage();
+    this.media.refreshLanguage();
     this.distribution.refreshLanguage();
     this.panels.refreshLanguage();
     this.decide.refreshLanguage();

@@ -1,5 +1,6 @@
 """What a wandb ``init`` says of a run, kept in its row: tags and notes in their columns,
-project, group and job type in its config (the runs list and the API show both)."""
+project, group and job type in its config (the runs list and the API show both); the project
+also as the tag ``project:<name>``, which the runs list filters by."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def describe(db: Database, run_id: int, about: dict) -> str:
     """Write tags, notes, project, group and job type into the run's row; its name."""
     extra = {key: str(about[key])[:MAX_TEXT] for key in ABOUT if about.get(key) is not None}
     tags, notes = clean_tags(about.get("tags")), about.get("notes")
+    if about.get("project") is not None:  # the runs list and `lernkurve runs` filter by tag
+        tags = [f"project:{about['project']}"[:MAX_TAG], *(tags or [])][:MAX_TAGS]
     query = select(RunRow.name, RunRow.config, RunRow.tags).where(RunRow.id == run_id)
     with db.write() as conn:
         name, config, held = conn.execute(query.with_for_update()).one()
