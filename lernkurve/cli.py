@@ -33,6 +33,8 @@ read and steer runs in the database (--db PATH|URL, else LERNKURVE_DB; --json fo
   query "SQL"                read-only SQL (runs, metrics, events, ...)
   rm RUN [--force]           remove an ended run
   completion bash|zsh        a shell completion script
+  mcp                        an MCP server on stdio for AI agents (pip install "lernkurve[mcp]")
+  mcp allow-steering|deny-steering|status                may an agent steer (off by default)
 
 `lernkurve COMMAND --help` tells more; `lernkurve --version` prints the version."""
 

@@ -28,6 +28,7 @@ NAMES = (
     "query",
     "rm",
     "completion",
+    "mcp",
 )
 
 

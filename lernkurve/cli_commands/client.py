@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import quote
 
 from lernkurve.cli_commands.errors import CliError
 from lernkurve.store.database import Database
@@ -14,24 +15,28 @@ CLIENT = "cli"  # the X-Lernkurve-By mark: the run's events for our commands say
 class Api:
     """The app on a database, called through Flask's test client (no server, no worker)."""
 
-    def __init__(self, db: str | None) -> None:
+    def __init__(self, db: str | None, client: str = CLIENT) -> None:
         from lernkurve.web.app import create_app
 
         token = secrets.token_urlsafe(24)
         self.app = create_app({"DATABASE": db, "TOKEN": token})
         self.client = self.app.test_client()
-        self.headers = {"Authorization": f"Bearer {token}", "X-Lernkurve-By": CLIENT}
+        self.headers = {"Authorization": f"Bearer {token}", "X-Lernkurve-By": client}
 
     @property
     def db(self) -> Database:
         """The app's database (the reads the API has no route for use it directly)."""
         return self.app.extensions["lernkurve"].db
 
-    def call(self, method: str, path: str, body: dict | None = None, **query: Any) -> Any:
-        """The answer's JSON (or text); a CliError with the API's message on a 4xx/5xx."""
+    def call(
+        self, method: str, path: str, body: dict | None = None, *, why: str = "", **query: Any
+    ) -> Any:
+        """The answer's JSON (or text); a CliError with the API's message on a 4xx/5xx.
+        ``why``: the reason a steer gives, recorded with its event."""
         query = {k: v for k, v in query.items() if v is not None}
+        headers = {**self.headers, **({"X-Lernkurve-Reason": quote(why)} if why else {})}
         response = self.client.open(
-            "/api" + path, method=method, headers=self.headers, json=body, query_string=query
+            "/api" + path, method=method, headers=headers, json=body, query_string=query
         )
         if response.status_code >= 400:
             raise CliError(_message(response))

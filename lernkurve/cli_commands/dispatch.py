@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from lernkurve.cli_commands import annotate, completion, query, reads, steers, watch
+from lernkurve.cli_commands import (
+    annotate,
+    completion,
+    mcp_command,
+    query,
+    reads,
+    steers,
+    watch,
+)
 from lernkurve.cli_commands.context import Context
 from lernkurve.cli_commands.errors import CliError
 from lernkurve.cli_commands.parser import OneLineParser, common
@@ -39,7 +47,7 @@ def build() -> OneLineParser:
     parser = OneLineParser(prog="lernkurve")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     parent = common()
-    for module in (reads, watch, steers, annotate, query, completion):
+    for module in (reads, watch, steers, annotate, query, completion, mcp_command):
         module.add(sub, parent)
     return parser
 

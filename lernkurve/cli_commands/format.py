@@ -34,9 +34,10 @@ def hparams(values: dict) -> str:
 def event(row: dict) -> str:
     """``step 120  hparams  lr 0.01 -> 0.0003  (by cli)``."""
     payload = dict(row.get("payload") or {})
-    by = payload.pop("by", None)
+    by, reason = payload.pop("by", None), payload.pop("reason", None)
     detail = _changes(payload) if row["kind"] == "hparams" else _detail(row["kind"], payload)
-    parts = [f"step {row['step']}", row["kind"], detail, f"(by {by})" if by else ""]
+    asked = f"(by {by}: {reason})" if by and reason else f"(by {by})" if by else ""
+    parts = [f"step {row['step']}", row["kind"], detail, asked]
     return "  ".join(part for part in parts if part)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from lernkurve.cli_commands import format as fmt
+from lernkurve.cli_commands.client import Api
 from lernkurve.cli_commands.context import Context
 from lernkurve.cli_commands.errors import CliError
 from lernkurve.cli_commands.parser import run_id
@@ -71,18 +72,18 @@ def _run_row(run: dict, key: str | None) -> list:
 def show(args: argparse.Namespace, ctx: Context) -> None:
     """``show RUN``: the run, the last and best value of each key, its recent events."""
     run = ctx.api.run(args.run)
-    summaries = key_summaries(ctx, args.run)
+    summaries = key_summaries(ctx.api, args.run)
     recent = ctx.api.call("GET", f"/runs/{args.run}/events")["events"][-RECENT_EVENTS:]
     data = {"run": run, "metrics": summaries, "events": recent}
     ctx.emit(data, _show_lines(run, summaries, recent))
 
 
-def key_summaries(ctx: Context, run: int) -> dict[str, dict]:
+def key_summaries(api: Api, run: int) -> dict[str, dict]:
     """Each key's last and best value with their steps (the best of a loss is its smallest)."""
     from lernkurve.store.queries import metric_keys
     from lernkurve.store.summaries import run_summaries
 
-    db = ctx.api.db
+    db = api.db
     with db.engine.connect() as conn:
         keys = metric_keys(conn, run)
     found = {}

@@ -85,7 +85,7 @@ def control(args: argparse.Namespace, ctx: Context) -> None:
 
 def lr_test(args: argparse.Namespace, ctx: Context) -> None:
     """``lr-test RUN``: from --min to --max (default: the run's lr range within 1e-6..1)."""
-    low, high = _lr_range(ctx, args.run)
+    low, high = lr_range(ctx.api.run(args.run))
     body = {"min_lr": _or(args.min_lr, low), "max_lr": _or(args.max_lr, high), "steps": args.steps}
     if args.metric:
         body["metric"] = args.metric
@@ -102,8 +102,9 @@ def _or(given: float | None, default: float) -> float:
     return default if given is None else given
 
 
-def _lr_range(ctx: Context, run: int) -> tuple[float, float]:
-    spec = (((ctx.api.run(run).get("config") or {}).get("schema") or {}).get("lr")) or {}
+def lr_range(run: dict) -> tuple[float, float]:
+    """The lr test's default range: the run's lr range (its row) within LR_TEST_RANGE."""
+    spec = (((run.get("config") or {}).get("schema") or {}).get("lr")) or {}
     low, high = LR_TEST_RANGE
     low = max(low, spec["min"]) if isinstance(spec.get("min"), int | float) else low
     high = min(high, spec["max"]) if isinstance(spec.get("max"), int | float) else high

@@ -18,6 +18,7 @@ from collections import deque
 from typing import Any
 
 from lernkurve.shared.autopilot import merge
+from lernkurve.shared.marks import marked, unmarked
 from lernkurve.shared.metrics import number, pick_metric
 from lernkurve.tracking.state import TrainingState
 from lernkurve.tracking.torchdist import in_distributed_job
@@ -35,8 +36,8 @@ def command(run: Any, step: int, payload: dict) -> None:
     if in_distributed_job():  # its decisions would be rank 0's alone: replicas diverge
         run.event("note", {"message": "autopilot: not available in distributed jobs yet"}, step)
         return
-    payload = dict(payload)
-    asked_by = {"by": payload.pop("by")} if payload.get("by") else {}  # the command line
+    asked_by = marked(payload)  # a client's (cli, agent) command says so
+    payload = unmarked(payload)
     if payload.get("undo"):
         if run.autopilot is not None:
             run.autopilot.undo(step)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from lernkurve.shared.marks import marked, unmarked
 from lernkurve.tracking.steering import GROUP_KEYS
 
 # The optimizer setting a live key steers; run.watch(..., map=...) adds a script's own names.
@@ -33,15 +34,15 @@ class LiveChanges:
 
     def apply(self, step: int, payload: dict) -> None:
         """An hparams command: change the values and record the event at ``step``."""
-        payload = dict(payload)
+        source = marked(payload)  # a recipe's, the autopilot's or a client's change says so
+        payload = unmarked(payload)
         mode = payload.pop("lr_mode", "scale")
-        source = payload.pop("by", None)  # a recipe's or the autopilot's change says so
         details = self.set(payload, mode)
         if details is None:
             return
         for key in details["changes"]:
             self._warn_if_unused(key, step)
-        self.run.event("hparams", {**details, **({"by": source} if source else {})}, step)
+        self.run.event("hparams", {**details, **source}, step)
 
     def set(self, values: dict, mode: str = "scale") -> dict | None:
         """Change live values (the optimizer's too) now; the event's details, None if no change.
@@ -98,8 +99,7 @@ class LiveChanges:
         if "lr" in run.hparams:
             run.hparams["lr"] = details["new"]
         changes = {"lr": [details.pop("old"), details.pop("new")]}
-        source = {"by": payload["by"]} if payload.get("by") else {}
-        run.event("hparams", {"changes": changes, **details, **source}, step)
+        run.event("hparams", {"changes": changes, **details, **marked(payload)}, step)
         run.lr_record.snapshot()
 
     def _warn_if_unused(self, key: str, step: int) -> None:

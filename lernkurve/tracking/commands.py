@@ -12,15 +12,14 @@ import threading
 from collections import deque
 from typing import Any
 
+from lernkurve.shared.marks import marked
 from lernkurve.store.models import now
 
 # Commands a trial takes at once (stop ends it; pause holds it); the others wait for its end.
 TRIAL_COMMANDS = ("stop", "pause", "resume", "step", "diverged")
 
 
-def marked(payload: dict) -> dict:
-    """``{"by": client}`` when the command says who asked for it (the command line), else {}."""
-    return {"by": payload["by"]} if payload.get("by") else {}
+__all__ = ["Commands", "marked"]  # marked: who asked for a command (lernkurve.shared.marks)
 
 
 class Commands:

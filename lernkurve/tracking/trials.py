@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from lernkurve.shared.marks import marked
 from lernkurve.shared.metrics import number, pick_metric
 from lernkurve.store.trialrows import end_children
 from lernkurve.tracking.child import ChildRun
@@ -38,7 +39,7 @@ class Trial:
     def __init__(self, run: Any, start: int, payload: dict) -> None:
         self.run = run
         self.start = start
-        self.asked_by = {"by": payload["by"]} if payload.get("by") else {}  # the command line
+        self.asked_by = marked(payload)  # a client's (cli, agent) command says so
         self.wanted_metric = payload.get("metric")
         self.metric: str | None = None
         self.values: dict[int, float] = {}  # step -> the metric's last value at that step

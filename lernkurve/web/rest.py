@@ -5,12 +5,16 @@ contract is docs/api.md."""
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from lernkurve.shared.hparams import HParamError, validate
+from lernkurve.shared.marks import LONGEST_REASON
 from lernkurve.shared.names import name_problem
+from lernkurve.store.agentaccess import load_access
 from lernkurve.store.database import Database
 from lernkurve.store.models import FINISHED_STATUSES, RunRow
 from lernkurve.store.sqlite import is_disk_full, is_locked
@@ -79,18 +83,33 @@ def load_run(session, run_id: int, for_update: bool = False) -> RunRow:
 
 
 # Clients that mark the changes they ask for: each command's payload, and the event the run
-# records for it, then carries ``"by": <client>`` (the page sends no mark).
-CLIENTS = ("cli",)
+# records for it, then carries ``"by": <client>`` (the page sends no mark), and the reason an
+# ``X-Lernkurve-Reason`` header gives. An agent steers only where the database allows it.
+CLIENTS = ("cli", "agent")
+STEERING_OFF = (
+    "an AI agent may not steer runs in this database (steering is off; reading is on). "
+    "To allow it run `lernkurve mcp allow-steering` (`lernkurve mcp deny-steering` turns it off)"
+)
 
 
 def requested_by() -> dict:
-    """``{"by": client}`` from the request's ``X-Lernkurve-By`` header, ``{}`` without one."""
+    """``{"by": client, "reason": ...}`` from the request's ``X-Lernkurve-By`` and
+    ``X-Lernkurve-Reason`` headers, ``{}`` without a client; a 403 for an agent that may not
+    steer."""
     client = request.headers.get("X-Lernkurve-By")
     if client is None:
         return {}
     if client not in CLIENTS:
         raise ApiError(400, "invalid_client", f"X-Lernkurve-By must be one of {', '.join(CLIENTS)}")
-    return {"by": client}
+    if client == "agent" and not load_access(db())["steer"]:
+        raise ApiError(403, "steering_not_allowed", STEERING_OFF)
+    reason = " ".join(
+        unquote(request.headers.get("X-Lernkurve-Reason", "")).split()
+    )  # UTF-8, %-encoded
+    if len(reason) > LONGEST_REASON:
+        message = f"X-Lernkurve-Reason must be at most {LONGEST_REASON} characters"
+        raise ApiError(400, "invalid_reason", message)
+    return {"by": client, **({"reason": reason} if reason else {})}
 
 
 def require_live(run: RunRow) -> None:
