@@ -5,17 +5,23 @@ worker (lernkurve.tasks), which neither imports. ``python webserver.py``, ``lern
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
 import logging
 import os
 import sys
+import threading
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
+from lernkurve.store import servers
+from lernkurve.store.database import Database
 from lernkurve.store.migrate import SchemaTooNew
 from lernkurve.tasks.worker import Worker
-from lernkurve.web.app import create_app, serve
+from lernkurve.web.app import create_app, serve, start_app
 from lernkurve.web.security import is_loopback_name
+from lernkurve.web.server import ServerThread
 
 
 def build_app(config: dict | None = None) -> Flask:
@@ -24,6 +30,48 @@ def build_app(config: dict | None = None) -> Flask:
     config = dict(config or {})
     worker = Worker if config.pop("START_WORKER", True) else None
     return create_app(config, worker)
+
+
+_background: dict[str, tuple[str, str]] = {}  # database URL -> (base URL, token)
+_running: dict[str, functools.partial] = {}  # database URL -> what stops its server
+_background_lock = threading.Lock()
+
+
+def serve_in_background(db: str | None = None) -> tuple[str, str]:
+    """Serve the app for ``db`` from daemon threads of this process (a notebook's kernel) on
+    127.0.0.1, a free port, once per database; (base URL, token). Recorded for other processes
+    (lernkurve.store.servers); stopped, its built-in runs as `stopped`, when the process exits."""
+    url = Database.url_for(db)
+    with _background_lock:
+        if url not in _background:
+            app = build_app({"DATABASE": url})
+            server = ServerThread(app, "127.0.0.1", 0)
+            start_app(app)
+            server.start()
+            token = app.config["TOKEN"]
+            servers.write(url, server.base_url, token)
+            stop = functools.partial(_stop_background, app, server, url)
+            atexit.register(stop)
+            _running[url] = stop
+            _background[url] = (server.base_url, token)
+        return _background[url]
+
+
+def stop_background(db: str | None = None) -> None:
+    """Stop the app serve_in_background serves for ``db`` (tests; the process's exit does)."""
+    url = Database.url_for(db)
+    with _background_lock:
+        entry = _running.pop(url, None)
+        _background.pop(url, None)
+    if entry is not None:
+        atexit.unregister(entry)
+        entry()
+
+
+def _stop_background(app: Flask, server: ServerThread, url: str) -> None:
+    servers.remove(url, app.config["TOKEN"])
+    app.extensions["lernkurve"].shutdown()
+    server.stop()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

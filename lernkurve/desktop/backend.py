@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+from lernkurve.store import servers
+
 
 class Backend:
     """Build the Flask app, serve it on 127.0.0.1 (a free port), and stop it cleanly."""
@@ -36,6 +38,7 @@ class Backend:
             server = self._bind(ServerThread)
             start_app(self.app)
             self.server = server.start()
+            servers.write(self._database(), self.server.base_url, self.token)  # for notebooks
             self.ready_at = time.time()
         except BaseException as exc:  # noqa: BLE001 - reported to the window and the exit code
             self.error = exc
@@ -69,6 +72,9 @@ class Backend:
             return None
         return port if isinstance(port, int) and 1024 <= port <= 65535 else None
 
+    def _database(self) -> str:
+        return self.app.extensions["lernkurve"].db.url
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server listens or failed; True when it listens."""
         self._ready.wait(timeout)
@@ -90,6 +96,8 @@ class Backend:
     def stop(self, timeout: float = 1.5) -> None:
         """End running built-in runs (as `stopped`), the stream, the server and the database."""
         self._ready.wait(10)
+        if self.server is not None:
+            servers.remove(self._database(), self.token)
         if self.app is not None:
             state = self.app.extensions["lernkurve"]
             state.shutdown(timeout=timeout)

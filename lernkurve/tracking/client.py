@@ -23,7 +23,7 @@ from lernkurve.shared.hparams import HParamError, check_schema, resolve, schema_
 from lernkurve.shared.names import name_problem
 from lernkurve.store import retention
 from lernkurve.store.database import Database, shown_url
-from lernkurve.tracking import distributed
+from lernkurve.tracking import distributed, notebook
 from lernkurve.tracking.run import Run
 from lernkurve.tracking.scripts import create_script_run, resume_script_run
 from lernkurve.tracking.sysmetrics import INTERVAL, start_sampling
@@ -86,6 +86,7 @@ def init(
             follower.load_recipe(recipes.load(recipe))
         return follower
     cls = Run if job is None else distributed.LeaderRun
+    notebook.before_init()  # in a Jupyter kernel: the run an earlier cell left open ends
     database = open_database(db)
     if resume is not None:
         run = resume_script_run(database, resume, cls)
@@ -93,6 +94,7 @@ def init(
         run = _new_run(database, name, config, live, schema, total_steps, recipe, cls)
     run.buffer.float32 = precision == "float32"
     _start(run, checkpoint_every, kept, system_metrics)
+    notebook.adopt(run)  # in a Jupyter kernel: the app serves it, the cell's end ends it
     return run if job is None else job.lead(run)
 
 
@@ -113,8 +115,10 @@ def continue_run(
     ``resume_from_checkpoint``). All or nothing, as ``init(resume=...)``: ResumeError, with
     nothing changed, when the run cannot be continued."""
     at = (step, str(path), framework)
+    notebook.before_init()
     run = resume_script_run(open_database(db), run_id, Run, at=at)
     _start(run, None, retention.checked(retention.KEEP_LAST, None, "min"), system_metrics)
+    notebook.adopt(run)
     return run
 
 

@@ -153,6 +153,22 @@ class Run:
         """The live hyperparameters: a value changed in the app shows here between steps."""
         return self.hparams
 
+    def show(self, height: int = 600) -> None:
+        """The run's live dashboard in a notebook's output cell (the app serves it)."""
+        from lernkurve.tracking import notebook
+
+        notebook.show(self, height)
+
+    def _repr_html_(self) -> str | None:
+        """A notebook shows the run as its live dashboard (None: no server, the plain repr)."""
+        from lernkurve.tracking import notebook
+
+        try:
+            return notebook.iframe_html(self)
+        except Exception as err:  # noqa: BLE001 - a display must not raise
+            print(f"lernkurve: no dashboard for run {self.id}: {err}", file=sys.stderr)
+            return None
+
     def __enter__(self) -> Run:
         return self
 

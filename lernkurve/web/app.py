@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from lernkurve import __version__
 from lernkurve.shared.paths import resource_root
+from lernkurve.store import servers
 from lernkurve.store.database import Database
 from lernkurve.web import checkpoints, decide, history, layout, runs, steer, tbimport
 from lernkurve.web.pageassets import own_modules
@@ -151,10 +152,15 @@ def serve(app: Flask, host: str, port: int, announce=print) -> None:
     server = ServerThread(app, host, port)  # bound first: a taken port starts nothing
     start_app(app)
     server.start()
-    announce(f"Lernkurve is running at {server.base_url}/?token={app.config['TOKEN']}")
+    token, database = app.config["TOKEN"], app.extensions["lernkurve"].db.url
+    servers.write(database, server.base_url, token)  # a notebook's lernkurve.init finds it
+    announce(f"Lernkurve is running at {server.base_url}/?token={token}")
     announce("Press Ctrl-C to stop.")
     sys.stdout.flush()
-    while not done.wait(0.05):
-        pass
+    try:
+        while not done.wait(0.05):
+            pass
+    finally:
+        servers.remove(database, token)
     app.extensions["lernkurve"].shutdown()
     server.stop()

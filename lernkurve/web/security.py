@@ -18,13 +18,15 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Request, abort, request
 
+# Only a page on this machine may frame the dashboard: a notebook's output cell (run.show()).
+# No X-Frame-Options: it cannot name several origins, and frame-ancestors supersedes it.
+FRAME_ANCESTORS = "http://127.0.0.1:* http://localhost:*"
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    f"frame-ancestors {FRAME_ANCESTORS}; base-uri 'self'; form-action 'self'"
 )
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
     ("Content-Security-Policy", CSP),
 )
