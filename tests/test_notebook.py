@@ -206,3 +206,16 @@ def run_html(run, height: int) -> str:
     from lernkurve.tracking import notebook
 
     return notebook.iframe_html(run, height)
+
+
+def test_a_wandb_style_run_displays_as_the_same_dashboard(tmp_path, data_dir):
+    from lernkurve import launch
+    from lernkurve.tracking.wandbsurface.entry import init
+
+    run = init(project="nb", config={"lr": 0.1}, db=tmp_path / "wandb.db", system_metrics=False)
+    try:
+        assert run._repr_html_() == run.lernkurve._repr_html_()
+        assert f"#/run/{run.id}" in run._repr_html_()
+    finally:
+        run.finish()
+        launch.stop_background(run.lernkurve.db.url)

@@ -106,6 +106,10 @@ class WandbRun:
     def path(self) -> str:
         return f"{self.project or 'lernkurve'}/{self.id}"
 
+    def _repr_html_(self) -> str | None:
+        """In a notebook, the run's live dashboard (as the Run shows itself)."""
+        return self._run._repr_html_()
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
