@@ -371,6 +371,6 @@ class FollowerRun(JobRun):
     def _register(self) -> _NoWriter:
         return _NoWriter()
 
-    def save_checkpoint(self, step: int | None = None) -> None:
+    def save_checkpoint(self, step: int | None = None, *, by: dict | None = None) -> None:
         """Rank 0 writes the checkpoint; the replicas hold the same state."""
         return None

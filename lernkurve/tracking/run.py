@@ -302,14 +302,14 @@ class Run:
 
     # -- checkpoints ----------------------------------------------------------------------------
 
-    def save_checkpoint(self, step: int | None = None) -> Path:
+    def save_checkpoint(self, step: int | None = None, *, by: dict | None = None) -> Path:
         """Save model, optimizer and schedule state beside the database and record it.
 
         ``step`` is the step a resume starts at; by default the next one (called in the loop
-        body after the update: this step is done).
+        body after the update: this step is done). ``by``: who asked (the event says so).
         """
         path, step = checkpointing.save(self, self._next_step if step is None else step)
-        self.record_checkpoint(path, step, managed=True)
+        self.record_checkpoint(path, step, managed=True, by=by)
         return path
 
     def record_checkpoint(
@@ -337,8 +337,7 @@ class Run:
             if self.checkpointer is not None:  # the framework records it when it has saved
                 self.checkpointer(step)
                 return
-            path, step = checkpointing.save(self, step)
-            self.record_checkpoint(path, step, managed=True, by=by)
+            self.save_checkpoint(step, by=by)  # a distributed job's other ranks save nothing
         except OSError as err:  # a full disk costs the checkpoint, not the run
             self.event("note", {"message": f"checkpoint failed: {err}"}, step)
 
