@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 from scripting import Records, ctrl_c_as_in_a_terminal
 
@@ -197,11 +198,23 @@ def test_tag_note_export_and_read_only_query(live):
     run = str(live.run_id)
     assert live.json("tag", run, "baseline", "cli")["tags"] == ["baseline", "cli"]
     assert live.json("tag", run, "cli", "--remove")["tags"] == ["baseline"]
+    live.json("tag", run, "project:mnist")
+    assert [r["id"] for r in live.json("runs", "--project", "mnist")["runs"]] == [live.run_id]
+    assert live.json("runs", "--project", "cifar")["runs"] == []
+    assert live.json("tag", run, "project:mnist", "--remove")["tags"] == ["baseline"]
     assert live.json("note", run, "from the terminal")["notes"] == "from the terminal"
     out = live.folder / "points.csv"
     live.cli("export", run, "--csv", str(out))
     lines = out.read_text().splitlines()
     assert lines[0] == "step,key,value,wall_time" and len(lines) > 5
+    parquet = live.folder / "points.parquet"
+    written = live.json("export", run, "--parquet", str(parquet))["points"]
+    table = pq.read_table(parquet)
+    assert table.column_names == ["step", "key", "value", "wall_time"]
+    assert table.num_rows == written >= len(lines) - 1  # the run went on meanwhile
+    assert str(table.schema.field("step").type) == "int64"
+    stored = {(r["step"], r["key"]) for r in table.select(["step", "key"]).to_pylist()}
+    assert {(int(x.split(",")[0]), x.split(",")[1]) for x in lines[1:]} <= stored
     rows = live.json("query", f"SELECT id, tags FROM runs WHERE id = {run}")["rows"]
     assert rows == [{"id": live.run_id, "tags": '["baseline"]'}]
     refused = live.cli("query", f"UPDATE runs SET name = 'x' WHERE id = {run}", ok=False)

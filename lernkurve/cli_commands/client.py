@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -43,6 +44,19 @@ class Api:
         if response.is_json:
             return response.get_json()
         return response.get_data(as_text=True)
+
+    def stream(self, path: str) -> Iterator[bytes]:
+        """A GET's body in chunks as the route streams it (a CliError on a 4xx/5xx)."""
+        response = self.client.open(
+            "/api" + path, method="GET", headers=self.headers, buffered=False
+        )
+        if response.status_code >= 400:
+            raise CliError(_message(response))
+        try:
+            for chunk in response.response:
+                yield chunk.encode() if isinstance(chunk, str) else chunk
+        finally:
+            response.close()
 
     def run(self, run_id: int) -> dict:
         """The run's row, or a CliError naming the id."""

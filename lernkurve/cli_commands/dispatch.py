@@ -7,6 +7,7 @@ import sys
 from lernkurve.cli_commands import (
     annotate,
     completion,
+    export,
     mcp_command,
     query,
     reads,
@@ -47,7 +48,7 @@ def build() -> OneLineParser:
     parser = OneLineParser(prog="lernkurve")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     parent = common()
-    for module in (reads, watch, steers, annotate, query, completion, mcp_command):
+    for module in (reads, export, watch, steers, annotate, query, completion, mcp_command):
         module.add(sub, parent)
     return parser
 

@@ -1,14 +1,12 @@
-"""Reads: ``runs``, ``show``, ``events``, ``export``."""
+"""Reads: ``runs``, ``show``, ``events`` (``export``: export.py)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from lernkurve.cli_commands import format as fmt
 from lernkurve.cli_commands.client import Api
 from lernkurve.cli_commands.context import Context
-from lernkurve.cli_commands.errors import CliError
 from lernkurve.cli_commands.parser import run_id
 from lernkurve.store.models import STATUSES
 
@@ -21,6 +19,7 @@ def add(sub, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("runs", parents=[parent], help="list runs, newest first")
     p.add_argument("--status", choices=STATUSES)
     p.add_argument("--tag")
+    p.add_argument("--project", help="a wandb-style project (the tag project:NAME)")
     p.add_argument("--sort", metavar="best:KEY|-best:KEY", type=_sort, help="by a metric's best")
     p.set_defaults(func=runs)
     p = sub.add_parser("show", parents=[parent], help="a run: hparams, status, metrics, events")
@@ -29,12 +28,6 @@ def add(sub, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("events", parents=[parent], help="a run's events")
     p.add_argument("run", type=run_id)
     p.set_defaults(func=events)
-    p = sub.add_parser("export", parents=[parent], help="a run's points as CSV")
-    p.add_argument("run", type=run_id)
-    p.add_argument(
-        "--csv", nargs="?", const="-", required=True, metavar="FILE", help="CSV (default: stdout)"
-    )
-    p.set_defaults(func=export)
 
 
 def _sort(text: str) -> tuple[str, str]:
@@ -50,6 +43,8 @@ def runs(args: argparse.Namespace, ctx: Context) -> None:
     key, mode = args.sort or (None, None)
     found = ctx.api.call("GET", "/runs", tag=args.tag, metric=key, mode=mode)["runs"]
     found = [r for r in found if args.status in (None, r["status"])]
+    if args.project is not None:
+        found = [r for r in found if f"project:{args.project}" in (r["tags"] or [])]
     if key:
         found = _by_best(found, mode)
     header = ["ID", "STATUS", "STEP", "NAME", "TAGS"] + ([f"BEST {key}"] if key else [])
@@ -116,18 +111,3 @@ def events(args: argparse.Namespace, ctx: Context) -> None:
     """``events RUN``: every event of the run, oldest first."""
     found = ctx.api.call("GET", f"/runs/{args.run}/events")["events"]
     ctx.emit({"events": found}, [fmt.event(e) for e in found] or "no events")
-
-
-def export(args: argparse.Namespace, ctx: Context) -> None:
-    """``export RUN --csv [FILE]``: every point as ``step,key,value,wall_time``."""
-    text = ctx.api.call("GET", f"/runs/{args.run}/export.csv")
-    if args.csv == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        with open(args.csv, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-    except OSError as err:
-        raise CliError(f"cannot write {args.csv}: {err.strerror}") from err
-    rows = max(text.count("\n") - 1, 0)
-    ctx.emit({"file": args.csv, "points": rows}, f"wrote {rows} points to {args.csv}")
