@@ -58,8 +58,10 @@ export class RunList {
     }
     this.metricInput.value = saved;
     this.modeSelect.value = modeFor(saved);
+    this.modeChosen = false; // the person picked min/max: a script's definition no longer moves it
     this.metricInput.addEventListener("change", () => {
-      this.modeSelect.value = modeFor(this.metric());
+      this.modeChosen = false;
+      this.modeSelect.value = this.modeOf(this.metric());
       try {
         localStorage.setItem(METRIC_KEY, this.metric());
       } catch {
@@ -67,7 +69,21 @@ export class RunList {
       }
       this.loadSummaries();
     });
-    this.modeSelect.addEventListener("change", () => this.loadSummaries());
+    this.modeSelect.addEventListener("change", () => {
+      this.modeChosen = true;
+      this.loadSummaries();
+    });
+  }
+
+  /** min or max for a metric: as the newest run that defined it says (wandb's
+   * define_metric(name, summary="max"), kept in its config), else by its name. */
+  modeOf(metric) {
+    const runs = [...this.runs.values()].sort((a, b) => b.id - a.id);
+    for (const run of runs) {
+      const summary = run.config?.metrics?.[metric]?.summary;
+      if (summary === "min" || summary === "max") return summary;
+    }
+    return modeFor(metric);
   }
 
   metric() {
@@ -127,6 +143,7 @@ export class RunList {
     for (const id of [...this.runs.keys()]) if (!seen.has(id)) this.remove(id);
     for (const run of runs) this.upsert(run);
     this.updateCounts(); // also with no runs at all: the start page says how to begin
+    if (!this.modeChosen) this.modeSelect.value = this.modeOf(this.metric());
     this.loadSummaries();
   }
 

@@ -59,3 +59,23 @@ def pixel(page) -> list[int]:
             return [...ctx.getImageData(0, 0, 1, 1).data.slice(0, 3)];
         }"""
     )
+
+
+def test_a_metric_a_script_defined_as_max_is_best_when_highest(dashboard):
+    """wandb.define_metric("reward", summary="max"): the runs list takes it as best-is-highest,
+    where the name alone would say lowest."""
+    from lernkurve.tracking.wandbsurface.entry import init
+
+    page, db_path = dashboard.page, dashboard.server.db_path
+    run = init(project="rl", config={"lr": 0.1}, db=db_path, system_metrics=False)
+    run.define_metric("reward", summary="max")
+    for step in range(20):
+        run.log({"reward": abs(step - 12)})  # 12 at step 0, 0 at step 12, 7 at step 19
+    run.finish()
+    page.reload()
+    page.wait_for_selector("html[data-ready][data-connection='online']")
+    page.fill("#runs-metric", "reward")
+    page.press("#runs-metric", "Enter")
+    summary = page.locator(f"#runs-list [data-run-id='{run.id}'] .run-summary")
+    dashboard.wait_for(lambda: summary.get_attribute("data-best") == "12")
+    assert page.locator("#runs-mode").input_value() == "max"
