@@ -70,7 +70,7 @@ queries = st.dictionaries(st.sampled_from(QUERY_NAMES), query_values, max_size=3
 ROUTE_TAILS = [
     "", "/hparams", "/control", "/metrics", "/events", "/checkpoints", "/snapshots", "/fork",
     "/export.csv", "/lr_test", "/race", "/autopilot", "/recipe", "/checkpoints/1",
-    "/checkpoints/2",
+    "/checkpoints/2", "/media/x.png", "/media/..%2F..%2Fx.png",
 ]  # fmt: skip
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 
@@ -227,4 +227,17 @@ def test_the_fuzz_knows_every_route_of_a_run(fuzz_app):
     prefix = "/api/runs/<int:run_id>"
     rules = [rule.rule for rule in fuzz_app.url_map.iter_rules() if rule.rule.startswith(prefix)]
     tails = {re.sub(r"<int:\w+>", "1", rule.removeprefix(prefix)) for rule in rules}
+    tails = {re.sub(r"<\w+>", "x.png", tail) for tail in tails}  # a file's name
     assert tails <= set(ROUTE_TAILS)
+
+
+@pytest.mark.sqlite_only
+@FUZZ
+@given(query=st.dictionaries(st.sampled_from(["runs", "keys", "max_points"]), query_values))
+def test_the_comparisons_request_never_gets_a_5xx(fuzz_app, query):
+    response = fuzz_app.test_client().get(
+        "/api/metrics", query_string=query, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code in (200, 400), response.get_data(as_text=True)[:300]
+    if response.status_code == 400:
+        check_error_shape(response)

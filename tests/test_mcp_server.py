@@ -10,6 +10,8 @@ import pytest
 
 pytest.importorskip("mcp")
 
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
 import anyio  # noqa: E402
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
@@ -43,7 +45,10 @@ def agent(live: Live, calls):
             await s.initialize()
             return await calls(s)
 
-    return anyio.run(session)
+    # A thread of its own: a session-scoped Playwright (the browser tests) keeps an asyncio
+    # loop running in this worker's main thread, where anyio.run refuses to start another.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, session).result()
 
 
 def commands(live: Live) -> int:

@@ -139,7 +139,8 @@ def test_nested_dicts_commit_false_and_explicit_steps_land_where_wandb_puts_them
     assert series(api, run_id, "late/value") == {}  # a step lower than the current one
     assert err.count("log(step=0) is lower than the current step 12") == 1
     run = api.run(run_id)
-    assert run["tags"] == ["nested", "commit-false"] and run["notes"] == "epochs of batches"
+    assert run["tags"] == ["project:wandb-compat", "nested", "commit-false"]
+    assert run["notes"] == "epochs of batches"
     about = {k: run["config"].get(k) for k in ("project", "group", "job_type")}
     assert about == {"project": "wandb-compat", "group": "nested", "job_type": "train"}
     assert run["hparams"] == {"model.hidden": 8, "model.layers": 2, "optim.lr": 0.05, "epochs": 3}
