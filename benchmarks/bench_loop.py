@@ -9,6 +9,8 @@ three scalars (loss, accuracy, grad norm) that the loop already computed. Varian
 
 - `plain`: no logging;
 - `lernkurve`: `lernkurve.init(...)`, `for step in run.steps(N)` and `run.log(step, ...)`;
+- `wandb surface`: the loop as a wandb script writes it, `import lernkurve as wandb`,
+  `wandb.init(project=..., config=...)`, `wandb.watch(model)` and `wandb.log({...})` a step;
 - `sqlite floor`: the same three values a step appended to a list and written by
   `executemany` into one SQLite table in the loop's own thread every 50 steps (WAL, commit
   each time): what any logging to SQLite costs at least;
@@ -17,7 +19,8 @@ three scalars (loss, accuracy, grad norm) that the loop already computed. Varian
 
 Trials alternate in order (ABCD, DCBA, ...) in one process; each times the loop only. Printed:
 each variant's median seconds and the median of its per-trial ratio to `plain` (time with /
-time without). Goal (issue 23): lernkurve <= x1.02.
+time without). Goals: lernkurve <= x1.02 (issue 23); the wandb surface <= x1.02 against
+lernkurve (issue 24).
 """
 
 from __future__ import annotations
@@ -86,6 +89,23 @@ def with_lernkurve(steps: int, folder: Path) -> float:
     return elapsed
 
 
+def wandb_surface(steps: int, folder: Path) -> float:
+    import lernkurve as wandb
+
+    model, optimizer, x, y = model_and_data()
+    wandb.init(
+        project="bench", config={"lr": 1e-3}, db=folder / "lernkurve.db", system_metrics=False
+    )
+    wandb.watch(model, log=None)
+    started = time.perf_counter()
+    for step in range(steps):
+        loss, accuracy, norm = train_step(model, optimizer, x, y, step)
+        wandb.log({"loss": loss, "accuracy": accuracy, "grad_norm": norm})
+    elapsed = time.perf_counter() - started
+    wandb.finish()
+    return elapsed
+
+
 def sqlite_floor(steps: int, folder: Path) -> float:
     model, optimizer, x, y = model_and_data()
     connection = sqlite3.connect(folder / "floor.db")
@@ -127,7 +147,12 @@ def tensorboard(steps: int, folder: Path) -> float:
 
 
 def variants() -> dict:
-    found = {"plain": plain, "lernkurve": with_lernkurve, "sqlite floor": sqlite_floor}
+    found = {
+        "plain": plain,
+        "lernkurve": with_lernkurve,
+        "wandb surface": wandb_surface,
+        "sqlite floor": sqlite_floor,
+    }
     try:
         import tensorboard as _  # noqa: F401 - only whether it is there
     except ImportError:
@@ -169,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         if name == "lernkurve":
             met = statistics.median(ratios) <= GOAL
             line += f"  goal <= x{GOAL}: {'MET' if met else 'MISSED'}"
+        if name == "wandb surface":
+            native = statistics.median(
+                [w / n for w, n in zip(times[name], times["lernkurve"], strict=True)]
+            )
+            line += f"; x{native:.3f} of lernkurve's: {'MET' if native <= GOAL else 'MISSED'}"
         print(line)
     return 0
 
