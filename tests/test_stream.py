@@ -303,3 +303,51 @@ def test_a_client_gone_while_it_subscribes_leaves_the_run_unwatched(app, socket_
         with pytest.raises(ValueError):
             state.streamer.subscribe(sid, run_id, None)
     assert run_id not in state.streamer.cursors
+
+
+class Emits:
+    """A stand-in for SocketIO that keeps what a streamer emits."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    def emit(self, message: str, payload: dict, to=None) -> None:
+        self.sent.append((message, payload))
+
+
+def alert_note(db, run_id: int, message: str, **extra) -> None:
+    from lernkurve.store.models import Event
+
+    with db.Session() as session:
+        payload = {"message": message, **extra}
+        session.add(Event(run_id=run_id, step=1, kind="note", payload=payload))
+        session.commit()
+
+
+def test_a_scripts_alerts_go_out_once_and_old_ones_not_at_all(app):
+    """wandb.alert() is a note event by "alert": each goes out once; alerts from before the
+    app started are not news; other notes are never alerts."""
+    from lernkurve.web.streamer import Streamer
+
+    db = app.extensions["lernkurve"].db
+    run_id = db.insert_run(name="alerting", task="script", status="running").id
+    alert_note(db, run_id, "old", by="alert", title="old", text="before the app started")
+    streamer = Streamer(Emits(), db)  # not started: each look is called here
+    streamer._emit_alerts()  # the first look
+    alert_note(db, run_id, "loss is nan", by="alert", title="diverged", level="ERROR")
+    alert_note(db, run_id, "a plain note")
+    for _ in range(3):
+        streamer._emit_alerts()
+    sent = [(m, p["run_id"], p["payload"]["title"]) for m, p in streamer.socketio.sent]
+    assert sent == [("alert", run_id, "diverged")]
+
+
+def test_every_client_hears_an_alert_watching_its_run_or_not(app, socket_client):
+    db = app.extensions["lernkurve"].db
+    run_id = db.insert_run(name="alerting", task="script", status="running").id
+    streamer = app.extensions["lernkurve"].streamer
+    wait_for(lambda: streamer._alerts_after is not None)  # the app has looked once
+    sc = socket_client()  # subscribed to nothing
+    alert_note(db, run_id, "done", by="alert", title="finished", text="done", level="INFO")
+    heard = wait_for(lambda: [m["args"][0] for m in sc.get_received() if m["name"] == "alert"], 5)
+    assert [(a["run_id"], a["payload"]["text"]) for a in heard] == [(run_id, "done")]

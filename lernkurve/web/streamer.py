@@ -2,9 +2,9 @@
 
 Every tick it reads, for each watched run, the metrics, events and snapshots with
 ``cursor < id <= newest`` and emits them to the room ``run:<id>``; every few ticks it emits
-changed runs to everyone and marks runs whose process vanished (stale heartbeat) as
-``interrupted``. Subscribing replays what a client missed under the same lock, so every point
-reaches a client exactly once.
+changed runs and a script's new alerts (``wandb.alert``: note events by "alert") to everyone
+and marks runs whose process vanished (stale heartbeat) as ``interrupted``. Subscribing
+replays what a client missed under the same lock, so every point reaches a client exactly once.
 
 The cursors are per run: a run's rows become visible in id order (one process writes a run's
 points; ``Database.order_run_rows``), while the rows of different runs may commit in any
@@ -52,6 +52,7 @@ LIVENESS_EVERY = 0.5
 # is `interrupted` unless its process is known to live: with the sweep every 0.5 s a dead
 # process is marked within 3.5 s of its last beat.
 HEARTBEAT_TIMEOUT = 3.0
+ALERT_LOOKBACK = 1000  # event ids an alert look goes back (a late commit on PostgreSQL)
 SWEEP_LOCK_WAIT = 0.25  # the sweep waits this long for the write lock, else looks again later
 
 
@@ -124,6 +125,8 @@ class Streamer:
         # Watched run -> {"metric": id, "event": id, "snapshot": id}: the newest ids its room
         # has been sent (a run nobody watches has none; a new watcher starts it afresh).
         self.cursors: dict[int, dict[str, int]] = {}
+        self._alerts_after: int | None = None  # the newest event id looked at for alerts
+        self._alerts_sent: set[int] = set()  # alerts emitted within the look-back
         self.failures = ThrottledLog(log)
 
     def start(self) -> None:
@@ -165,6 +168,7 @@ class Streamer:
         if clock >= self._next_runs:
             self._next_runs = clock + RUNS_EVERY
             self._guarded("runs", self._emit_changed_runs)
+            self._guarded("alerts", self._emit_alerts)
 
     def _guarded(self, phase: str, work, *args) -> None:
         try:
@@ -258,6 +262,31 @@ class Streamer:
             if self._runs_seen.get(run["id"]) != state:
                 self._runs_seen[run["id"]] = state
                 self.emit("run", run)
+
+    def _emit_alerts(self) -> None:
+        """A script's alerts since the last look, to everyone (the page shows each once). It
+        looks back ALERT_LOOKBACK event ids (on PostgreSQL a lower id may commit after a
+        higher one); the first look only notes what is there: old alerts are not news."""
+        first = self._alerts_after is None
+        with self.db.engine.connect() as conn:
+            if first:
+                self._alerts_after = conn.execute(select(func.max(Event.id))).scalar() or 0
+            query = (
+                select(Event.__table__)
+                .where(Event.id > self._alerts_after - ALERT_LOOKBACK, Event.kind == "note")
+                .order_by(Event.id)
+            )
+            notes = [dict(row) for row in conn.execute(query).mappings()]
+        for note in notes:
+            if (note["payload"] or {}).get("by") != "alert" or note["id"] in self._alerts_sent:
+                continue
+            self._alerts_sent.add(note["id"])
+            if not first:
+                self.emit("alert", note)
+        if notes:
+            self._alerts_after = max(self._alerts_after, notes[-1]["id"])
+        low = self._alerts_after - ALERT_LOOKBACK
+        self._alerts_sent = {i for i in self._alerts_sent if i > low}
 
     def subscribe(self, sid: str, run_id: int, since_id: int | None) -> None:
         """Join a run's room; replay its points with since_id < id <= cursor first.

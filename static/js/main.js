@@ -2,6 +2,7 @@
 import * as api from "./api.js";
 import { applyChartTheme } from "./charts.js";
 import { CompareView } from "./compare.js";
+import { watchAlerts } from "./alerts.js";
 import { takeRuns, watchDiskFull } from "./diskfull.js";
 import * as i18n from "./i18n.js";
 import { NewRunDialog } from "./newrun.js";
@@ -99,6 +100,7 @@ async function start() {
       location.hash = `#/compare/${ids.join(",")}`; // none ticked: the runs table stays
     },
   });
+  watchAlerts(live, (id) => runs.get(id)?.name ?? t("alert.title"));
   const onError = (message) => showError(message);
   const newRun = new NewRunDialog({
     onCreated: (run) => {

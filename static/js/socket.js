@@ -9,6 +9,7 @@ export class Live {
     this.subs = new Map(); // run id -> Set<Subscription>
     this.runListeners = new Set();
     this.deletedListeners = new Set();
+    this.alertListeners = new Set();
     this.stateListeners = new Set();
     this.connected = false;
     this.everConnected = false;
@@ -31,6 +32,9 @@ export class Live {
     });
     this.socket.on("run_deleted", (msg) => {
       for (const fn of this.deletedListeners) fn(msg.id);
+    });
+    this.socket.on("alert", (note) => {
+      for (const fn of this.alertListeners) fn(note);
     });
   }
 
@@ -92,6 +96,11 @@ export class Live {
   /** fn(runId) when a run is deleted (here or in another window). */
   onRunDeleted(fn) {
     this.deletedListeners.add(fn);
+  }
+
+  /** fn(note) for each alert a script raises (wandb.alert), whichever run it is. */
+  onAlert(fn) {
+    this.alertListeners.add(fn);
   }
 
   /** fn(connected, reconnected) when the connection drops or comes back. */

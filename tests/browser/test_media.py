@@ -79,3 +79,21 @@ def test_a_metric_a_script_defined_as_max_is_best_when_highest(dashboard):
     summary = page.locator(f"#runs-list [data-run-id='{run.id}'] .run-summary")
     dashboard.wait_for(lambda: summary.get_attribute("data-best") == "12")
     assert page.locator("#runs-mode").input_value() == "max"
+
+
+def test_a_scripts_alert_shows_as_a_toast_on_any_page(dashboard):
+    """wandb.alert() while the person looks at another page: a toast says which run and what."""
+    from lernkurve.tracking.wandbsurface.entry import init
+
+    page, db_path = dashboard.page, dashboard.server.db_path
+    run = init(project="rl", config={"lr": 0.1}, db=db_path, system_metrics=False)
+    run.log({"loss": 1.0})
+    run.alert("diverged", "loss is nan at step 1", level="ERROR")
+    run.finish()
+    toast = page.locator("#alert-toasts .alert-toast")
+    toast.wait_for()
+    assert toast.locator(".toast-header strong").inner_text() == "diverged"
+    assert toast.locator(".toast-body").inner_text() == "loss is nan at step 1"
+    assert "text-bg-danger" in toast.locator(".toast-header").get_attribute("class")
+    toast.locator(".toast-header a").click()  # the run's name leads to the run
+    page.wait_for_function(f"location.hash === '#/run/{run.id}'")
