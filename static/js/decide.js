@@ -25,6 +25,7 @@ export class Decide {
     this.view = view;
     this.runs = runs;
     this.onError = onError;
+    this.undone = new Set(); // ids of the events whose change Undo took back
     this.status = document.getElementById("decide-status");
     this.findButton = document.getElementById("find-lr-btn");
     this.raceButton = document.getElementById("race-btn");
@@ -147,7 +148,39 @@ export class Decide {
       return actionButton(t("lrt.show"), "lrt-show", () => this.lrTest.showResult(this.view.run, ev, this.keys()));
     }
     if (ev.kind === "race") return actionButton(t("race.details"), "race-show", () => this.raceResult.show(ev));
+    const by = byWhom(ev);
+    if (ev.kind === "hparams" && (by === "agent" || by === "cli") && this.view.run && isLive(this.view.run)) {
+      const button = actionButton(t("ev.undo"), "event-undo", () => this.undoChange(ev, button));
+      if (this.undone.has(ev.id)) {
+        button.disabled = true; // the list is drawn again with each event: once is enough
+        button.textContent = t("ev.undone");
+      }
+      return button;
+    }
     return null;
+  }
+
+  /** Take back an agent's or the terminal's change: a factor by its inverse, a pinned lr back
+   * to its schedule, any other value to what it was. */
+  async undoChange(ev, button) {
+    const run = this.view.run;
+    const { changes = {}, mode, change } = ev.payload || {};
+    button.disabled = true;
+    this.undone.add(ev.id);
+    try {
+      if ("lr" in changes && mode === "override") await api.control(run.id, "release");
+      const values = {};
+      for (const [key, [from]] of Object.entries(changes)) {
+        if (key === "lr" && mode === "override") continue;
+        values[key] = key === "lr" && mode === "scale" && change ? { scale: 1 / change } : from;
+      }
+      if (Object.keys(values).length) await api.patchHparams(run.id, values);
+      button.textContent = t("ev.undone");
+    } catch (error) {
+      this.undone.delete(ev.id);
+      button.disabled = false;
+      this.onError?.(error.message);
+    }
   }
 
   /** Points arrived: while a change waits for its impact, fetch the events again (debounced). */

@@ -23,6 +23,8 @@ const BY = {
   autopilot: { icon: "bi-robot", color: "#0b7285", dash: [3, 2] },
   recipe: { icon: "bi-journal-text", color: "#5f3dc4", dash: [] },
   race: { icon: "bi-flag", color: "#d6336c", dash: [] },
+  agent: { icon: "bi-cpu", color: "#c2255c", dash: [5, 2] },
+  cli: { icon: "bi-terminal", color: "#495057", dash: [4, 2] },
 };
 /** A recipe's change still to come: drawn dashed before it happens. */
 export const PLANNED_STYLE = { color: "#7950f2", dash: [6, 4], width: 1.5 };
@@ -33,7 +35,8 @@ export function eventStyle(kind, ev = null) {
   return by ? { ...style, color: BY[by].color, dash: BY[by].dash } : style;
 }
 
-/** "autopilot", "recipe" or "race" when one of them made this change, else null. */
+/** "autopilot", "recipe", "race", "agent" or "cli" when one of them made this change, else
+ * null (the person at the page). */
 export function byWhom(ev) {
   const by = ev.payload?.by;
   return by in BY ? by : null;
@@ -145,6 +148,12 @@ export function eventItem(ev, extra = null) {
   text.className = "flex-grow-1 text-break";
   if (by) text.append(byBadge(ev, by), " ");
   text.append(describeEvent(ev).join(", "));
+  if (ev.payload?.reason) {
+    const reason = document.createElement("div");
+    reason.className = "event-reason text-body-secondary fst-italic";
+    reason.textContent = t("ev.reason", { reason: String(ev.payload.reason) });
+    text.append(reason);
+  }
   if (ev.impact) {
     const impact = document.createElement("div");
     impact.className = "event-impact text-body-secondary";
