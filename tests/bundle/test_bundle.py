@@ -77,3 +77,10 @@ def test_executable_serves_the_bundle_and_trains_headless(run_executable, data_d
     assert "unpacked" not in again.stderr()
     again.signal(signal.SIGINT)
     assert again.wait_exit(timeout=5)[0] == 0
+
+
+MAX_BYTES = 350_000_000  # the executable's hard limit (the optional extras stay out of it)
+
+
+def test_the_executable_stays_within_its_size(executable):
+    assert executable.stat().st_size <= MAX_BYTES, f"{executable.stat().st_size:,} bytes"
