@@ -3,12 +3,8 @@ steer (off unless allowed). Kept as JSON text in the ``meta`` table, like the pa
 
 from __future__ import annotations
 
-import json
-
-from sqlalchemy.dialects import postgresql, sqlite
-
 from lernkurve.store.database import Database
-from lernkurve.store.models import Meta
+from lernkurve.store.metajson import read_object, write_object
 
 AGENT_ACCESS_KEY = "agent.access"
 DEFAULTS = {"read": True, "steer": False}
@@ -16,13 +12,7 @@ DEFAULTS = {"read": True, "steer": False}
 
 def load_access(db: Database) -> dict[str, bool]:
     """``{"read": bool, "steer": bool}``: what is stored, the defaults where nothing is."""
-    with db.Session() as session:
-        row = session.get(Meta, AGENT_ACCESS_KEY)
-    try:
-        stored = json.loads(row.value) if row is not None else {}
-    except ValueError:
-        stored = {}
-    stored = stored if isinstance(stored, dict) else {}
+    stored = read_object(db, AGENT_ACCESS_KEY) or {}
     return {key: stored.get(key, default) is True for key, default in DEFAULTS.items()}
 
 
@@ -32,11 +22,5 @@ def save_access(db: Database, **changes: bool) -> dict[str, bool]:
     if unknown:
         raise ValueError(f"unknown agent access: {', '.join(sorted(unknown))}")
     access = {**load_access(db), **{key: bool(value) for key, value in changes.items()}}
-    dialect = sqlite if db.is_sqlite else postgresql
-    value = json.dumps(access, separators=(",", ":"))
-    statement = dialect.insert(Meta).values(key=AGENT_ACCESS_KEY, value=value)
-    statement = statement.on_conflict_do_update(index_elements=[Meta.key], set_={"value": value})
-    with db.Session() as session:
-        session.execute(statement)
-        session.commit()
+    write_object(db, AGENT_ACCESS_KEY, access)
     return access
