@@ -13,6 +13,7 @@ import logging
 import math
 import struct
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from lernkurve.store.blockcodec import as_list, numpy_or_none
@@ -56,11 +57,20 @@ def columns_of(points: list[tuple], float32: bool = False) -> Columns:
     np = numpy_or_none()
     if np is None:
         return _columns_plain(points, float32)
-    parts: dict[str, list[tuple]] = {}
-    for keys, calls in _groups(points).items():
-        for key, steps, values, walls in _convert(keys, calls):
-            parts.setdefault(stored_key(key), []).append((steps, values, walls))
     result = Columns()
+    if not points:
+        return result
+    steps, walls, dicts = zip(*points, strict=True)  # C loops from here: nothing per point
+    steps = np.array(steps, dtype=np.int64)
+    walls = np.array(walls, dtype=np.float64)
+    parts: dict[str, list[tuple]] = {}
+    for keys, rows in _groups(dicts):
+        taken = dicts if isinstance(rows, slice) else [dicts[i] for i in rows.tolist()]
+        converted = _convert(keys, taken, steps[rows], walls[rows])
+        if converted is None:
+            converted = _convert_one_by_one(keys, [points[i] for i in _indices(rows, points)])
+        for key, key_steps, values, key_walls in converted:
+            parts.setdefault(stored_key(key), []).append((key_steps, values, key_walls))
     for key, pieces in parts.items():
         steps, values, walls = (np.concatenate(part) for part in zip(*pieces, strict=True))
         result.bad += _non_finite(key, steps, values)
@@ -71,31 +81,36 @@ def columns_of(points: list[tuple], float32: bool = False) -> Columns:
     return result
 
 
-def _groups(points: list[tuple]) -> dict[tuple, list[tuple]]:
-    """Log calls grouped by the keys they log, each group in call order."""
-    groups: dict[tuple, list[tuple]] = {}
-    for call in points:
-        keys = tuple(call[2])
-        group = groups.get(keys)
-        if group is None:
-            group = groups[keys] = []
-        group.append(call)
-    return groups
-
-
-def _convert(keys: tuple, calls: list[tuple]) -> list[tuple]:
-    """[(key, steps, values, walls)] of calls that log the same keys."""
+def _groups(dicts: tuple[dict, ...]) -> list[tuple[tuple, Any]]:
+    """(keys, rows) of the log calls that log the same keys, each group in call order; rows
+    index the batch (a slice when every call logs the same keys, as most loops do)."""
     import numpy as np
 
-    steps = np.fromiter((call[0] for call in calls), dtype=np.int64, count=len(calls))
-    walls = np.fromiter((call[1] for call in calls), dtype=np.float64, count=len(calls))
+    signatures = list(map(tuple, dicts))
+    first = signatures[0]
+    if signatures.count(first) == len(signatures):
+        return [(first, slice(None))]
+    codes: dict[tuple, int] = {}
+    numbered = np.array([codes.setdefault(keys, len(codes)) for keys in signatures])
+    return [(keys, np.flatnonzero(numbered == code)) for keys, code in codes.items()]
+
+
+def _indices(rows: Any, points: list) -> list[int]:
+    return list(range(len(points))) if isinstance(rows, slice) else rows.tolist()
+
+
+def _convert(keys: tuple, dicts: Any, steps: Any, walls: Any) -> list[tuple] | None:
+    """[(key, steps, values, walls)] of calls that log the same keys; None when a value is
+    not a number (the slow way then drops it with a warning)."""
+    import numpy as np
+
+    count = len(dicts) * len(keys)
     try:
-        table = np.array([tuple(call[2].values()) for call in calls], dtype=object)
-        if table.shape != (len(calls), len(keys)) or (table == None).any():  # noqa: E711
-            raise ValueError("not one number per key")
-        numbers = table.astype(np.float64)
+        values = map(float, chain.from_iterable(map(dict.values, dicts)))  # None raises
+        flat = np.fromiter(values, np.float64, count)
     except (TypeError, ValueError, OverflowError):
-        return _convert_one_by_one(keys, calls)
+        return None
+    numbers = flat.reshape(len(dicts), len(keys))
     return [(key, steps, numbers[:, i], walls) for i, key in enumerate(keys)]
 
 

@@ -111,8 +111,9 @@ class Trainer:
         while self.epoch < epochs:
             if self.order is None:
                 self.order = torch.randperm(len(self.x), generator=self.gen)
+            run.extra_state = extra = {"epoch": self.epoch, "pos": self.pos, "order": self.order}
             while self.pos < len(self.x):
-                run.extra_state = {"epoch": self.epoch, "pos": self.pos, "order": self.order}
+                extra["pos"] = self.pos  # (checkpoints copy it)
                 if not run.between_steps(step) or run.gone:  # gone: deleted in the app
                     return
                 step = run.step  # an lr test or race that ended here moved the counter

@@ -73,9 +73,13 @@ class Commands:
 
     # -- the training thread --------------------------------------------------------------------
 
-    def waiting(self) -> bool:
-        """Something to apply, or a pause to hold: the boundary calls ``obey``."""
-        return self.signal or self.paused
+    def at_boundary(self, step: int) -> None:
+        """Between steps: apply what came in, hold while paused; a single step spends its
+        budget. With nothing waiting this is two flag tests (the loop's hot path)."""
+        if self.signal or self.paused:
+            self.obey(step)
+        if self.step_budget:
+            self.step_budget -= 1
 
     def obey(self, step: int) -> None:
         run = self.run
@@ -90,11 +94,6 @@ class Commands:
                 self.cond.wait(0.5)
             if not self.stopping:
                 run.status = "running" if not self.paused else "paused"
-
-    def stepped(self) -> None:
-        """The boundary let one step through: a single step spends its budget."""
-        if self.step_budget:
-            self.step_budget -= 1
 
     def apply(self, step: int, command_id: int | None, kind: str, payload: dict) -> None:
         if self.run.trial is not None and kind not in TRIAL_COMMANDS:

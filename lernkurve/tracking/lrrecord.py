@@ -33,25 +33,43 @@ class LrRecord:
 
     def after_step(self, step: int) -> None:
         """Log the lr the optimizer used at ``step`` (called at the boundary after it)."""
-        run = self.run
-        effective = run.steering.used if run.steering is not None else None
-        if not effective or step < 0:
+        values = self.take(step)
+        if values is None:
             return
-        run.steering.used = []
+        run = self.run
+        if run.trial is not None:  # a trial's steps belong to its child run
+            run.trial.log(step, time.time(), values)
+        else:
+            run.buffer.points.append((step, time.time(), values))
+
+    def take(self, step: int) -> dict | None:
+        """The lr values the optimizer used at ``step``, once: ``lr`` (or ``lr/effective``
+        beside a script's own lr) and ``lr/group<i>``; None when no step used one since."""
+        run = self.run
+        steering = run.steering
+        if steering is None or step < 0:
+            return None
+        effective = steering.used
+        if not effective:
+            return None
+        steering.used = []
         first = effective[0]
-        values = {f"lr/group{i}": lr for i, lr in enumerate(effective) if i and lr != first}
+        values = {}
+        if len(effective) > 1:
+            values = {f"lr/group{i}": lr for i, lr in enumerate(effective) if i and lr != first}
         if self.user_lr is None:
             values["lr"] = first
         else:
             values["lr/effective"] = first
             self._explain(step, first)
-        if run.trial is not None:  # a trial's steps belong to its child run
-            run.trial.log(step, time.time(), values)
-            return
-        run.buffer.points.append((step, time.time(), values))
-        if self.mirror is not None and self.mirror in run.hparams:
-            run.hparams[self.mirror] = first
-        self.follow()
+        if run.trial is None:
+            mirror = self.mirror
+            if mirror is not None and mirror in run.hparams:
+                run.hparams[mirror] = first
+            shown = self._shown
+            if shown is None or shown[0] != steering.effective:  # (in C: the hot path)
+                self.follow()
+        return values
 
     def at_end(self, last_step: int) -> None:
         """The last step's lr (no boundary followed it) and the optimizer as it ended."""
@@ -69,7 +87,7 @@ class LrRecord:
     def follow(self, force: bool = False) -> None:
         """A snapshot when the lrs moved (a schedule), at most every FOLLOW_EVERY seconds;
         ``force``: now, if anything moved."""
-        lrs = list(self.run.steering.effective)
+        lrs = self.run.steering.effective
         shown = self._shown
         if shown is not None and shown[0] == lrs:
             return

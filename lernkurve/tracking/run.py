@@ -116,6 +116,10 @@ class Run:
         step = self.step if step is None else step
         if "lr" in scalars:
             self.lr_record.logged_by_script(step, scalars["lr"])
+        if step == self.step and self.steering is not None and self.steering.used:
+            # This step's optimizer.step() has run: its lr goes in this call rather than in
+            # one of its own at the next boundary (half the calls for the writer to take).
+            scalars.update(self.lr_record.take(step) or {})
         if self.trial is not None:  # what a trial's steps log belongs to its child run
             self.trial.log(step, time.time(), scalars)
             return
@@ -240,7 +244,7 @@ class Run:
         """
         if self._resume is not None:
             self._settle_resume()
-        self.move_to(step)
+        self.step = self._next_step = step  # move_to(step), without a call: the hot path
         if not self.hparams.started:  # the app may now ask for trials: they run in these steps
             self.hparams.started = True
             self.buffer.add("config", {"loop": {"boundaries": True}})
@@ -248,14 +252,13 @@ class Run:
         if self.trial is not None:
             step = self.trials.boundary(step)
             self.move_to(step)
+        commands = self.commands
         if self.trial is None:
-            self.commands.replay_recipe(step)
+            if commands.recipe:
+                commands.replay_recipe(step)
             if self.autopilot is not None:
                 self.autopilot.boundary(step)
-        commands = self.commands
-        if commands.waiting():
-            commands.obey(step)
-        commands.stepped()
+        commands.at_boundary(step)
         every = self.checkpoint_every
         if every and step % every == 0 and step and not commands.stopping and self.trial is None:
             self.checkpoint_now(step)

@@ -66,6 +66,7 @@ class OptimizerSteering:
         self._group_ratios = {
             key: _ratios([_read(g, key) for g in optimizer.param_groups]) for key in GROUP_KEYS
         }
+        self._stale = True  # a change not written to the groups yet (apply_lr clears it)
         if state:
             self._restore(state)
         self._warned_unpassed = bool(schedulers)
@@ -95,6 +96,9 @@ class OptimizerSteering:
                 ratios.append(1.0 if _read(group, key) else 0.0)
 
     def _before_step(self, optimizer, args, kwargs) -> None:
+        if self._steady(optimizer.param_groups):
+            self.used = self.effective  # (never changed in place: apply_lr makes a new list)
+            return
         self._warn_if_scheduler_unpassed()
         self._grow()
         for index, group in enumerate(optimizer.param_groups):
@@ -105,15 +109,30 @@ class OptimizerSteering:
         self.apply_lr()
         self.used = list(self.effective)
 
+    def _steady(self, groups: list) -> bool:
+        """Nothing to do before this step: no change since apply_lr, and every group still
+        holds the float lr written then (no schedule or script wrote one). The hot path: the
+        training loop pays for this check at every step."""
+        written = self._written
+        if self._stale or len(groups) != len(written):
+            return False
+        for group, lr in zip(groups, written, strict=True):
+            current = group.get("lr")
+            if type(current) is not float or current != lr:
+                return False
+        return True
+
     def apply_lr(self) -> None:
         """Write the steered lr into every group now."""
-        self.effective = []
+        effective = []
         for index, group in enumerate(self.optimizer.param_groups):
             target = self._target(index)
             if target != _read(group, "lr"):
                 _write(group, "lr", target)
             self._written[index] = _read(group, "lr")  # as read back: a float32 tensor rounds
-            self.effective.append(self._written[index])
+            effective.append(self._written[index])
+        self.effective = effective
+        self._stale = False
 
     def _wrap_scheduler(self, scheduler: Any) -> None:
         """Let a torch scheduler step from its own values, then steer what it produced.
@@ -198,6 +217,7 @@ class OptimizerSteering:
         """The loop feeds the steered lr into the optimizer itself from now on (a wandb-style
         ``g["lr"] = config.lr``): no factor or pin of ours on top, or a change counts twice."""
         self.mode, self.factor, self.pinned, self._asked = "scale", 1.0, None, None
+        self._stale = True
 
     def set_group_value(self, key: str, new: float) -> None:
         """Set weight decay or momentum, keeping each group's ratio (0 stays 0)."""
@@ -250,6 +270,7 @@ class OptimizerSteering:
         self._lr_ratios = list(state["lr_ratios"])
         self._group_ratios = {k: list(v) for k, v in state["group_ratios"].items()}
         self._written = [_read(g, "lr") for g in self.optimizer.param_groups]
+        self._stale = True
 
     def capture(self) -> dict:
         """The steer as it stands, copied (a trial or the autopilot goes back to it exactly)."""
