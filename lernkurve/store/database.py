@@ -207,7 +207,15 @@ class Database:
             last = liteblocks.write_columns(raw, run_id, keys)
         else:
             last = pgblocks.copy_columns(raw, run_id, keys)
-        connection.execute(_SET_LAST_METRIC_ID, {"id": run_id, "last": last})
+        self.execute_text(connection, _SET_LAST_METRIC_ID, {"id": run_id, "last": last})
+
+    def execute_text(self, connection, statement, params: dict) -> Any:
+        """Run a ``text()`` statement and return its cursor. On SQLite it goes straight to
+        the driver (same connection and transaction): SQLAlchemy's own Python work per call
+        is time the writer thread holds the GIL, taken from the training loop."""
+        if self.is_sqlite:
+            return connection.connection.driver_connection.execute(statement.text, params)
+        return connection.execute(statement, params)
 
     def order_run_rows(self, connection, run_ids) -> None:
         """Make the rows this transaction adds to these runs visible after their lower ids.

@@ -46,15 +46,20 @@ def is_foreign_key(exc: BaseException) -> bool:
 
 def write_outbox(conn, run_id: int, outbox: list[tuple]) -> list[str]:
     """Write events, checkpoints, snapshots, acks and what the run says of itself in its
-    config; the checkpoint files to let go."""
+    config (all of a batch's config items in one read and write of the config); the
+    checkpoint files to let go."""
     let_go = []
+    told: dict = {}
+    for kind, item in outbox:
+        if kind == "config":
+            lay_over(told, item)
+    if told:
+        merge_config(conn, run_id, told)
     for kind, item in outbox:
         if kind == "event":
             conn.execute(Event.__table__.insert().values(run_id=run_id, **item))
         elif kind == "checkpoint":
             let_go += write_checkpoint(conn, run_id, item)
-        elif kind == "config":
-            merge_config(conn, run_id, item)
         elif kind == "snapshot":
             conn.execute(Snapshot.__table__.insert().values(run_id=run_id, **item))
         elif kind == "ack":
@@ -64,18 +69,23 @@ def write_outbox(conn, run_id: int, outbox: list[tuple]) -> list[str]:
     return let_go
 
 
+def lay_over(config: dict, values: dict) -> dict:
+    """``values`` laid over ``config`` in place, one level deep (dicts in both are merged)."""
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    return config
+
+
 def merge_config(conn, run_id: int, values: dict) -> None:
     """Lay ``values`` over the run's config (one level deep): what the run tells the app about
     itself, e.g. which trials it can host."""
     query = select(RunRow.config).where(RunRow.id == run_id).with_for_update()
     config = conn.execute(query).scalar()
     config = dict(config) if isinstance(config, dict) else {}
-    for key, value in values.items():
-        if isinstance(value, dict) and isinstance(config.get(key), dict):
-            config[key] = {**config[key], **value}
-        else:
-            config[key] = value
-    conn.execute(update(RunRow).where(RunRow.id == run_id).values(config=config))
+    conn.execute(update(RunRow).where(RunRow.id == run_id).values(config=lay_over(config, values)))
 
 
 def write_checkpoint(conn, run_id: int, item: dict) -> list[str]:

@@ -33,8 +33,8 @@ class LrRecord:
 
     def after_step(self, step: int) -> None:
         """Log the lr the optimizer used at ``step`` (called at the boundary after it)."""
-        values = self.take(step)
-        if values is None:
+        values: dict = {}
+        if not self.put(step, values):
             return
         run = self.run
         if run.trial is not None:  # a trial's steps belong to its child run
@@ -42,21 +42,22 @@ class LrRecord:
         else:
             run.buffer.points.append((step, time.time(), values))
 
-    def take(self, step: int) -> dict | None:
-        """The lr values the optimizer used at ``step``, once: ``lr`` (or ``lr/effective``
-        beside a script's own lr) and ``lr/group<i>``; None when no step used one since."""
+    def put(self, step: int, values: dict) -> bool:
+        """Add the lr the optimizer used at ``step`` to ``values``, once: ``lr`` (or
+        ``lr/effective`` beside a script's own lr) and ``lr/group<i>``. False when no step
+        used one since (nothing added)."""
         run = self.run
         steering = run.steering
         if steering is None or step < 0:
-            return None
+            return False
         effective = steering.used
         if not effective:
-            return None
+            return False
         steering.used = []
         first = effective[0]
-        values = {}
         if len(effective) > 1:
-            values = {f"lr/group{i}": lr for i, lr in enumerate(effective) if i and lr != first}
+            groups = enumerate(effective)
+            values.update({f"lr/group{i}": lr for i, lr in groups if i and lr != first})
         if self.user_lr is None:
             values["lr"] = first
         else:
@@ -69,7 +70,7 @@ class LrRecord:
             shown = self._shown
             if shown is None or shown[0] != steering.effective:  # (in C: the hot path)
                 self.follow()
-        return values
+        return True
 
     def at_end(self, last_step: int) -> None:
         """The last step's lr (no boundary followed it) and the optimizer as it ended."""

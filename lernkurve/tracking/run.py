@@ -119,7 +119,7 @@ class Run:
         if step == self.step and self.steering is not None and self.steering.used:
             # This step's optimizer.step() has run: its lr goes in this call rather than in
             # one of its own at the next boundary (half the calls for the writer to take).
-            scalars.update(self.lr_record.take(step) or {})
+            self.lr_record.put(step, scalars)
         if self.trial is not None:  # what a trial's steps log belongs to its child run
             self.trial.log(step, time.time(), scalars)
             return

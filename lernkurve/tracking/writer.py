@@ -74,6 +74,10 @@ _PENDING_COMMANDS = text(
     "SELECT id, run_id, kind, payload FROM commands "
     "WHERE applied_at IS NULL AND run_id IN :ids ORDER BY id"
 ).bindparams(bindparam("ids", expanding=True))
+_PENDING_COMMANDS_OF = text(
+    "SELECT id, run_id, kind, payload FROM commands "
+    "WHERE applied_at IS NULL AND run_id = :id ORDER BY id"
+)
 _writers: dict[str, Writer] = {}
 _writers_lock = threading.Lock()
 
@@ -250,7 +254,7 @@ class Writer(threading.Thread):
             batches = [hold_final_status(run.take_pending(share)) for run in runs]
             self._measure(batches)
             try:
-                self._write(runs, batches)
+                commands = self._write(runs, batches)
             except Exception as exc:
                 for run, batch in zip(runs, batches, strict=True):
                     run.give_back(batch)
@@ -259,7 +263,7 @@ class Writer(threading.Thread):
                 self._note_failure(exc)
                 raise
             self._note_success()
-            self._deliver_commands([run for run in runs if not run.gone])
+            self._deliver_commands([run for run in runs if not run.gone], commands)
         with self._drained:
             self._drained.notify_all()
         return any(batch["more"] for batch in batches)
@@ -342,7 +346,9 @@ class Writer(threading.Thread):
             or self._rows_written.get(run_id) != state
         )
 
-    def _write(self, runs: list[RunBuffer], batches: list[dict]) -> None:
+    def _write(self, runs: list[RunBuffer], batches: list[dict]) -> list[tuple] | None:
+        """Write the batches in one transaction; the runs' new commands read in it (None
+        when there was nothing to write: no transaction)."""
         work = []
         for run, batch in zip(runs, batches, strict=True):
             row = batch["row"]
@@ -352,7 +358,7 @@ class Writer(threading.Thread):
                 # Made before the lock is taken: the lock is held only for the writes.
                 work.append((run, batch, state, columns_of(batch["points"], run.float32)))
         if not work:
-            return
+            return None
         missing, let_go = set(), []
         with self.db.write(poll=BATCH_POLL) as conn:
             self.db.order_run_rows(conn, [run.id for run, *_ in work])
@@ -368,8 +374,9 @@ class Writer(threading.Thread):
                     conn.execute(Event.__table__.insert().values(run_id=run.id, **event))
                 row = {**batch["row"], "hparams": json.dumps(batch["row"]["hparams"])}
                 row.update(id=run.id, beat=beat)
-                if conn.execute(_UPDATE_RUN, row).rowcount == 0:
+                if self.db.execute_text(conn, _UPDATE_RUN, row).rowcount == 0:
                     missing.add(run.id)
+            commands = self._pending_commands(conn, [run.id for run in runs])
         remove_files(let_go)  # once their rows are gone for good
         for run, _, state, columns in work:
             self._rows_written[run.id] = state
@@ -377,14 +384,25 @@ class Writer(threading.Thread):
             for step, key, value in columns.bad:
                 run.on_non_finite(step, key, value)
         self._drop_missing(missing)
+        return commands
 
-    def _deliver_commands(self, runs: list[RunBuffer]) -> None:
+    def _pending_commands(self, conn, run_ids: list[int]) -> list[tuple]:
+        """(id, run_id, kind, payload) of the runs' commands not applied yet, in order."""
+        if len(run_ids) == 1:  # the usual case, and a statement the driver keeps prepared
+            return self.db.execute_text(conn, _PENDING_COMMANDS_OF, {"id": run_ids[0]}).fetchall()
+        return conn.execute(_PENDING_COMMANDS, {"ids": run_ids}).all()
+
+    def _deliver_commands(self, runs: list[RunBuffer], commands: list[tuple] | None) -> None:
+        """Hand the runs their new commands (read now when the flush wrote nothing)."""
         by_id = {run.id: run for run in runs}
         if not by_id:
             return
-        with self.db.engine.connect() as conn:
-            commands = conn.execute(_PENDING_COMMANDS, {"ids": list(by_id)}).all()
+        if commands is None:
+            with self.db.engine.connect() as conn:
+                commands = self._pending_commands(conn, list(by_id))
         for command_id, run_id, kind, payload in commands:
+            if run_id not in by_id:
+                continue  # dropped in this flush (its row is gone)
             if isinstance(payload, str):  # SQLite hands JSON back as text through text()
                 payload = json.loads(payload)
             by_id[run_id].receive_command(command_id, kind, payload or {})
