@@ -117,9 +117,6 @@ def lernkurve_loop(
 
     row = create_builtin_row(db, task, f"bench-{task}", hp)
     run = Run(db, row.id, row.hparams, total_steps=row.total_steps)
-    saved = trainer.SNAPSHOT_SECONDS
-    if not snapshots:
-        trainer.SNAPSHOT_SECONDS = float("inf")
     if not writer:
         run._writer.interval = 3600.0  # takes effect after the flush it is waiting for
         time.sleep(2 * writer_module.FLUSH_INTERVAL)
@@ -133,11 +130,12 @@ def lernkurve_loop(
         state = start_app(build_app(config)).extensions["lernkurve"]
         state.streamer.start()  # (once only; some versions start it with the app)
     try:
-        trainer = trainer.Trainer(run, task)
+        loop = trainer.Trainer(run, task)
+        if not snapshots:
+            loop.next_snapshot = float("inf")
         with Clock() as clock:
-            trainer.train()
+            loop.train()
     finally:
-        trainer.SNAPSHOT_SECONDS = saved
         run._writer.interval = writer_module.FLUSH_INTERVAL
         if state is not None:
             state.shutdown()

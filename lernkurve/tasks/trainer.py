@@ -86,7 +86,8 @@ class Trainer:
         self.loss_fn = nn.CrossEntropyLoss()
         self.gen = torch.Generator().manual_seed(hp["seed"] + 1)
         self.epoch, self.pos, self.order = 0, 0, None
-        self.last_snapshot = 0.0
+        self.next_snapshot = 0.0  # time.monotonic() of the spiral's next boundary snapshot
+        run.hparams.read_every_step("batch_size", "delay_ms")
         if resume_from:
             self._load(resume_from)
         run.watch(self.model, self.optimizer)
@@ -127,18 +128,19 @@ class Trainer:
         self._snapshot(step, force=True)
 
     def _train_step(self, step: int) -> None:
-        hp = self.run.hparams
-        batch = self.order[self.pos : self.pos + hp["batch_size"]]
+        hp = self.run.hparams  # live values, read with dict's lookup (see read_every_step)
+        batch = self.order[self.pos : self.pos + dict.get(hp, "batch_size")]
         self.pos += len(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.loss_fn(self.model(self.x[batch]), self.y[batch])
         loss.backward()
         self.optimizer.step()
         self.run.log(step, train_loss=loss.item())  # the lr used: logged by the run itself
-        if self.task == "spiral":
+        if time.monotonic() >= self.next_snapshot:
             self._snapshot(step)
-        if hp["delay_ms"]:
-            time.sleep(hp["delay_ms"] / 1000.0)
+        delay = dict.get(hp, "delay_ms")
+        if delay:
+            time.sleep(delay / 1000.0)
 
     @torch.no_grad()
     def _evaluate(self, step: int) -> None:
@@ -154,11 +156,12 @@ class Trainer:
     @torch.no_grad()
     def _snapshot(self, step: int, force: bool = False) -> None:
         if self.task != "spiral":
+            self.next_snapshot = math.inf
             return
         clock = time.monotonic()
-        if not force and clock - self.last_snapshot < SNAPSHOT_SECONDS:
+        if not force and clock < self.next_snapshot:
             return
-        self.last_snapshot = clock
+        self.next_snapshot = clock + SNAPSHOT_SECONDS
         self.run.snapshot("boundary", boundary_grid(self.model, self.x, self.y), step)
 
 

@@ -27,6 +27,11 @@ class LiveConfig(dict):
             self.read_keys.add(key)
         return super().get(key, default)
 
+    def read_every_step(self, *keys: str) -> None:
+        """The loop reads these keys at every step: counted as read once, so a hot loop may
+        read them with dict's own lookup (``dict.get(config, key)``), not this class's."""
+        self.read_keys.update(keys)
+
     def peek(self, key: str) -> Any:
         """Read without counting as the loop's read (Lernkurve's own bookkeeping)."""
         return super().get(key)
