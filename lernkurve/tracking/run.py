@@ -248,7 +248,9 @@ class Run:
         if not self.hparams.started:  # the app may now ask for trials: they run in these steps
             self.hparams.started = True
             self.buffer.add("config", {"loop": {"boundaries": True}})
-        self.lr_record.after_step(step - 1)
+        steering = self.steering
+        if steering is not None and steering.used:  # not taken by a log call after the step
+            self.lr_record.after_step(step - 1)
         if self.trial is not None:
             step = self.trials.boundary(step)
             self.move_to(step)
