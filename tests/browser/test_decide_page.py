@@ -305,6 +305,21 @@ def claim_a_loop(script) -> None:
         db.execute("UPDATE runs SET config=? WHERE id=?", (json.dumps(config), script.run.id))
 
 
+def messages_of(page, selector: str):
+    """Every (class, text) the element shows from now on, however briefly: a function that
+    reads them (each read pumps the page's events)."""
+    page.evaluate(
+        """(selector) => {
+          const el = document.querySelector(selector);
+          window.__said = [];
+          new MutationObserver(() => window.__said.push([el.className, el.textContent]))
+            .observe(el, {attributes: true, childList: true, characterData: true, subtree: true});
+        }""",
+        selector,
+    )
+    return lambda: page.evaluate("() => window.__said")
+
+
 def start_a_trial_row(script) -> None:
     """A race asked for on the run and not ended yet: its child row, as the API writes it."""
     with sqlite3.connect(script.db_path, timeout=10) as db:
@@ -319,10 +334,12 @@ def test_a_change_asked_for_while_a_trial_runs_says_it_waits(dashboard, script):
     page = dashboard.page
     dashboard.open_run(script.run.id)
     start_a_trial_row(script)
+    said = messages_of(page, "#hp-message")
     page.get_by_role("button", name="Multiply lr by 0.5").click()
-    page.locator(
-        "#hp-message.text-warning-emphasis", has_text="an lr test or race is running"
-    ).wait_for()
+    # The script has no trial of its own, so the change lands soon after: the warning may be
+    # on the page for a moment only, before the landed message replaces it.
+    warned = "text-warning-emphasis", "an lr test or race is running"
+    dashboard.wait_for(lambda: any(c.endswith(warned[0]) and warned[1] in t for c, t in said()))
     page.get_by_role("button", name="Checkpoint").click()
     page.locator("#control-error", has_text="an lr test or race is running").wait_for()
 
