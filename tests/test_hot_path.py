@@ -88,6 +88,21 @@ def test_a_steer_handed_over_to_the_loop_drops_its_factor_at_the_next_step():
     assert optimizer.param_groups[0]["lr"] == 0.1
 
 
+def test_a_script_writing_one_groups_lr_is_steered_on_that_group():
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(
+        [{"params": [model.weight], "lr": 0.1}, {"params": [model.bias], "lr": 0.05}], lr=0.1
+    )
+    steering = OptimizerSteering(optimizer)
+    steering.set_lr(0.05)  # half the schedule on every group
+    optimizer.step()
+    assert steering.used == [0.05, 0.025]
+    optimizer.param_groups[1]["lr"] = 0.2  # the script's own schedule, the second group only
+    optimizer.step()
+    assert steering.used == [0.05, 0.1]
+    assert [group["lr"] for group in optimizer.param_groups] == [0.05, 0.1]
+
+
 def test_a_tensor_lr_is_steered_in_place():
     model = torch.nn.Linear(2, 1)
     lr = torch.tensor(0.01)
