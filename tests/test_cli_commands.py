@@ -229,6 +229,18 @@ def test_errors_are_one_line(live):
     failed_in_one_line(live.cli("pause", "abc", ok=False), "run id")
     alive = live.cli("rm", str(live.run_id), ok=False)
     failed_in_one_line(alive, "still running")
+    missing = live.folder / "typo" / "lernkurve.db"
+    failed_in_one_line(live.cli("runs", "--db", str(missing), ok=False), "no database at")
+    assert not missing.parent.exists()  # a mistyped path makes no new, empty database
+    failed_in_one_line(live.cli("query", "SELECT 1", "--limit", "0", ok=False), "from 1")
+
+
+def test_a_failed_export_keeps_the_file_it_would_have_replaced(live):
+    kept = live.folder / "kept.csv"
+    kept.write_text("step,key,value,wall_time\n1,loss,0.5,1.0\n")
+    failed_in_one_line(live.cli("export", "99999", "--csv", str(kept), ok=False), "99999")
+    assert kept.read_text() == "step,key,value,wall_time\n1,loss,0.5,1.0\n"
+    assert [p.name for p in live.folder.glob("kept.csv*")] == ["kept.csv"]
 
 
 def test_follow_until_stopped_then_the_run_is_dead(live):

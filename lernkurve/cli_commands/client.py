@@ -46,17 +46,14 @@ class Api:
         return response.get_data(as_text=True)
 
     def stream(self, path: str) -> Iterator[bytes]:
-        """A GET's body in chunks as the route streams it (a CliError on a 4xx/5xx)."""
+        """A GET's body in chunks as the route streams it; a CliError on a 4xx/5xx is raised
+        here, before a caller has opened anything to write the chunks to."""
         response = self.client.open(
             "/api" + path, method="GET", headers=self.headers, buffered=False
         )
         if response.status_code >= 400:
             raise CliError(_message(response))
-        try:
-            for chunk in response.response:
-                yield chunk.encode() if isinstance(chunk, str) else chunk
-        finally:
-            response.close()
+        return _chunks(response)
 
     def run(self, run_id: int) -> dict:
         """The run's row, or a CliError naming the id."""
@@ -64,6 +61,14 @@ class Api:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def _chunks(response) -> Iterator[bytes]:
+    try:
+        for chunk in response.response:
+            yield chunk.encode() if isinstance(chunk, str) else chunk
+    finally:
+        response.close()
 
 
 def _message(response) -> str:

@@ -6,9 +6,29 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from lernkurve.cli_commands.client import Api
+from lernkurve.cli_commands.errors import CliError
+
+
+def existing_db(db: str | None) -> str | None:
+    """``--db`` as given, when it names a database that is there: a mistyped SQLite path
+    would otherwise become a new, empty database (no runs, and changes made to nothing)."""
+    if not db:
+        return db  # LERNKURVE_DB or the user's own database, made on first use
+    path = db
+    if "://" in db:
+        url = make_url(db)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return db  # a server's database: the server says whether it is there
+        path = url.database
+    if not Path(path).expanduser().is_file():
+        raise CliError(f"no database at {path}")
+    return db
 
 
 class Context:
@@ -25,7 +45,7 @@ class Context:
     @property
     def api(self) -> Api:
         if self._api is None:
-            self._api = Api(self.args.db)
+            self._api = Api(existing_db(self.args.db))
         return self._api
 
     def emit(self, data: Any, lines: Iterable[str] | str) -> None:

@@ -46,13 +46,17 @@ def export(args: argparse.Namespace, ctx: Context) -> None:
 def _write_csv(chunks: Iterator[bytes], path: Path) -> int:
     """The CSV into ``path``; the points written."""
     lines = 0
+    partial = path.with_name(path.name + ".partial")  # an existing file stays until it is done
     try:
-        with path.open("wb") as out:
+        with partial.open("wb") as out:
             for chunk in chunks:
                 out.write(chunk)
                 lines += chunk.count(b"\n")
+        partial.replace(path)
     except OSError as err:
         raise CliError(f"cannot write {path}: {err.strerror}") from err
+    finally:
+        partial.unlink(missing_ok=True)
     return max(lines - 1, 0)
 
 

@@ -33,10 +33,19 @@ def common() -> argparse.ArgumentParser:
 
 def run_id(text: str) -> int:
     """A run id: a whole number from 1."""
+    return _from_one(text, "a run id is a whole number")
+
+
+def positive(text: str) -> int:
+    """A whole number from 1 (a count the user gives)."""
+    return _from_one(text, "a whole number")
+
+
+def _from_one(text: str, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a run id is a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{what}, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"a run id is a whole number from 1, got {text}")
+        raise argparse.ArgumentTypeError(f"{what} from 1, got {text}")
     return value

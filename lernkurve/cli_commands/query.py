@@ -9,8 +9,9 @@ from typing import Any
 from urllib.request import pathname2url
 
 from lernkurve.cli_commands import format as fmt
-from lernkurve.cli_commands.context import Context
+from lernkurve.cli_commands.context import Context, existing_db
 from lernkurve.cli_commands.errors import CliError
+from lernkurve.cli_commands.parser import positive
 
 MAX_ROWS = 10_000  # rows printed at most (--limit changes it)
 
@@ -19,7 +20,7 @@ def add(sub, parent: argparse.ArgumentParser) -> None:
     """The query command's parser."""
     p = sub.add_parser("query", parents=[parent], help="read-only SQL (tables: runs, metrics, ...)")
     p.add_argument("sql", metavar="SQL")
-    p.add_argument("--limit", type=int, default=MAX_ROWS, help=f"rows at most ({MAX_ROWS})")
+    p.add_argument("--limit", type=positive, default=MAX_ROWS, help=f"rows at most ({MAX_ROWS})")
     p.set_defaults(func=query)
 
 
@@ -27,10 +28,10 @@ def query(args: argparse.Namespace, ctx: Context) -> None:
     """Run one statement read-only; its rows as a table, or JSON objects with --json."""
     from lernkurve.store.database import resolve_url
 
-    url = resolve_url(args.db)
+    url = resolve_url(existing_db(args.db))
     reader = _sqlite if url.startswith("sqlite") else _postgres
     try:
-        columns, rows = reader(url, args.sql, max(args.limit, 0))
+        columns, rows = reader(url, args.sql, args.limit)
     except Exception as err:  # noqa: BLE001 - the database's own refusal, in one line
         raise CliError(_why(err)) from err
     data = {"columns": columns, "rows": [dict(zip(columns, r, strict=True)) for r in rows]}
