@@ -62,6 +62,23 @@ def test_log_accepts_keywords_a_dict_and_a_step(db):
     assert status(db, run.id) == "completed"
 
 
+def test_a_log_call_that_is_neither_values_nor_a_step_is_refused_and_loses_nothing(db):
+    import numpy as np
+
+    with client.init(name="t", config={"lr": 0.1}, db=db.url, system_metrics=False) as run:
+        run.log(np.int64(1), loss=1.0)  # a step of numpy's kind is a step
+        run.log({"loss": 2.0}, step=torch.tensor(2))
+        for bad in ([1.0, 2.0], "loss", 1.5):
+            with pytest.raises(TypeError, match="a dict of values or a step number"):
+                run.log(bad)
+        with pytest.raises(TypeError, match="a dict of values or a step number"):
+            run.log({"loss": 3.0}, step="3")
+        run.log(4, loss=4.0)
+    points = sorted((m.step, m.value) for m in rows(db, Metric, run.id))
+    assert points == [(1, 1.0), (2, 2.0), (4, 4.0)]
+    assert status(db, run.id) == "completed"
+
+
 def test_lr_command_reaches_param_groups_at_the_recorded_step(db):
     model = torch.nn.Linear(2, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 
@@ -55,3 +56,14 @@ def read_now(scalars: dict) -> None:
             scalars[key] = tensor.item() if tensor.numel() == 1 else tensor.clone()
         else:
             scalars[key] = tensor.clone()
+
+
+def step_number(value: Any) -> int:
+    """A step given as a number of another kind (numpy's, a 0-d tensor's), as an int; a clear
+    error for anything else, before it can reach the writer and spoil a batch."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"log() takes a dict of values or a step number, not {type(value).__name__}"
+        ) from None

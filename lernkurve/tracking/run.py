@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 
 from lernkurve.store.database import Database
@@ -28,7 +29,7 @@ from lernkurve.tracking.buffer import RunBuffer
 from lernkurve.tracking.changes import LiveChanges
 from lernkurve.tracking.commands import Commands
 from lernkurve.tracking.ctrlc import ctrl_c_waits
-from lernkurve.tracking.livevalues import LiveConfig, read_now
+from lernkurve.tracking.livevalues import LiveConfig, read_now, step_number
 from lernkurve.tracking.lrrecord import LrRecord
 from lernkurve.tracking.resuming import Resumption
 from lernkurve.tracking.steering import OptimizerSteering
@@ -106,10 +107,14 @@ class Run:
     def log(self, data: dict | int | None = None, /, step: int | None = None, **scalars) -> None:
         """Record scalars at a step (default: the current step); only appends to memory."""
         if data is not None:
-            if isinstance(data, dict):
+            if type(data) is int:
+                step = data
+            elif isinstance(data, Mapping):
                 scalars = {**data, **scalars}  # a copy: callers often reuse one dict
             else:
-                step = data
+                step = step_number(data)
+        if step is not None and type(step) is not int:
+            step = step_number(step)
         if self._resume is not None:  # logging commits to the resume (nothing was loaded)
             self._settle_resume()
         read_now(scalars)

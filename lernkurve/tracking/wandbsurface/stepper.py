@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from lernkurve.tracking.wandbsurface.names import warn
 
@@ -83,10 +82,3 @@ class Stepper:
             "go up, so these values are dropped, as wandb does (later ones silently)"
         )
         warn(message)
-
-
-def values_of(data: Any) -> dict:
-    """A log call's data as flat values; anything but a dict is refused as wandb does."""
-    if not isinstance(data, Mapping):
-        raise TypeError(f"log() takes a dict of values, not {type(data).__name__}")
-    return flat_copy(data)
