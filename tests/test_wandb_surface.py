@@ -305,6 +305,24 @@ def test_a_loop_that_feeds_config_lr_itself_gets_the_steered_value_once(db_path,
     assert used == [0.05] * change_at + [0.1] * (6 - change_at) and run.config.lr == 0.2
 
 
+def test_a_loop_that_only_reads_config_lr_stays_steered(db_path, capsys):
+    model = torch.nn.Linear(2, 1)
+    run = wandb.init(project="t", config={"lr": 0.1}, db=db_path, system_metrics=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=wandb.config.lr)
+    wandb.watch(model, log=None)
+    used = []
+    optimizer.register_step_post_hook(lambda opt, *_: used.append(opt.param_groups[0]["lr"]))
+    for step in range(6):
+        if step == 3:
+            run.lernkurve.set_hparams({"lr": 0.5})  # the app's change
+        print(f"lr {wandb.config.lr}")  # read every step, never written into the optimizer
+        model(torch.ones(1, 2)).sum().backward()
+        optimizer.step()
+        wandb.log({"step": step})
+    wandb.finish()
+    assert used == [0.1] * 3 + [0.5] * 3 and run.config.lr == 0.5
+
+
 def test_summary_folds_logged_values_and_keeps_what_was_set():
     summary = Summary()
     summary.define("val/*", aggregates("min,max"))

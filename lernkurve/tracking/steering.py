@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import copy
 import sys
+from collections.abc import Callable
 from typing import Any
 
 LR_KEYS = ("lr",)
 GROUP_KEYS = ("weight_decay", "momentum")
+# What capture() leaves out: the optimizer and hooks are the live objects, not the steer's state.
+NOT_CAPTURED = ("optimizer", "_hook", "on_script_write")
 
 
 def _read(group: dict, key: str) -> float | None:
@@ -67,6 +70,9 @@ class OptimizerSteering:
             key: _ratios([_read(g, key) for g in optimizer.param_groups]) for key in GROUP_KEYS
         }
         self._stale = True  # a change not written to the groups yet (apply_lr clears it)
+        # Called when the script wrote an lr of its own into a group (a surface that must know
+        # whether the loop feeds a live value to the optimizer itself: wandbsurface).
+        self.on_script_write: Callable[[], None] | None = None
         if state:
             self._restore(state)
         self._warned_unpassed = bool(schedulers)
@@ -101,11 +107,14 @@ class OptimizerSteering:
             return
         self._warn_if_scheduler_unpassed()
         self._grow()
+        wrote = False
         for index, group in enumerate(optimizer.param_groups):
             current = _read(group, "lr")
             if current != self._written[index]:  # the schedule (or the script) set a new lr
                 self._base[index] = current
-                self.scheduled = True
+                self.scheduled = wrote = True
+        if wrote and self.on_script_write is not None:
+            self.on_script_write()
         self.apply_lr()
         self.used = list(self.effective)
 
@@ -274,9 +283,7 @@ class OptimizerSteering:
 
     def capture(self) -> dict:
         """The steer as it stands, copied (a trial or the autopilot goes back to it exactly)."""
-        return copy.deepcopy(
-            {k: v for k, v in vars(self).items() if k not in ("optimizer", "_hook")}
-        )
+        return copy.deepcopy({k: v for k, v in vars(self).items() if k not in NOT_CAPTURED})
 
     def restore(self, captured: dict) -> None:
         """Back to a ``capture()``, applied to the optimizer now."""

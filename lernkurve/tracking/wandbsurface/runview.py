@@ -176,18 +176,27 @@ class WandbRun:
         run.buffer.add("config", {"schema": schema})
 
     def _read(self, key: str) -> None:
-        """The loop reads ``key`` each step: if it steers lr, the loop feeds it to the
-        optimizer itself, so the value it reads must be the steered one, applied once."""
+        """The loop reads ``key`` (steering lr) each step. If it also writes an lr of its own
+        into the optimizer, that lr comes from this value, the steered one: from then on the
+        loop feeds it, applied once. A loop that only reads it (prints it) stays steered."""
         if key in self._fed or not self._run.hparams.started:
             return
-        changes, record = getattr(self._run, "changes", None), getattr(self._run, "lr_record", None)
+        changes = getattr(self._run, "changes", None)
         if changes is None or changes.key_map.get(key) != "lr":
             return
-        self._fed.add(key)
-        del changes.key_map[key]  # an app change goes into the config only, not the optimizer
         steering = getattr(self._run, "steering", None)
-        if steering is not None:  # a change that came before this read steered it there too
-            steering.hand_over()
+        if steering is not None and steering.on_script_write is None:
+            steering.on_script_write = lambda: self._hand_over(key)
+
+    def _hand_over(self, key: str) -> None:
+        """The loop feeds ``key`` into the optimizer itself: an app change goes into the
+        config only, with no factor of ours on top (a change before this steered it too)."""
+        self._fed.add(key)
+        self._run.changes.key_map.pop(key, None)
+        steering = self._run.steering
+        steering.on_script_write = None
+        steering.hand_over()
+        record = getattr(self._run, "lr_record", None)
         if record is not None and record.mirror == key:
             record.mirror = None
 
