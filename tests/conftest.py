@@ -188,3 +188,16 @@ def socket_client(app, client):
     for sc in clients:
         if sc.is_connected():
             sc.disconnect()
+
+
+@pytest.fixture(scope="module")
+def live_cli(request, tmp_path_factory):
+    """A live trial.py run (100,000 steps of 20 ms, 5 of them done) that a module's tests
+    drive through the CLI or `lernkurve mcp`; ``run_id`` and ``records`` name it."""
+    from scripting import LiveCli
+
+    live = LiveCli(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]))
+    live.run_id, live.records = live.start(100_000, 0.02, "main")
+    live.records.wait_past(5)
+    yield live
+    live.close()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from support import wait_for
+from support import ROOT, open_sqlite, wait_for
 
 
 class Records:
@@ -88,3 +88,56 @@ class Scripts:
             if proc.poll() is None:
                 proc.kill()
             proc.communicate()
+
+
+class LiveCli(Scripts):
+    """Live runs of tests/scripts/trial.py on a database in ``folder``, and the CLI (or a
+    client of ``lernkurve mcp``) pointed at it through LERNKURVE_DB."""
+
+    def __init__(self, folder) -> None:
+        self.folder, self.db = folder, folder / "lernkurve.db"
+        super().__init__(ROOT / "tests" / "scripts" / "trial.py", self.db, folder / "data", folder)
+
+    def start(self, steps: int, delay: float, name: str) -> tuple[int, Records]:
+        """A run of ``steps`` steps of ``delay`` seconds: (run id, its records)."""
+        _, run_id, records = super().start(str(steps), str(delay), record=f"{name}.jsonl")
+        return run_id, records
+
+    def cli(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+        """``lernkurve ARGS`` against the database (LERNKURVE_DB); asserts success if ``ok``."""
+        done = subprocess.run(
+            [sys.executable, "-m", "lernkurve.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if ok:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    def json(self, *args: str):
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    def events(self, run_id: int, kind: str) -> list[dict]:
+        """The run's events of ``kind``, read straight from the database."""
+        with open_sqlite(self.db) as conn:
+            rows = conn.execute(
+                "SELECT step, payload FROM events WHERE run_id = ? AND kind = ? ORDER BY id",
+                (run_id, kind),
+            ).fetchall()
+        return [{"step": step, "payload": json.loads(payload)} for step, payload in rows]
+
+    def wait_event(self, run_id: int, kind: str, count: int = 1) -> dict:
+        """The run's ``count``-th event of ``kind``, once it is there."""
+        return wait_for(lambda: (found := self.events(run_id, kind))[count - 1 :] and found, 30)[
+            count - 1
+        ]
+
+    def close(self) -> None:
+        self.__exit__()
+
+
+def lrs_after(records: Records, count: int) -> list[float]:
+    """The lr each of the loop's own steps (not a trial's) used, after the first ``count``."""
+    return [r["lr"] for r in records.all()[count:] if not r["trial"]]

@@ -9,89 +9,15 @@ import os
 import subprocess
 import sys
 
-import pyarrow.parquet as pq
 import pytest
-from scripting import Records, ctrl_c_as_in_a_terminal
+from scripting import lrs_after
 
-from support import ROOT, open_sqlite, wait_for
-
-SCRIPT = ROOT / "tests" / "scripts" / "trial.py"
-
-
-class Live:
-    """A live trial.py run on a database in a temp folder, and the CLI pointed at it."""
-
-    def __init__(self, folder) -> None:
-        self.folder = folder
-        self.db = folder / "lernkurve.db"
-        self.env = {
-            **os.environ,
-            "LERNKURVE_DB": str(self.db),
-            "LERNKURVE_DATA_DIR": str(folder / "data"),
-        }
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, steps: int, delay: float, name: str) -> tuple[int, Records]:
-        records = self.folder / f"{name}.jsonl"
-        proc = subprocess.Popen(
-            [sys.executable, "-u", str(SCRIPT), str(steps), str(delay), "--record", str(records)],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=ctrl_c_as_in_a_terminal,
-        )
-        self.procs.append(proc)
-        line = proc.stdout.readline()
-        assert line.startswith("run "), line + proc.stderr.read()
-        return int(line.split()[1]), Records(records)
-
-    def cli(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-        """``lernkurve ARGS`` against the database (LERNKURVE_DB); asserts success if ``ok``."""
-        done = subprocess.run(
-            [sys.executable, "-m", "lernkurve.cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if ok:
-            assert done.returncode == 0, done.stderr
-        return done
-
-    def json(self, *args: str):
-        return json.loads(self.cli(*args, "--json").stdout)
-
-    def events(self, run_id: int, kind: str) -> list[dict]:
-        """The run's events of ``kind``, read straight from the database."""
-        with open_sqlite(self.db) as conn:
-            rows = conn.execute(
-                "SELECT step, payload FROM events WHERE run_id = ? AND kind = ? ORDER BY id",
-                (run_id, kind),
-            ).fetchall()
-        return [{"step": step, "payload": json.loads(payload)} for step, payload in rows]
-
-    def wait_event(self, run_id: int, kind: str, count: int = 1) -> dict:
-        """The run's ``count``-th event of ``kind``, once it is there."""
-        return wait_for(lambda: (found := self.events(run_id, kind))[count - 1 :] and found, 30)[
-            count - 1
-        ]
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate()
+from support import wait_for
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    live = Live(tmp_path_factory.mktemp("cli"))
-    run_id, records = live.start(100_000, 0.02, "main")
-    records.wait_past(5)
-    live.run_id, live.records = run_id, records
-    yield live
-    live.close()
+def live(live_cli):
+    return live_cli
 
 
 def failed_in_one_line(done: subprocess.CompletedProcess, *words: str) -> str:
@@ -100,10 +26,6 @@ def failed_in_one_line(done: subprocess.CompletedProcess, *words: str) -> str:
     assert len(lines) == 1, done.stderr
     assert all(word in lines[0] for word in words), lines[0]
     return lines[0]
-
-
-def lrs_after(records: Records, count: int) -> list[float]:
-    return [r["lr"] for r in records.all()[count:] if not r["trial"]]
 
 
 def test_set_reaches_the_optimizer_marked_by_the_cli(live):
@@ -207,6 +129,7 @@ def test_tag_note_export_and_read_only_query(live):
     live.cli("export", run, "--csv", str(out))
     lines = out.read_text().splitlines()
     assert lines[0] == "step,key,value,wall_time" and len(lines) > 5
+    pq = pytest.importorskip("pyarrow.parquet")  # the [parquet] extra
     parquet = live.folder / "points.parquet"
     written = live.json("export", run, "--parquet", str(parquet))["points"]
     table = pq.read_table(parquet)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 import anyio  # noqa: E402
 from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
-from test_cli_commands import Live, lrs_after  # noqa: E402
+from scripting import LiveCli, lrs_after  # noqa: E402
 
 from support import open_sqlite, wait_for  # noqa: E402
 
@@ -25,16 +25,11 @@ WHY = "loss plateaued for 200 steps: halving the lr — ü"
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    live = Live(tmp_path_factory.mktemp("mcp"))
-    run_id, records = live.start(100_000, 0.02, "main")
-    records.wait_past(5)
-    live.run_id, live.records = run_id, records
-    yield live
-    live.close()
+def live(live_cli):
+    return live_cli
 
 
-def agent(live: Live, calls):
+def agent(live: LiveCli, calls):
     """Run ``calls(session)`` in a session with `lernkurve mcp` on the live database."""
     server = StdioServerParameters(
         command=sys.executable, args=["-m", "lernkurve.cli", "mcp"], env=live.env
@@ -51,7 +46,7 @@ def agent(live: Live, calls):
         return pool.submit(anyio.run, session).result()
 
 
-def commands(live: Live) -> int:
+def commands(live: LiveCli) -> int:
     """How many commands the run was sent (a refused steer sends none)."""
     with open_sqlite(live.db) as conn:
         query = "SELECT count(*) FROM commands WHERE run_id = ?"
