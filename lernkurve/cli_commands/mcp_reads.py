@@ -42,7 +42,8 @@ def register(server: Any, agent: Agent) -> None:
         run_id: int, keys: list[str] | None = None, since_step: int = 0, max_points: int = 200
     ) -> dict[str, Any]:
         """A run's metric points per key as [step, value] from ``since_step`` on, at most
-        ``max_points`` per key (downsampled keeping the extremes); all keys if none given."""
+        ``max_points`` per key (from step 0: downsampled keeping the extremes; from a later
+        step: evenly spaced, the first and last kept); all keys if none given."""
         if not 2 <= max_points <= MOST_POINTS:
             raise Refused(f"max_points must be between 2 and {MOST_POINTS}")
         answer = agent.read(
