@@ -9,6 +9,9 @@ from pathlib import Path
 from lernkurve.store.checkpoints import folder_of
 from lernkurve.store.database import Database
 
+# The names of a run's media files (PNG); the routes that serve them accept no others.
+FILE_NAME = r"[A-Za-z0-9._-]+\.png"
+
 
 def media_root(db: Database) -> Path:
     """``<file>.media/`` beside an SQLite file; else a data-dir folder keyed by the db's id."""

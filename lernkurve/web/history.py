@@ -7,7 +7,7 @@ import re
 from flask import Response, request, send_from_directory, stream_with_context
 
 from lernkurve.store import impact, queries
-from lernkurve.store.media import run_media_dir
+from lernkurve.store.media import FILE_NAME, run_media_dir
 from lernkurve.store.models import Event, Snapshot
 from lernkurve.web.rest import MAX_ID, ApiError, api_blueprint, db, int_arg, load_run, rows_of
 
@@ -79,7 +79,7 @@ def events(run_id: int):
     return {"events": impact.annotate(db(), run_id, rows_of(Event, run_id))}
 
 
-MEDIA_NAME = re.compile(r"[A-Za-z0-9._-]+\.png")
+MEDIA_NAME = re.compile(FILE_NAME)
 
 
 @bp.get("/runs/<int:run_id>/media/<name>")

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Request, abort, request
 
+from lernkurve.store.media import FILE_NAME
+
 # Only a page on this machine may frame the dashboard: a notebook's output cell (run.show()).
 # No X-Frame-Options: it cannot name several origins, and frame-ancestors supersedes it.
 FRAME_ANCESTORS = "http://127.0.0.1:* http://localhost:*"
@@ -35,7 +37,7 @@ OLD_COOKIE_PREFIX = "lernkurve_token"
 # A download link cannot carry a header: CSV export accepts this key, derived from the token.
 DOWNLOAD_KEY_LABEL = b"lernkurve-download"
 # The links it opens: a run's CSV export and its media files (an <img> cannot send a header).
-DOWNLOAD_PATH = re.compile(r"/api/runs/\d+/(export\.csv|media/[A-Za-z0-9._-]+\.png)")
+DOWNLOAD_PATH = re.compile(rf"/api/runs/\d+/(export\.csv|media/{FILE_NAME})")
 
 
 def is_loopback_name(name: str | None) -> bool:
