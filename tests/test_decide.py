@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import random
+import statistics
 import threading
 
 import pytest
@@ -79,7 +80,9 @@ def test_lr_test_restores_the_exact_state_and_suggests_an_lr_below_divergence(ap
     suggested = result["suggested_lr"]
     assert result["verdict"] == "valley" and lrs[0] < suggested < lrs[-1]
     below = max(i for i, lr in enumerate(lrs) if lr <= suggested * (1 + 1e-9))
-    assert smoothed[below] <= 1.1 * smoothed[0] + 1e-12  # where the loss does not hurt yet
+    # where the loss does not hurt yet: not above the level the curve began at, read from ten
+    # batches (smoothed[0] is one batch of 32: a lucky one sits ~20 % low in 2 % of runs)
+    assert smoothed[below] <= 1.1 * statistics.median(finite[:10])
     assert result["run_id"] == child_id
 
     main_steps = [p[0] for p in api.points(run_id, "loss")]
