@@ -6,6 +6,7 @@ benchmarks/bench_writer_load.py's to say).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, event, text
 
+from lernkurve import cli
 from lernkurve.store import impact, pgblocks
 from lernkurve.store.database import Database, rows_as_columns
 from lernkurve.store.migrate import HEAD
@@ -98,6 +100,28 @@ def test_steps_past_32_bits_are_kept_on_both_stores(api, db_path):
     assert api.get(f"/api/runs/{run.id}").get_json()["step"] == 2**40
     with pytest.raises(OverflowError):  # past 64 bits: refused, never wrapped
         pgblocks.copy_data(run.id, rows_as_columns([(run.id, "loss", 2**63, 1.0, 1.0)]))
+
+
+WRITES = [
+    "DELETE FROM runs",
+    "DROP TABLE events",
+    "COMMIT; DELETE FROM runs",  # ends a read-only transaction, then writes in the next
+    "SET default_transaction_read_only = off; COMMIT; DELETE FROM runs",
+    "SELECT 1; DELETE FROM runs",
+]
+
+
+@pytest.mark.parametrize("sql", WRITES)
+def test_lernkurve_query_writes_nothing_on_either_store(db_path, capsys, sql):
+    run = client.init(name="kept", config={}, db=db_path, system_metrics=False)
+    run.log(0, loss=1.0)
+    run.finish()
+    assert cli.main(["query", sql, "--db", str(db_path)]) == 1
+    assert "lernkurve query:" in capsys.readouterr().err
+    kept = "SELECT name, (SELECT count(*) FROM events) AS e FROM runs WHERE name LIKE 'ke%'"
+    assert cli.main(["query", kept, "--db", str(db_path), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert len(rows) == 1 and rows[0]["name"] == "kept"
 
 
 def test_metric_ids_are_64_bit_and_an_older_database_gets_its_chart_buckets(pg_url):

@@ -1,5 +1,6 @@
-"""``query "SQL"``: read-only SQL on the database (SQLite mode=ro and query_only; PostgreSQL a
-READ ONLY transaction), so a statement that writes is refused by the database itself."""
+"""``query "SQL"``: one read-only SQL statement on the database (SQLite mode=ro and query_only;
+PostgreSQL read-only transactions only, one prepared statement), so a statement that writes is
+refused by the database itself."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from lernkurve.cli_commands.errors import CliError
 from lernkurve.cli_commands.parser import positive
 
 MAX_ROWS = 10_000  # rows printed at most (--limit changes it)
+READ_ONLY_SESSION = "-c default_transaction_read_only=on"  # PostgreSQL's, for every transaction
 
 
 def add(sub, parent: argparse.ArgumentParser) -> None:
@@ -63,14 +65,20 @@ def _sqlite(url: str, sql: str, limit: int) -> tuple[list[str], list[list[Any]]]
 
 def _postgres(url: str, sql: str, limit: int) -> tuple[list[str], list[list[Any]]]:
     from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
 
-    engine = create_engine(url)
+    # psycopg 3 whatever driver the URL names: its prepared statement is one statement only
+    # ("COMMIT; DELETE ..." in the simple protocol would end the read-only transaction and
+    # then write), and every transaction of the connection starts read-only.
+    driver = make_url(url).set(drivername="postgresql+psycopg")
+    engine = create_engine(driver, connect_args={"options": READ_ONLY_SESSION})
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            result = conn.exec_driver_sql(sql.replace("%", "%%"))
-            columns = list(result.keys()) if result.returns_rows else []
-            rows = [_plain(r) for r in result.fetchmany(limit)] if columns else []
+            cursor = conn.connection.driver_connection.cursor()
+            cursor.execute(sql, prepare=True)
+            columns = _columns(cursor.description)
+            rows = [_plain(r) for r in cursor.fetchmany(limit)] if columns else []
             conn.rollback()
         return columns, rows
     finally:
