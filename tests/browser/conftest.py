@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -77,6 +78,7 @@ class Dashboard:
     server: Server
     errors: list[str] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
+    pending: set = field(default_factory=set)  # the page's requests not answered yet
 
     @property
     def api(self) -> Api:
@@ -122,6 +124,13 @@ class Dashboard:
             chart,
         )
 
+    def settle(self, timeout: float = 15.0) -> None:
+        """Wait until every request the page sent is answered: a test that ends its script
+        while a change is on its way would see the ended run's 409 in the console."""
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            self.page.wait_for_timeout(20)  # (the page's events arrive while Playwright waits)
+
     def field(self, container: str, key: str):
         """The number or text box of an hparam field."""
         return self.page.locator(f"{container} [data-key='{key}'] .form-control").first
@@ -144,6 +153,9 @@ def dashboard(browser, server):
             dash.external.append(req.url)
 
     page.on("request", request)
+    page.on("request", lambda req: dash.pending.add(req))
+    page.on("requestfinished", lambda req: dash.pending.discard(req))
+    page.on("requestfailed", lambda req: dash.pending.discard(req))
     page.goto(f"{server.base_url}/?token={server.token}")
     page.wait_for_selector("html[data-ready][data-connection='online']")
     yield dash

@@ -45,6 +45,7 @@ def script(dashboard):
     loop = LoopScript(dashboard.server.db_path)
     dashboard.api.wait_step(loop.run.id, 5)
     yield loop
+    dashboard.settle()
     loop.finish()
 
 
@@ -199,6 +200,7 @@ def test_a_long_lr_reads_rounded_and_apply_sends_only_what_was_edited(dashboard)
         assert answer.value.request.post_data_json == {"weight_decay": 0.02}
         assert answer.value.status == 200
     finally:
+        dashboard.settle()
         script.finish()
 
 
@@ -277,4 +279,5 @@ def test_a_real_schedule_scaled_pinned_and_released_from_the_page(dashboard):
             lambda: re.fullmatch(r"Follows the schedule ×0\.\d+\.", state.inner_text())
         )
     finally:
+        dashboard.settle()
         script.finish()
