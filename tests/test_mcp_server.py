@@ -131,3 +131,129 @@ def test_a_reason_is_limited_and_an_unknown_client_refused(tmp_path):
             api.call("PATCH", "/runs/1/hparams", {"lr": 1e-3}, why="fine")
     finally:
         api.close()
+
+
+@pytest.fixture
+def steering(live):
+    """Steering allowed for one test, off again after it (as the module's run starts)."""
+    live.cli("mcp", "allow-steering")
+    yield
+    live.cli("mcp", "deny-steering")
+
+
+@pytest.fixture
+def reading_off(live):
+    """Reading denied for one test, on again after it: steers need no reading."""
+    live.cli("mcp", "deny-reading")
+    yield
+    live.cli("mcp", "allow-reading")
+
+
+def steer(live: LiveCli, tool: str, arguments: dict):
+    """One call of a steering ``tool`` on the live run, with WHY as its reason."""
+
+    async def call(s):
+        return await s.call_tool(tool, {"run_id": live.run_id, "reason": WHY, **arguments})
+
+    return agent(live, call)
+
+
+def children(live: LiveCli, task: str) -> dict[int, str]:
+    """The live run's child runs of ``task`` (an lr test's, a race's): id -> status."""
+    with open_sqlite(live.db) as conn:
+        query = "SELECT id, status FROM runs WHERE parent_id = ? AND task = ? ORDER BY id"
+        return dict(conn.execute(query, (live.run_id, task)).fetchall())
+
+
+def by_the_agent(payload: dict) -> bool:
+    """Whether an event says the agent asked for it, with its reason."""
+    return payload["by"] == "agent" and payload["reason"] == WHY
+
+
+def test_the_trial_tools_are_refused_while_steering_is_off(live):
+    sent = commands(live)
+    asks = {
+        "release_lr": {},
+        "lr_test": {"min_lr": 1e-4, "max_lr": 1e-1, "steps": 10},
+        "race": {"variants": [{"lr": 1e-3}, {"lr": 2e-3}], "steps": 5},
+        "autopilot": {"switch": "on"},
+    }
+
+    async def calls(s):
+        base = {"run_id": live.run_id, "reason": WHY}
+        return {tool: await s.call_tool(tool, {**base, **ask}) for tool, ask in asks.items()}
+
+    for tool, answer in agent(live, calls).items():
+        assert answer.is_error, tool
+        assert "lernkurve mcp allow-steering" in text(answer), text(answer)
+        assert "\n" not in text(answer).strip(), text(answer)
+    assert commands(live) == sent
+    assert not children(live, "lr_test") and not children(live, "race")
+
+
+def test_release_lr_hands_a_pinned_lr_back_to_its_schedule(live, steering):
+    scheduled = live.json("show", str(live.run_id))["run"]["hparams"]["lr"]
+    count = len(live.events(live.run_id, "hparams"))
+    pinned = steer(live, "set_hparams", {"values": {"lr": 2e-3}, "mode": "override"})
+    assert not pinned.is_error, text(pinned)
+    live.wait_event(live.run_id, "hparams", count + 1)
+    seen = len(live.records.all())
+
+    released = steer(live, "release_lr", {})
+    assert not released.is_error, text(released)
+    event = live.wait_event(live.run_id, "hparams", count + 2)["payload"]
+    assert event["mode"] == "release" and by_the_agent(event)
+    assert event["changes"]["lr"] == [pytest.approx(2e-3), pytest.approx(scheduled)]
+    wait_for(lambda: pytest.approx(scheduled) in lrs_after(live.records, seen))
+    assert live.json("show", str(live.run_id))["run"]["hparams"]["lr"] == pytest.approx(scheduled)
+
+
+def test_lr_test_runs_in_the_script_as_the_agent_asked(live, steering, reading_off):
+    seen, tests = len(live.records.all()), len(live.events(live.run_id, "lr_test"))
+    answer = steer(live, "lr_test", {"min_lr": 1e-4, "steps": 10})
+    assert not answer.is_error, text(answer)
+    child = answer.structured_content["run_id"]
+    assert answer.structured_content["metric"] == "loss"
+    result = live.wait_event(live.run_id, "lr_test", tests + 1)["payload"]
+    assert by_the_agent(result) and result["run_id"] == child
+    assert result["min_lr"] == 1e-4 and result["max_lr"] == 1.0  # no max given: the default's
+    assert result["planned_steps"] == 10 and "suggested_lr" in result
+    assert child in children(live, "lr_test")
+    tried = [r["lr"] for r in live.records.all()[seen:] if r["trial"]]
+    assert tried[0] == pytest.approx(1e-4) and len(tried) >= 2
+
+
+def test_race_runs_its_variants_and_goes_on_with_the_winner(live, steering):
+    races = len(live.events(live.run_id, "race"))
+    variants = [{"lr": 1e-3}, {"lr": 2e-3}]
+    answer = steer(live, "race", {"variants": variants, "steps": 5, "mode": "max"})
+    assert not answer.is_error, text(answer)
+    run_ids = answer.structured_content["run_ids"]
+    raced = live.wait_event(live.run_id, "race", races + 1)["payload"]
+    assert by_the_agent(raced) and raced["mode"] == "max" and raced["steps"] == 5
+    assert [r["run_id"] for r in raced["results"]] == run_ids
+    assert [r["hparams"] for r in raced["results"]] == variants
+    scores = [r["score"] for r in raced["results"]]
+    assert raced["winner"] == scores.index(max(scores))  # "max": the highest score wins
+    assert set(run_ids) <= set(children(live, "race"))
+    seen = len(live.records.all())
+    winner = variants[raced["winner"]]["lr"]
+    wait_for(lambda: pytest.approx(winner) in lrs_after(live.records, seen))
+
+
+def test_autopilot_on_off_and_an_undo_with_nothing_to_undo(live, steering):
+    switches = len(live.events(live.run_id, "autopilot"))
+    on = steer(live, "autopilot", {"switch": "on"})
+    assert not on.is_error and on.structured_content["autopilot"]["enabled"] is True
+    switched = live.wait_event(live.run_id, "autopilot", switches + 1)["payload"]
+    assert by_the_agent(switched) and switched["enabled"] is True
+    assert "by" not in switched["settings"] and "reason" not in switched["settings"]
+    assert live.json("show", str(live.run_id))["run"]["config"]["autopilot"]["enabled"] is True
+
+    off = steer(live, "autopilot", {"switch": "off"})
+    assert not off.is_error, text(off)
+    switched = live.wait_event(live.run_id, "autopilot", switches + 2)["payload"]
+    assert by_the_agent(switched) and switched["enabled"] is False
+    undo = steer(live, "autopilot", {"switch": "undo"})
+    assert undo.is_error and "nothing since its last undo" in text(undo)
+    assert "\n" not in text(undo).strip(), text(undo)

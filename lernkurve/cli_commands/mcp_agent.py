@@ -35,6 +35,11 @@ class Agent:
             raise Refused(READING_OFF)
         return self._call(method, path, None, "", **query)
 
+    def row(self, run_id: int) -> dict:
+        """The run's row for a steer's own use (an lr test's default range), never shown to
+        the agent: a steer allowed with reading off must not be refused for reading."""
+        return self._call("GET", f"/runs/{run_id}", None, "")
+
     def steer(self, method: str, path: str, body: dict, reason: str) -> Any:
         """A steer's answer, the reason recorded with its event; Refused as the API refuses
         (with steering off: how to allow it)."""

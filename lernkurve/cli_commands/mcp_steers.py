@@ -49,7 +49,7 @@ def register(server: Any, agent: Agent) -> None:
     ) -> dict[str, Any]:
         """Start an LR range test from where the run is (its state is put back after); its
         result (a suggested lr) comes as an lr_test event on the run."""
-        low, high = lr_range(agent.read("GET", f"/runs/{run_id}"))
+        low, high = lr_range(agent.row(run_id))
         body = {"min_lr": low if min_lr is None else min_lr, "steps": steps}
         body |= {"max_lr": high if max_lr is None else max_lr}
         body |= {"metric": metric} if metric else {}
