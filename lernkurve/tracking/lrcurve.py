@@ -12,6 +12,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from lernkurve.tracking.noise import batch_noise
+
 DIVERGE_RATIO = 4.0  # an lr test stops once the smoothed loss passes its best this many times
 MIN_STEPS_BEFORE_STOP = 5  # and the best counts only from here: the first values are single
 # batches, and one lucky batch of a converged run must not end the test
@@ -21,7 +23,6 @@ MIN_VALUES = 5  # fewer values than this say nothing about a curve
 VALLEY_POINTS = 500  # the valley search is quadratic: longer curves are thinned to this
 FLAT = 0.1  # a fall smaller than this share of the starting loss is no valley ...
 NOISE_TIMES = 5.0  # ... nor one smaller than this many times the noise the smoothing leaves
-MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation per median deviation
 NOISE_VALUES = 20  # the noise is read from at least this many values
 SMOOTHED_NOISE = math.sqrt((1 - SMOOTHING) / (1 + SMOOTHING))  # what smoothing leaves of it
 
@@ -114,13 +115,9 @@ def _usable(lrs: list[float], losses: list[float | None]) -> list[tuple[float, f
 
 
 def _noise(raw: list[float]) -> float:
-    """The batch-to-batch spread of the losses, from their second differences (blind to a
-    steady trend; a bend counts only where it is) by their median; 0 for a curve too short to
-    tell a bend from noise."""
-    if len(raw) < NOISE_VALUES:
-        return 0.0
-    bends = [a - 2 * b + c for a, b, c in zip(raw, raw[1:], raw[2:], strict=False)]
-    return MAD_TO_SIGMA * statistics.median(abs(d) for d in bends) / math.sqrt(6)
+    """The batch-to-batch spread of the losses; 0 for a curve too short to tell a bend from
+    noise."""
+    return batch_noise(raw, NOISE_VALUES) or 0.0
 
 
 def _no_minimum(

@@ -16,10 +16,13 @@ from lernkurve.shared.metrics import number, pick_metric
 from lernkurve.store.trialrows import end_children
 from lernkurve.tracking.child import ChildRun
 from lernkurve.tracking.lrcurve import DIVERGE_RATIO, stop_reason, suggest_lr
+from lernkurve.tracking.noise import batch_noise
 from lernkurve.tracking.state import TrainingState
 from lernkurve.tracking.torchdist import in_distributed_job
 
 KEPT_TOLERANCE = 1e-9  # a winner this close to the values the race began with changed nothing
+NOISE_MARGIN = 2.0  # a race changes the values it began with only for a variant whose score is
+# better than theirs by more than this many standard errors of the two scores' difference
 
 
 def close_unstarted(db: Any, run_id: int) -> None:
@@ -167,16 +170,23 @@ class Race(Trial):
         self._begin_variant()
         return self.start
 
-    def _score(self) -> float | None:
-        values = [self.values[s] for s in sorted(self.values)[-self.scored_over :]]
-        if not values or not all(math.isfinite(v) for v in values):
-            return None
-        return sum(values) / len(values)
+    def _score(self) -> tuple[float | None, float | None]:
+        """The mean of the metric over the variant's last values (None: not all finite) and
+        its standard error (None: too few values to read their noise from)."""
+        ordered = [self.values[s] for s in sorted(self.values)]
+        scored = ordered[-self.scored_over :]
+        if not scored or not all(math.isfinite(v) for v in scored):
+            return None, None
+        spread = batch_noise([v for v in ordered if math.isfinite(v)])
+        error = None if spread is None else spread / math.sqrt(len(scored))
+        return sum(scored) / len(scored), error
 
     def _end_variant(self) -> None:
-        score = self._score()
+        score, uncertainty = self._score()
         hparams = dict(self.variants[self.index])
-        self.results.append({"hparams": hparams, "score": score, "run_id": self.child.id})
+        result = {"hparams": hparams, "score": score, "uncertainty": uncertainty}
+        result["run_id"] = self.child.id
+        self.results.append(result)
         self.close_child()
         if score is None:
             return
@@ -186,22 +196,39 @@ class Race(Trial):
         if better:
             self.best = (score, self.index, TrainingState(self.run), self.calls)
 
+    def _too_close(self, best: int, before: dict) -> int | None:
+        """The variant with the values the race began with, when ``best`` beat it by no more
+        than NOISE_MARGIN standard errors of their difference: the race can't tell them apart."""
+        for index, variant in enumerate(self.variants):
+            if index != best and _unchanged(before, variant):
+                mine, theirs = self.results[best], self.results[index]
+                errors = (mine["uncertainty"], theirs["uncertainty"])
+                if theirs["score"] is None or None in errors:
+                    return None  # it diverged, or too few values to tell
+                margin = abs(mine["score"] - theirs["score"])
+                return index if margin <= NOISE_MARGIN * math.hypot(*errors) else None
+        return None
+
     def finish(self) -> dict:
-        """Go on from the winner's end state; its points become the parent's too."""
-        winner = None
-        if self.best is None:  # every variant diverged or logged nothing: back to the start
+        """Go on from the winner's end state; its points become the parent's too. A race too
+        close to call goes on from where it began, with the values it began with."""
+        before = {k: self.state.hparams.get(k) for v in self.variants for k in v}
+        winner = None if self.best is None else self.best[1]
+        current = None if winner is None else self._too_close(winner, before)
+        if winner is None or current is not None:  # none scored, or no evidence for a change
             self.state.restore()
-            end = self.start
+            winner, end = current, self.start
         else:
-            _, winner, state, calls = self.best
+            _, _, state, calls = self.best
             state.restore()
             end = self.start + self.steps
             self.run.buffer.points.extend(calls)
-        before = {k: self.state.hparams.get(k) for v in self.variants for k in v}
         return {
             "results": self.results,
             "winner": winner,
             "kept": winner is not None and _unchanged(before, self.variants[winner]),
+            "too_close": current is not None,
+            "noise_margin": NOISE_MARGIN,
             "before": before,
             "metric": self.metric,
             "mode": self.mode,

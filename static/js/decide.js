@@ -252,7 +252,8 @@ function raceText(ev) {
   const payload = ev.payload || {};
   const winner = (payload.results || [])[payload.winner];
   if (!winner) return t("ev.raceNone");
-  return t(payload.kept ? "race.keptStatus" : "race.won", { winner: hparamsText(winner.hparams) });
+  const key = payload.too_close ? "race.tooCloseStatus" : payload.kept ? "race.keptStatus" : "race.won";
+  return t(key, { winner: hparamsText(winner.hparams) });
 }
 
 /** What a race changed: {text, values: {key: [before, after]}}; null when it changed nothing. */

@@ -122,7 +122,7 @@ function describeRace(payload) {
   const winner = (payload.results || [])[payload.winner];
   if (!winner) return t("ev.raceNone");
   const said = { n: payload.results.length, winner: hparamsText(winner.hparams), score: number(winner.score) };
-  return t(payload.kept ? "ev.raceKept" : "ev.race", said);
+  return t(payload.too_close ? "ev.raceTooClose" : payload.kept ? "ev.raceKept" : "ev.race", said);
 }
 
 /** Every line a marker's label and tooltip show: who made it, what changed, what it did. */

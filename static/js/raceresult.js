@@ -49,12 +49,20 @@ export function raceSteps(ev) {
 export function ruleText(payload) {
   const best = t(payload.mode === "max" ? "race.highestMean" : "race.lowestMean");
   const n = payload.scored_over ?? Math.max(1, Math.floor((payload.steps ?? 0) / 5));
-  return t("race.rule", { best, metric: payload.metric ?? "loss", n: integer(n) });
+  const rule = t("race.rule", { best, metric: payload.metric ?? "loss", n: integer(n) });
+  if (!Number.isFinite(payload.noise_margin)) return rule;
+  return `${rule} ${t("race.ruleNoise", { z: number(payload.noise_margin) })}`;
+}
+
+/** "0.412 ± 0.013": a score and its standard error (when the race could read its noise). */
+function scoreText(result) {
+  const score = number(result.score);
+  return Number.isFinite(result.uncertainty) ? `${score} ± ${number(result.uncertainty)}` : score;
 }
 
 /** What a race did: "won", "kept" (the values it began with won) or why a variant lost. */
 function outcome(result, index, payload) {
-  if (index === payload.winner) return t(payload.kept ? "race.kept" : "race.won1");
+  if (index === payload.winner) return t(payload.too_close ? "race.tooClose" : payload.kept ? "race.kept" : "race.won1");
   return result.score === null || result.score === undefined ? t("race.noScore") : "";
 }
 
@@ -65,7 +73,7 @@ function resultRow(result, index, payload) {
   const swatch = document.createElement("span");
   swatch.className = "legend-swatch";
   swatch.style.background = raceColor(index);
-  const cells = [swatch, hparamsText(result.hparams), number(result.score), outcome(result, index, payload)];
+  const cells = [swatch, hparamsText(result.hparams), scoreText(result), outcome(result, index, payload)];
   cells.forEach((content, i) => {
     const td = document.createElement("td");
     if (i === 1) td.className = "font-monospace";

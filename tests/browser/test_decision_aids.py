@@ -276,6 +276,44 @@ def test_a_race_won_by_the_current_values_says_it_kept_them(dashboard, script):
     assert re.search(r"the current values \(lr=0\.1\) kept", row.inner_text())
 
 
+def test_a_race_too_close_to_call_says_so_with_every_scores_noise(dashboard, script):
+    page = dashboard.page
+    dashboard.open_run(script.run.id)
+    race = race_result(kept=True)
+    race["results"][0]["score"] = 0.49  # better than the current values' 0.5, by noise
+    for result, uncertainty in zip(race["results"], [0.02, 0.015, None], strict=True):
+        result["uncertainty"] = uncertainty
+    race |= {"too_close": True, "noise_margin": 2.0, "end_step": 20}
+    script.write("events", "race", race, step=20)
+    status = page.locator("#decide-status", has_text="too close to call")
+    status.wait_for()
+    assert status.inner_text().startswith(
+        "Race too close to call: no variant beat the current values (lr=0.1) by more than the "
+        "noise; the run goes on from where the race began, unchanged."
+    )
+    assert page.locator("#decide-change .change-undo").count() == 0
+    row = page.locator("#events-list li[data-kind='race']")
+    assert "too close to call, the current values (lr=0.1) kept" in row.inner_text()
+
+    row.locator(".race-show").click()
+    page.locator("#race-result-modal").wait_for(state="visible")
+    assert (
+        page.locator("#race-result-rule")
+        .inner_text()
+        .endswith(
+            "The values the race began with change only for a variant better than them by more "
+            "than 2 standard errors."
+        )
+    )
+    rows = page.locator("#race-result-rows tr")
+    cells = [rows.nth(i).locator("td").all_inner_texts()[1:] for i in range(3)]
+    assert cells == [
+        ["lr=0.03", "0.49 ± 0.02", ""],
+        ["lr=0.1", "0.5 ± 0.015", "kept: no variant did better by more than the noise"],
+        ["lr=3", "–", "no score (diverged or logged nothing)"],
+    ]
+
+
 def test_the_race_dialog_says_what_each_row_changes_and_asks_again_beyond_ten(dashboard):
     api, page = dashboard.api, dashboard.page
     loop = ScriptRun(dashboard.server.db_path, "odd lr", {"lr": 0.01874}, live=["lr"])
