@@ -199,6 +199,8 @@ class Race(Trial):
     def _too_close(self, best: int, before: dict) -> int | None:
         """The variant with the values the race began with, when ``best`` beat it by no more
         than NOISE_MARGIN standard errors of their difference: the race can't tell them apart."""
+        if _unchanged(before, self.variants[best]):
+            return None  # they won themselves
         for index, variant in enumerate(self.variants):
             if index != best and _unchanged(before, variant):
                 mine, theirs = self.results[best], self.results[index]
