@@ -81,3 +81,13 @@ def test_a_comparison_reads_each_runs_first_logged_key_in_one_request(api, db_pa
 )
 def test_a_comparison_request_names_runs_and_keys(api, query):
     assert api.get(f"/api/metrics?{query}").status_code == 400
+
+
+def test_since_step_returns_the_points_from_that_step_on(api, db_path):
+    run_id = log_wave(db_path, 20_000)
+    url = f"/api/runs/{run_id}/metrics?since_step=19990"
+    series = api.get(url).get_json()["series"]
+    assert [p[0] for p in series["loss"]] == list(range(19_990, 20_000))
+    assert series["spike"] == []  # logged at step 6666 only
+    thinned = api.get(f"{url}&keys=acc&max_points=4").get_json()["series"]["acc"]
+    assert 2 <= len(thinned) <= 4 and all(p[0] >= 19_990 for p in thinned)

@@ -34,6 +34,7 @@ run.finish()
 db = Database(sys.argv[1])
 out = {"all": metric_series(db, run.id, ["loss", "acc", "note"]),
        "shown": metric_series(db, run.id, ["loss"], max_points=100, since_id=3),
+       "later": metric_series(db, run.id, ["loss", "acc"], max_points=50, since_step=1900),
        "csv": "".join(csv_lines(db, run.id, chunk=700))}
 with db.engine.connect() as conn:
     out["between"] = blockreads.points_between(conn, run.id, 10, 60, 30)
@@ -84,6 +85,7 @@ def test_reads_without_numpy_are_the_reads_with_it(tmp_path):
     with_numpy = {
         "all": metric_series(db, run_id, ["loss", "acc", "note"]),
         "shown": metric_series(db, run_id, ["loss"], max_points=100, since_id=3),
+        "later": metric_series(db, run_id, ["loss", "acc"], max_points=50, since_step=1900),
         "csv": "".join(csv_lines(db, run_id, chunk=700)),
     }
     from lernkurve.store import blockreads
@@ -97,3 +99,5 @@ def test_reads_without_numpy_are_the_reads_with_it(tmp_path):
     for name, value in with_numpy.items():
         assert plain[name] == json.loads(json.dumps(value)), name
     assert len(plain["shown"]["series"]["loss"]) <= 100
+    later = plain["later"]["series"]["loss"]
+    assert 2 <= len(later) <= 50 and min(p[0] for p in later) >= 1900  # 2**40 counts as later

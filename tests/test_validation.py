@@ -171,7 +171,14 @@ def test_deeply_nested_json_is_a_400(api):
 
 @pytest.mark.parametrize(
     "query",
-    ["since_id=9223372036854775808", "since_id=-1", "since_id=1e3", "max_points=" + "9" * 5000],
+    [
+        "since_id=9223372036854775808",
+        "since_id=-1",
+        "since_id=1e3",
+        "max_points=" + "9" * 5000,
+        "since_step=-1",
+        "since_step=x",
+    ],
 )
 def test_out_of_range_query_numbers_are_400(api, query):
     run_id = api.start("spiral", epochs=1)["id"]

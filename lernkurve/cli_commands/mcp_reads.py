@@ -51,9 +51,10 @@ def register(server: Any, agent: Agent) -> None:
             f"/runs/{run_id}/metrics",
             keys=",".join(keys) if keys else None,
             max_points=max_points if since_step <= 0 else None,
+            since_step=since_step if since_step > 0 else None,
         )
         series = {
-            key: [[step, value] for step, value, _ in rows if step >= since_step]
+            key: [[step, value] for step, value, _ in rows]
             for key, rows in answer["series"].items()
         }
         return {"run_id": run_id, "series": {k: _thin(v, max_points) for k, v in series.items()}}

@@ -32,6 +32,19 @@ class Points:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def from_step(self, step: int) -> Points:
+        """The points at ``step`` or later (in the same order)."""
+        if hasattr(self.steps, "dtype"):
+            keep = self.steps >= step
+            return Points(self.ids[keep], self.steps[keep], self.values[keep], self.walls[keep])
+        kept = [
+            p
+            for p in zip(self.ids, self.steps, self.values, self.walls, strict=True)
+            if p[1] >= step
+        ]
+        columns = tuple(list(column) for column in zip(*kept, strict=True)) or ([], [], [], [])
+        return Points(*columns)
+
     def rows(self) -> list[tuple]:
         """[(step, value, wall_time)] with None for what was not finite."""
         values = [None if v != v else v for v in as_list(self.values)]

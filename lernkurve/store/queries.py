@@ -62,8 +62,10 @@ def metric_series(
     keys: list[str] | None = None,
     since_id: int = 0,
     max_points: int | None = None,
+    since_step: int = 0,
 ) -> dict:
-    """``{"series": {key: [[step, value, wall_time], ...]}, "last_id": n}`` for one run.
+    """``{"series": {key: [[step, value, wall_time], ...]}, "last_id": n}`` for one run, its
+    points from step ``since_step`` on.
 
     ``last_id`` is read first and bounds every query, so a client that subscribes with it
     gets each later point exactly once. A handful of queries for all keys together, not a few
@@ -73,11 +75,13 @@ def metric_series(
     with db.engine.connect() as conn:
         keys = keys or metric_keys(conn, run_id)
         found: dict[str, list[tuple]] = {}
-        if max_points and since_id == 0:
+        if max_points and since_id == 0 and since_step <= 0:
             found = _from_buckets(conn, run_id, keys, max_points)
         rest = [key for key in keys if key not in found]
         if rest:
             for key, points in blockreads.read(conn, run_id, rest, since_id, last_id).items():
+                if since_step > 0:
+                    points = points.from_step(since_step)
                 if max_points and len(points) > max_points:
                     points = downsample(points, max_points)
                 found[key] = points.rows()

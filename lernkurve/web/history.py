@@ -29,7 +29,8 @@ def metrics(run_id: int):
     keys = metric_keys_arg()
     since_id = int_arg("since_id", 0, high=MAX_ID)
     max_points = int_arg("max_points", None, low=2, high=MAX_POINTS_CAP)
-    return queries.metric_series(db(), run_id, keys, since_id, max_points)
+    since_step = int_arg("since_step", 0, high=MAX_ID)
+    return queries.metric_series(db(), run_id, keys, since_id, max_points, since_step)
 
 
 MAX_RUNS = 200  # runs one comparison request may name
