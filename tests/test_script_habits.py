@@ -207,7 +207,7 @@ def test_lightning_killed_then_resumed_from_its_own_checkpoint_is_the_same_run(
     proc, same, again = autoencoder(*args, "--ckpt_path", f"last-of-run-{run_id}", record="again")
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0 and "ended" in out, err
-    assert same == run_id
+    assert same == run_id, err  # (err says why a resume was refused)
     resumed = api.events(run_id, "resume")[-1]
     assert resumed["step"] == saved[-1] and resumed["payload"]["from"] == "lightning"
     with closing(open_sqlite(db_path)) as conn:

@@ -24,6 +24,7 @@ OWNED = ("running", "paused")
 # A run whose owner is on another machine counts as dead after this long without a heartbeat.
 # Generous on purpose: claiming a live run would make two processes write one run.
 STALE_AFTER = 30.0
+CLAIM_TRIES = 3  # a claim reads the row again when the app changed it since the plan
 ROW_FIELDS = (
     "status",
     "step",
@@ -175,7 +176,19 @@ def refusal(resume: ResumePlan, exc: BaseException) -> str:
 
 def claim(db: Database, resume: ResumePlan) -> None:
     """Mark the run as this process's (``restore`` puts the row back), or raise when another
-    process took it since the plan was made."""
+    process took it since the plan was made. A row the app changed meanwhile (its sweep marks
+    a dead process's run `interrupted`, seconds after the kill) is read again and claimed."""
+    for _ in range(CLAIM_TRIES):
+        if _claimed(db, resume):
+            return
+        _read_again(db, resume)
+    raise ResumeError(
+        f"run {resume.run_id} was resumed by another process meanwhile; nothing changed"
+    )
+
+
+def _claimed(db: Database, resume: ResumePlan) -> bool:
+    """Whether the run was this process's to take (its row as the plan read it) and is now."""
     before = resume.before
     unchanged = (
         RunRow.heartbeat_at.is_(None)
@@ -192,15 +205,25 @@ def claim(db: Database, resume: ResumePlan) -> None:
             .values(**values)
         ).rowcount
         if claimed != 1:
-            raise ResumeError(
-                f"run {resume.run_id} was resumed by another process meanwhile; nothing changed"
-            )
+            return False
         session.execute(  # what was asked of the dead process does not carry over
             update(Command)
             .where(Command.run_id == resume.run_id, Command.applied_at.is_(None))
             .values(applied_at=stamp)
         )
         session.commit()
+    return True
+
+
+def _read_again(db: Database, resume: ResumePlan) -> None:
+    """The row as it is now, for the next try; ResumeError when it can no longer be resumed
+    (another process has taken it, or it was deleted)."""
+    with db.Session() as session:
+        row = session.get(RunRow, resume.run_id)
+        if row is None:
+            raise ResumeError(f"run {resume.run_id} was deleted meanwhile; nothing changed")
+        _check_resumable(row)
+        resume.before = {name: getattr(row, name) for name in ROW_FIELDS}
 
 
 def restore(db: Database, resume: ResumePlan) -> None:
