@@ -140,9 +140,12 @@ def test_a_race_shows_its_variants_on_the_charts_and_marks_the_winner(dashboard)
     lines = dashboard.wait_for(drawn, TRIAL_TIMEOUT)
     assert any("lr=" in line["label"] for line in lines.values())
     chips = page.locator("#chart-block-loss [data-legend] .legend-overlay")
-    labels = {line["label"] for line in overlays(dashboard)}
-    dashboard.wait_for(lambda: set(chips.all_inner_texts()) == labels)
-    assert len(labels) >= 3
+
+    def chips_match_lines():  # read both each time: a variant's val_loss line comes later
+        labels = {line["label"] for line in overlays(dashboard)}
+        return set(chips.all_inner_texts()) == labels and labels
+
+    assert len(dashboard.wait_for(chips_match_lines)) >= 3
     chips.first.click()  # a variant's chip hides its line, as a series' chip does
     assert chips.first.get_attribute("aria-pressed") == "false"
 
