@@ -74,7 +74,6 @@ def _postgres(url: str, sql: str, limit: int) -> tuple[list[str], list[list[Any]
     engine = create_engine(driver, connect_args={"options": READ_ONLY_SESSION})
     try:
         with engine.connect() as conn:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             cursor = conn.connection.driver_connection.cursor()
             cursor.execute(sql, prepare=True)
             columns = _columns(cursor.description)

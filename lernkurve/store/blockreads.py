@@ -37,13 +37,8 @@ class Points:
         if hasattr(self.steps, "dtype"):
             keep = self.steps >= step
             return Points(self.ids[keep], self.steps[keep], self.values[keep], self.walls[keep])
-        kept = [
-            p
-            for p in zip(self.ids, self.steps, self.values, self.walls, strict=True)
-            if p[1] >= step
-        ]
-        columns = tuple(list(column) for column in zip(*kept, strict=True)) or ([], [], [], [])
-        return Points(*columns)
+        points = zip(self.ids, self.steps, self.values, self.walls, strict=True)
+        return _plain_points([p for p in points if p[1] >= step])
 
     def rows(self) -> list[tuple]:
         """[(step, value, wall_time)] with None for what was not finite."""
@@ -96,6 +91,11 @@ def _window_plain(pieces: list[tuple], since_id: int, upto_id: int | None) -> Po
         for point in zip(*piece, strict=True)
         if since_id < point[0] <= high
     )
+    return _plain_points(points)
+
+
+def _plain_points(points: list[tuple]) -> Points:
+    """(id, step, value, wall) tuples as Points of lists (no numpy)."""
     columns = tuple(list(column) for column in zip(*points, strict=True)) or ([], [], [], [])
     return Points(*columns)
 

@@ -85,7 +85,7 @@ def plan(db: Database, run_id: int, at: tuple[int, str, str] | None = None) -> R
             chosen = _newest_checkpoint(session, run_id, where)
         else:
             chosen = _framework_checkpoint(session, run_id, at)
-        before = {name: getattr(row, name) for name in ROW_FIELDS}
+        before = _row_state(row)
         config = row.config or {}
         resume = ResumePlan(run_id=run_id, **chosen, before=before, hparams=dict(row.hparams))
         resume.total_steps, resume.recipe = row.total_steps, config.get("recipe")
@@ -94,6 +94,11 @@ def plan(db: Database, run_id: int, at: tuple[int, str, str] | None = None) -> R
         resume.state = load_checkpoint(resume)
         resume.hparams.update(resume.state.get("hparams") or {})
     return resume
+
+
+def _row_state(row: RunRow) -> dict:
+    """What ``restore`` puts back and a claim checks is unchanged."""
+    return {name: getattr(row, name) for name in ROW_FIELDS}
 
 
 def _check_resumable(row: RunRow) -> None:
@@ -223,7 +228,7 @@ def _read_again(db: Database, resume: ResumePlan) -> None:
         if row is None:
             raise ResumeError(f"run {resume.run_id} was deleted meanwhile; nothing changed")
         _check_resumable(row)
-        resume.before = {name: getattr(row, name) for name in ROW_FIELDS}
+        resume.before = _row_state(row)
 
 
 def restore(db: Database, resume: ResumePlan) -> None:
