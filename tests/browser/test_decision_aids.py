@@ -216,6 +216,12 @@ def race_result(kept: bool = False) -> dict:
     }
 
 
+def result_cells(page) -> list[list[str]]:
+    """The race result table: each variant's hparams, score and outcome (the swatch left out)."""
+    rows = page.locator("#race-result-rows tr")
+    return [rows.nth(i).locator("td").all_inner_texts()[1:] for i in range(rows.count())]
+
+
 def test_a_race_shows_every_score_the_rule_and_zooms_to_its_steps(dashboard, script):
     page = dashboard.page
     script.write("events", "race", race_result(), step=20)
@@ -227,8 +233,7 @@ def test_a_race_shows_every_score_the_rule_and_zooms_to_its_steps(dashboard, scr
     rule = page.locator("#race-result-rule").inner_text()
     assert rule == "Decided by the lowest mean of loss over each variant's last 4 logged steps."
     rows = page.locator("#race-result-rows tr")
-    cells = [rows.nth(i).locator("td").all_inner_texts()[1:] for i in range(3)]
-    assert cells == [
+    assert result_cells(page) == [
         ["lr=0.03", "0.9", ""],
         ["lr=0.2", "0.5", "won"],
         ["lr=3", "–", "no score (diverged or logged nothing)"],
@@ -305,9 +310,7 @@ def test_a_race_too_close_to_call_says_so_with_every_scores_noise(dashboard, scr
             "than 2 standard errors."
         )
     )
-    rows = page.locator("#race-result-rows tr")
-    cells = [rows.nth(i).locator("td").all_inner_texts()[1:] for i in range(3)]
-    assert cells == [
+    assert result_cells(page) == [
         ["lr=0.03", "0.49 ± 0.02", ""],
         ["lr=0.1", "0.5 ± 0.015", "kept: no variant did better by more than the noise"],
         ["lr=3", "–", "no score (diverged or logged nothing)"],
