@@ -12,3 +12,14 @@ export function renderChanged(el, what, build) {
   el.replaceChildren(...build());
   return true;
 }
+
+/** Keep a dialog's submit button off until the dialog has opened: Bootstrap ignores hide()
+ * while a modal is still opening, so an answer that came back that fast left it open. */
+export function submitOnceOpen(modalEl, button) {
+  modalEl.addEventListener("show.bs.modal", () => {
+    button.disabled = true;
+  });
+  modalEl.addEventListener("shown.bs.modal", () => {
+    button.disabled = false;
+  });
+}

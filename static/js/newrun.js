@@ -3,6 +3,7 @@
 // Validation is the server's: its message appears at the field it names.
 /* global bootstrap */
 import * as api from "./api.js";
+import { submitOnceOpen } from "./dom.js";
 import { Field } from "./fields.js";
 import { optional, t } from "./i18n.js";
 import { RecipeChoice } from "./recipe.js";
@@ -22,6 +23,7 @@ export class NewRunDialog {
     this.title = document.getElementById("new-run-title");
     this.submitLabel = document.getElementById("new-submit-label");
     this.submitButton = document.getElementById("new-submit");
+    submitOnceOpen(this.modalEl, this.submitButton);
     this.onCreated = onCreated;
     this.tasks = [];
     this.fields = new Map();

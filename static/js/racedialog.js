@@ -6,6 +6,7 @@
 /* global bootstrap */
 import * as api from "./api.js";
 import { ChangeBox, describeChanges, lossFirst, lossKey } from "./decisions.js";
+import { submitOnceOpen } from "./dom.js";
 import { t } from "./i18n.js";
 import { modeFor } from "./runs.js";
 
@@ -23,6 +24,7 @@ export class RaceDialog {
     this.rowsBox = document.getElementById("race-rows");
     this.addButton = document.getElementById("race-add");
     this.startButton = document.getElementById("race-start");
+    submitOnceOpen(this.modalEl, this.startButton);
     this.metricInput = document.getElementById("race-metric");
     this.modeSelect = document.getElementById("race-mode");
     this.message = document.getElementById("race-message");

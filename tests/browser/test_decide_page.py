@@ -164,6 +164,28 @@ def test_a_race_shows_its_variants_on_the_charts_and_marks_the_winner(dashboard)
         assert page.locator(f"#runs-list > li[data-run-id='{rid}']").count() == 0
 
 
+def test_a_race_dialog_answered_while_it_still_opens_closes(dashboard):
+    """Bootstrap ignores hide() while a modal is opening: Start waits until it has opened."""
+    api, page = dashboard.api, dashboard.page
+    run = api.start(name="quick", delay_ms=5.0)
+    dashboard.open_run(run["id"])
+    api.wait_step(run["id"], 5)
+    page.locator("#chart-block-loss canvas").wait_for()
+    slow = "document.querySelector('#race-modal .modal-dialog').style.transitionDuration = '2s'"
+    page.evaluate(slow)  # a long opening (a busy page's is late)
+    page.get_by_role("button", name="Race").click()
+    start, modal = page.locator("#race-start"), page.locator("#race-modal")
+    start.wait_for()  # shown, still opening
+    start.click(force=True)  # at once, while it opens (a quick Enter does the same)
+    page.wait_for_timeout(3000)  # the opening is over
+    raced = children(api, run["id"], "race")
+    assert not (raced and modal.is_visible())  # a race started, and its dialog left open
+    if not raced:
+        start.click()
+    modal.wait_for(state="hidden")
+    assert dashboard.wait_for(lambda: children(api, run["id"], "race"))
+
+
 class LossScript(ScriptRun):
     def __init__(self, db_path) -> None:
         super().__init__(db_path, "steered", {"lr": 0.1}, live=["lr"])
