@@ -145,11 +145,6 @@ def test_sidebar_lists_runs_newest_first_with_live_badges_and_filter(dashboard):
 
 
 def test_a_run_deleted_elsewhere_leaves_the_open_page(dashboard):
-    pending: set = set()  # the page's API requests under way
-    page = dashboard.page
-    page.on("request", lambda r: "/api/" in r.url and pending.add(r))
-    page.on("requestfinished", lambda r: pending.discard(r))
-    page.on("requestfailed", lambda r: pending.discard(r))
     run = dashboard.api.start(name="short", epochs=1)
     dashboard.open_run(run["id"])
     dashboard.api.wait_status(run["id"], "completed")
@@ -159,10 +154,7 @@ def test_a_run_deleted_elsewhere_leaves_the_open_page(dashboard):
     item.wait_for(state="detached", timeout=10_000)
     dashboard.page.wait_for_function("() => !location.hash.startsWith('#/run/')")
     # A request of the open view that was under way when the run went may meet a 404: the
-    # ones still under way end first (Playwright hears of them while it is called).
-    for _ in range(100):
-        if not pending:
-            break
-        page.wait_for_timeout(100)
-    assert not pending
+    # ones still under way end first.
+    dashboard.settle(timeout=10.0)
+    assert not dashboard.pending
     dashboard.forget_errors("status of 404")
