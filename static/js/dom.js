@@ -13,13 +13,19 @@ export function renderChanged(el, what, build) {
   return true;
 }
 
-/** Keep a dialog's submit button off until the dialog has opened: Bootstrap ignores hide()
- * while a modal is still opening, so an answer that came back that fast left it open. */
-export function submitOnceOpen(modalEl, button) {
+/** A function that closes a Bootstrap dialog now, or as soon as it has opened: Bootstrap
+ * ignores hide() while a modal is still opening, so an answer that came back that fast left
+ * the dialog open. */
+export function dialogCloser(modalEl, modal) {
+  let opening = false;
   modalEl.addEventListener("show.bs.modal", () => {
-    button.disabled = true;
+    opening = true;
   });
   modalEl.addEventListener("shown.bs.modal", () => {
-    button.disabled = false;
+    opening = false;
   });
+  return () => {
+    if (opening) modalEl.addEventListener("shown.bs.modal", () => modal.hide(), { once: true });
+    else modal.hide();
+  };
 }

@@ -3,7 +3,7 @@
 // Validation is the server's: its message appears at the field it names.
 /* global bootstrap */
 import * as api from "./api.js";
-import { submitOnceOpen } from "./dom.js";
+import { dialogCloser } from "./dom.js";
 import { Field } from "./fields.js";
 import { optional, t } from "./i18n.js";
 import { RecipeChoice } from "./recipe.js";
@@ -13,6 +13,7 @@ export class NewRunDialog {
   constructor({ onCreated, runs = () => [] }) {
     this.modalEl = document.getElementById("new-run-modal");
     this.modal = bootstrap.Modal.getOrCreateInstance(this.modalEl);
+    this.close = dialogCloser(this.modalEl, this.modal);
     this.form = document.getElementById("new-run-form");
     this.taskSelect = document.getElementById("new-task");
     this.taskDesc = document.getElementById("new-task-desc");
@@ -23,7 +24,6 @@ export class NewRunDialog {
     this.title = document.getElementById("new-run-title");
     this.submitLabel = document.getElementById("new-submit-label");
     this.submitButton = document.getElementById("new-submit");
-    submitOnceOpen(this.modalEl, this.submitButton);
     this.onCreated = onCreated;
     this.tasks = [];
     this.fields = new Map();
@@ -140,7 +140,7 @@ export class NewRunDialog {
         if (recipe) body.recipe = recipe;
         run = await api.createRun(body);
       }
-      this.modal.hide();
+      this.close();
       this.onCreated(run);
     } catch (error) {
       const field = error.key && this.fields.get(error.key);

@@ -6,7 +6,7 @@
 /* global bootstrap */
 import * as api from "./api.js";
 import { ChangeBox, describeChanges, lossFirst, lossKey } from "./decisions.js";
-import { submitOnceOpen } from "./dom.js";
+import { dialogCloser } from "./dom.js";
 import { t } from "./i18n.js";
 import { modeFor } from "./runs.js";
 
@@ -20,11 +20,11 @@ export class RaceDialog {
   constructor({ onStarted }) {
     this.modalEl = document.getElementById("race-modal");
     this.modal = bootstrap.Modal.getOrCreateInstance(this.modalEl);
+    this.close = dialogCloser(this.modalEl, this.modal);
     this.form = document.getElementById("race-form");
     this.rowsBox = document.getElementById("race-rows");
     this.addButton = document.getElementById("race-add");
     this.startButton = document.getElementById("race-start");
-    submitOnceOpen(this.modalEl, this.startButton);
     this.metricInput = document.getElementById("race-metric");
     this.modeSelect = document.getElementById("race-mode");
     this.message = document.getElementById("race-message");
@@ -177,7 +177,7 @@ export class RaceDialog {
     this.startButton.disabled = true;
     try {
       const { run_ids: runIds } = await api.race(this.run.id, body);
-      this.modal.hide();
+      this.close();
       this.onStarted(this.run, runIds, variants);
     } catch (error) {
       if (error.details?.keys?.length) this.offerMetrics(error.details.keys);
