@@ -165,7 +165,8 @@ def test_live_points_redraw_only_the_charts_in_view(dashboard, many_keys_script)
     dashboard.open_run(run_id)
     dashboard.wait_for(lambda: len(page.evaluate(SHOWN)) == 100)
 
-    # Count Chart.js redraws per panel for two seconds of live points (10,000 a second).
+    # Count Chart.js redraws per panel while five more steps of live points arrive (10,000
+    # points a second when the machine keeps up; a loaded CI machine may take longer).
     page.evaluate(
         """() => {
             window.lkDraws = {};
@@ -177,14 +178,16 @@ def test_live_points_redraw_only_the_charts_in_view(dashboard, many_keys_script)
             };
         }"""
     )
-    before = api.run(run_id)["step"]
-    page.wait_for_timeout(2000)
+    started = time.monotonic()
+    api.wait_step(run_id, api.run(run_id)["step"] + 5)
+    page.wait_for_timeout(500)  # the last step's points reach the page
+    seconds = time.monotonic() - started
     draws = page.evaluate("() => window.lkDraws")
-    assert api.run(run_id)["step"] >= before + 5  # points kept coming
     drawn = page.evaluate(DRAWN)
     assert 1 <= len(drawn) <= 20
     assert set(draws) <= set(drawn)  # no chart out of view drew
-    assert max(draws.values()) <= 30  # at most ~10 a second, not one per message
+    # At most ~10 a second (UPDATE_INTERVAL_MS), not one per message.
+    assert 1 <= max(draws.values()) <= 10 * seconds + 10
 
     # A panel out of view kept its points: scrolled to, it shows the newest steps.
     step = api.run(run_id)["step"]
