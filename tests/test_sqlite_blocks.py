@@ -12,7 +12,7 @@ import sys
 from contextlib import closing
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from lernkurve.store import blockreads, impact, liteblocks
 from lernkurve.store.columns import columns_of
@@ -202,6 +202,14 @@ while True:
 """
 
 
+def write_points(db: Database, run_id: int, batch: list[tuple]) -> None:
+    """(step, wall, value) points of "loss", committed as a writer's batch is."""
+    columns = columns_of([(step, wall, {"loss": value}) for step, wall, value in batch])
+    with db.write() as conn:
+        db.insert_columns(conn, run_id, columns.keys)
+        db.upsert_buckets(conn, run_id, columns.buckets)
+
+
 def test_each_runs_last_is_its_point_at_the_highest_step_logged_last_there(db_path):
     db = Database(db_path)
     ids = [db.insert_run(name=f"run {i}", task="script").id for i in range(4)]
@@ -213,14 +221,33 @@ def test_each_runs_last_is_its_point_at_the_highest_step_logged_last_there(db_pa
     }
     for run_id, calls in batches.items():
         for batch in calls:
-            columns = columns_of([(step, wall, {"loss": v}) for step, wall, v in batch])
-            with db.write() as conn:
-                db.insert_columns(conn, run_id, columns.keys)
-                db.upsert_buckets(conn, run_id, columns.buckets)
+            write_points(db, run_id, batch)
     found = run_summaries(db, ids, "loss", "min")
     last = {run_id: (row["last"], row["last_step"]) for run_id, row in found.items()}
     assert last == {ids[0]: (1.0, 9), ids[1]: (1.25, 4), ids[2]: (None, 7)}
     assert found[ids[0]]["best"] == 0.5 and found[ids[0]]["best_step"] == 5
+
+
+def test_a_run_s_last_point_is_found_while_its_newest_block_grows(db_path):
+    """The run list's "last" while the script logs: a batch that lands in the middle of the
+    read grows the newest block in place (a new top step); the read sees it or not, never
+    a run with no last point."""
+    db = Database(db_path)
+    run_id = db.insert_run(name="live", task="script").id
+    write_points(db, run_id, [(step, 1.0, 1.0 / (step + 1)) for step in range(10)])
+    landed = []
+
+    def a_batch_lands(_conn, _cursor, statement, *_):
+        if "max(hi_step)" in statement and not landed:
+            landed.append(True)
+            write_points(db, run_id, [(10, 2.0, 0.5)])  # merged into the same small block
+
+    event.listen(db.engine, "after_cursor_execute", a_batch_lands)
+    found = run_summaries(db, [run_id], "loss", "min")[run_id]
+    event.remove(db.engine, "after_cursor_execute", a_batch_lands)
+    assert landed
+    assert (found["last_step"], found["last"]) in [(9, 0.1), (10, 0.5)]
+    assert run_summaries(db, [run_id], "loss", "min")[run_id]["last_step"] == 10
 
 
 def test_kill_9_while_points_are_written_leaves_a_sound_file(db_path, tmp_path):

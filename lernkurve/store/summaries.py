@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, literal_column, select, text, tuple_
 
 from lernkurve.store.database import Database
 from lernkurve.store.models import Metric, MetricBucket
+from lernkurve.store.points import is_postgres
 
 
 def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> dict[int, dict]:
@@ -33,26 +34,41 @@ def run_summaries(db: Database, run_ids: list[int], metric: str, mode: str) -> d
 
 
 _TOPS = text(
-    "SELECT run_id, max(hi_step) FROM metric_blocks"
+    "SELECT run_id, max(hi_step) AS hi FROM metric_blocks"
     " WHERE key = :key AND run_id IN :run_ids GROUP BY run_id"
+).bindparams(bindparam("run_ids", expanding=True))
+
+# SQLite: one statement, so one snapshot. A writer grows the newest small block in place (its
+# hi_step moves on), so a top step read by one query may name no block by the next one.
+_LAST_SQLITE = text(
+    f"""
+    WITH tops AS ({_TOPS.text})
+    SELECT m.run_id, m.value, m.step FROM metrics m JOIN tops t ON m.run_id = t.run_id
+    WHERE m.key = :key AND m.block_hi = t.hi AND m.step = m.block_hi
+    ORDER BY m.id
+    """
 ).bindparams(bindparam("run_ids", expanding=True))
 
 
 def _last(conn, run_ids: list[int], metric: str) -> dict[int, tuple]:
     """{run_id: (value, step)} of each run's point at its highest step (the latest logged
-    there): two queries for all the runs, which read only the blocks holding that step."""
+    there), reading only the blocks that hold that step."""
     if not run_ids:
         return {}
-    tops = conn.execute(_TOPS, {"key": metric, "run_ids": run_ids}).all()
-    if not tops:
-        return {}
-    block_hi = literal_column("metrics.block_hi")
-    rows = conn.execute(
-        select(Metric.run_id, Metric.value, Metric.step)
-        .where(Metric.key == metric, tuple_(Metric.run_id, block_hi).in_(tops))
-        .where(Metric.step == block_hi)
-        .order_by(Metric.id)
-    )
+    params = {"key": metric, "run_ids": run_ids}
+    if not is_postgres(conn):
+        rows = conn.execute(_LAST_SQLITE, params)
+    else:  # blocks there are only ever added while a run logs: the top's block stays
+        tops = conn.execute(_TOPS, params).all()
+        if not tops:
+            return {}
+        block_hi = literal_column("metrics.block_hi")
+        rows = conn.execute(
+            select(Metric.run_id, Metric.value, Metric.step)
+            .where(Metric.key == metric, tuple_(Metric.run_id, block_hi).in_(tops))
+            .where(Metric.step == block_hi)
+            .order_by(Metric.id)
+        )
     return {run_id: (value, step) for run_id, value, step in rows}  # the last id wins
 
 
