@@ -484,6 +484,8 @@ def test_reads_of_a_few_points_unpack_only_their_blocks(pg_url):
     event.listen(db.engine, "before_cursor_execute", lambda *args: seen.append(args[2:4]))
     since = scalar(pg_url, "SELECT id FROM metrics ORDER BY id DESC OFFSET 15 LIMIT 1")
     assert len(metric_series(db, run_id, ["loss"], since_id=since)["series"]["loss"]) == 15
+    later = metric_series(db, run_id, ["loss"], since_step=985)["series"]["loss"]
+    assert [point[0] for point in later] == list(range(985, 1000))
     assert run_summaries(db, [run_id], "loss", "min")[run_id]["last_step"] == 999
     events = [{"kind": "hparams", "step": 500, "payload": {"changes": {"lr": [0.1, 0.05]}}}]
     assert "impact" in impact.annotate(db, run_id, events)[0]
@@ -492,7 +494,8 @@ def test_reads_of_a_few_points_unpack_only_their_blocks(pg_url):
     csv = "".join(csv_lines(db, run_id, chunk=50)).splitlines()
     db.dispose()
     assert [line.split(",")[0] for line in csv[1:]] == [str(s) for s in range(1000)]
-    assert len(reads) >= 5  # the newest points, the last value, the impact window's 3 reads
+    assert len(reads) >= 6  # the newest points, those from a step on, the last value, the
+    # impact window's 3 reads
     for statement, params in reads:
         assert blocks_read(pg_url, statement, params) <= 12, statement  # of 100
     # The export's 21 chunks: ~5 blocks each, not every block after the chunk's start each

@@ -171,6 +171,10 @@ def test_reads_of_a_few_points_unpack_only_their_blocks(db_path, monkeypatch):
     seen = decoded_blocks(monkeypatch)
     assert len(metric_series(db, run_id, ["loss"], since_id=since)["series"]["loss"]) == 15
     assert seen[0] <= 2
+    seen[0] = 0
+    later = metric_series(db, run_id, ["loss"], since_step=985)["series"]["loss"]
+    assert [point[0] for point in later] == list(range(985, 1000))
+    assert seen[0] <= 2
     assert run_summaries(db, [run_id], "loss", "min")[run_id]["last_step"] == 999
     change = {"kind": "hparams", "step": 500, "payload": LR_CHANGE}
     assert "impact" in impact.annotate(db, run_id, [change])[0]

@@ -52,14 +52,19 @@ def read(
     keys: list[str] | None = None,
     since_id: int = 0,
     upto_id: int | None = None,
+    from_step: int | None = None,
 ) -> dict[str, Points]:
-    """{key: Points} of a run's points with since_id < id <= upto_id (all keys by default)."""
+    """{key: Points} of a run's points with since_id < id <= upto_id (all keys by default),
+    only those at ``from_step`` or later if given (unpacking only the blocks that reach it)."""
     if is_postgres(conn):
-        return _read_view(conn, run_id, keys, since_id, upto_id)
+        return _read_view(conn, run_id, keys, since_id, upto_id, from_step)
     where, params = ["run_id = ?", "hi_id > ?"], [run_id, since_id]
     if upto_id is not None:
         where.append("lo_id <= ?")
         params.append(upto_id)
+    if from_step is not None:
+        where.append("hi_step >= ?")
+        params.append(from_step)
     if keys is not None:
         where.append(f"key IN ({','.join('?' * len(keys))})")
         params += keys
@@ -68,7 +73,10 @@ def read(
     parts: dict[str, list[tuple]] = {}
     for key, *columns in raw.execute(query, params).fetchall():
         parts.setdefault(key, []).append(liteblocks.decode(tuple(columns)))
-    return {key: _window(pieces, since_id, upto_id) for key, pieces in parts.items()}
+    found = {key: _window(pieces, since_id, upto_id) for key, pieces in parts.items()}
+    if from_step is None:
+        return found
+    return {key: points.from_step(from_step) for key, points in found.items()}
 
 
 def _window(pieces: list[tuple], since_id: int, upto_id: int | None) -> Points:
@@ -100,10 +108,12 @@ def _plain_points(points: list[tuple]) -> Points:
     return Points(*columns)
 
 
-def _read_view(conn, run_id, keys, since_id, upto_id) -> dict[str, Points]:
+def _read_view(conn, run_id, keys, since_id, upto_id, from_step) -> dict[str, Points]:
     import numpy as np
 
     where = [Metric.run_id == run_id, *pgblocks.id_window(since_id, upto_id)]
+    if from_step is not None:
+        where += [Metric.step >= from_step, *pgblocks.step_window(from_step, None)]
     if keys is not None:
         where.append(Metric.key.in_(keys))
     query = select(Metric.key, Metric.id, Metric.step, Metric.value, Metric.wall_time).where(*where)

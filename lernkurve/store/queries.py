@@ -79,9 +79,9 @@ def metric_series(
             found = _from_buckets(conn, run_id, keys, max_points)
         rest = [key for key in keys if key not in found]
         if rest:
-            for key, points in blockreads.read(conn, run_id, rest, since_id, last_id).items():
-                if since_step > 0:
-                    points = points.from_step(since_step)
+            from_step = since_step if since_step > 0 else None
+            read = blockreads.read(conn, run_id, rest, since_id, last_id, from_step)
+            for key, points in read.items():
                 if max_points and len(points) > max_points:
                     points = downsample(points, max_points)
                 found[key] = points.rows()
