@@ -5,14 +5,18 @@ host a trial refuses it; no child run is left waiting; recipes replay what runs 
 from __future__ import annotations
 
 import signal
+import time
 from contextlib import closing
 
 import pytest
+import torch
 from scripting import Scripts
+from sqlalchemy import event
 
 from lernkurve.shared.hparams import resolve
 from lernkurve.shared.taskspecs import task_schema, total_steps_for
 from lernkurve.store.models import RunRow
+from lernkurve.tracking import client
 from lernkurve.web.streamer import mark_interrupted
 from support import ROOT, open_sqlite, wait_for
 
@@ -112,6 +116,46 @@ def test_a_checkpoint_asked_during_a_race_is_saved_after_it(api, script):
     proc.communicate(timeout=30)
     race_event = api.events(run_id, "race")[0]
     assert saved[0]["step"] >= race_event["payload"]["end_step"] > start
+
+
+@pytest.mark.sqlite_only  # reads the file from the moment the trial's start is written
+def test_a_trial_starts_in_the_database_after_the_runs_own_steps(api, db_path):
+    """Killed right after a trial began, the run's row and points reach its start step."""
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    run = client.init(
+        name="host", config={"lr": 0.01}, live=["lr"], db=str(db_path), system_metrics=False
+    )
+    run.watch(model, optimizer)
+    stored = []
+
+    def child_starts(_conn, _cursor, statement, *_):
+        if statement.startswith("UPDATE runs SET parent_step"):
+            with closing(open_sqlite(db_path)) as conn:  # what a kill -9 now would leave
+                row = conn.execute("SELECT step FROM runs WHERE id = ?", (run.id,)).fetchone()
+                steps = conn.execute(
+                    "SELECT step FROM metrics WHERE run_id = ? AND key = 'loss'", (run.id,)
+                ).fetchall()
+            stored.append((row[0], sorted(step for (step,) in steps)))
+
+    event.listen(run.db.engine, "after_cursor_execute", child_starts)
+    x = torch.randn(32, 4)
+    with run:
+        for calls, step in enumerate(run.steps(240)):
+            loss = model(x).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            run.log(step, loss=loss.item())
+            if calls in (20, 90, 160):  # three lr tests, each over before the next is asked
+                body = {"min_lr": 1e-4, "max_lr": 0.1, "steps": 20}
+                assert api.post(f"/api/runs/{run.id}/lr_test", json=body).status_code == 202
+            time.sleep(0.002)  # ~20 steps a writer's flush: a trial starts between two
+    event.remove(run.db.engine, "after_cursor_execute", child_starts)
+    children = [e["payload"]["run_id"] for e in api.events(run.id, "lr_test")]
+    starts = [api.run(child)["parent_step"] for child in children]
+    assert len(starts) == 3
+    assert stored == [(start, list(range(start))) for start in starts]
 
 
 @pytest.mark.parametrize("args", [(), ("--no-watch",)], ids=["plain-loop", "no-optimizer"])
