@@ -8,7 +8,7 @@ import time
 
 import pytest
 import torch
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from lernkurve.store.models import Metric, RunRow
 from lernkurve.tracking import client
@@ -149,3 +149,15 @@ def test_a_flush_takes_one_connection_and_writes_the_config_once(db):
         config = session.get(RunRow, run.id).config
     assert config["loop"] == {"a": True, "b": True} and config["told"] == 1
     run.finish()
+
+
+def test_flush_writes_everything_logged_however_much(db):
+    run = client.init(config={}, db=db.url, system_metrics=False)
+    _hold_writer(run)
+    for step in range(3000):  # 9,000 points: more than one write transaction takes
+        run.log(step, a=1.0, b=2.0, c=3.0)
+    run.flush()
+    with db.Session() as session:
+        stored = session.execute(select(func.count()).where(Metric.run_id == run.id)).scalar()
+    run.finish()
+    assert stored == 9000

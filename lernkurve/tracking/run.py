@@ -150,7 +150,8 @@ class Run:
 
     def flush(self) -> None:
         """Write everything logged so far now (the writer does so every 50 ms by itself)."""
-        self._writer.flush(only=self.buffer)
+        while self._writer.flush(only=self.buffer):
+            pass  # more than one write transaction takes
 
     @property
     def gone(self) -> bool:
