@@ -148,6 +148,7 @@ def test_a_trial_starts_in_the_database_after_the_runs_own_steps(api, db_path):
             optimizer.step()
             run.log(step, loss=loss.item())
             if calls in (20, 90, 160):  # three lr tests, each over before the next is asked
+                api.wait_logged(run.id, "loss")  # (a busy machine's writer may lag behind)
                 body = {"min_lr": 1e-4, "max_lr": 0.1, "steps": 20}
                 assert api.post(f"/api/runs/{run.id}/lr_test", json=body).status_code == 202
             time.sleep(0.002)  # ~20 steps a writer's flush: a trial starts between two
