@@ -5,13 +5,13 @@ host a trial refuses it; no child run is left waiting; recipes replay what runs 
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from contextlib import closing
 
 import pytest
 import torch
 from scripting import Scripts
-from sqlalchemy import event
 
 from lernkurve.shared.hparams import resolve
 from lernkurve.shared.taskspecs import task_schema, total_steps_for
@@ -118,27 +118,43 @@ def test_a_checkpoint_asked_during_a_race_is_saved_after_it(api, script):
     assert saved[0]["step"] >= race_event["payload"]["end_step"] > start
 
 
-@pytest.mark.sqlite_only  # reads the file from the moment the trial's start is written
-def test_a_trial_starts_in_the_database_after_the_runs_own_steps(api, db_path):
-    """Killed right after a trial began, the run's row and points reach its start step."""
+CHILDREN_AND_HOST = """
+SELECT c.parent_step, h.step,
+       (SELECT count(DISTINCT m.step) FROM metrics m
+        WHERE m.run_id = h.id AND m.key = 'loss' AND m.step < c.parent_step)
+FROM runs c JOIN runs h ON h.id = c.parent_id
+WHERE c.parent_id = ? AND c.parent_step IS NOT NULL
+"""
+
+
+def watch_trial_starts(db_path, run_id: int, done: threading.Event) -> list:
+    """Read the file every millisecond, as a kill -9 at that moment would leave it: each
+    trial child's start (the app's guess until the script starts it), the host run's stored
+    step, and how many of the host's steps before that start are stored."""
+    seen = []
+    with closing(open_sqlite(db_path, isolation_level=None)) as conn:
+        while not done.is_set():
+            conn.execute("BEGIN")  # one snapshot for both rows and the points
+            seen += conn.execute(CHILDREN_AND_HOST, (run_id,)).fetchall()
+            conn.execute("COMMIT")
+            time.sleep(0.001)
+    return seen
+
+
+@pytest.mark.sqlite_only  # reads the file while the run writes it
+def test_a_trial_never_starts_in_the_database_past_the_runs_own_steps(api, db_path):
+    """Killed at any moment, no trial child starts past its run's stored row and points."""
     model = torch.nn.Linear(4, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     run = client.init(
         name="host", config={"lr": 0.01}, live=["lr"], db=str(db_path), system_metrics=False
     )
     run.watch(model, optimizer)
-    stored = []
-
-    def child_starts(_conn, _cursor, statement, *_):
-        if statement.startswith("UPDATE runs SET parent_step"):
-            with closing(open_sqlite(db_path)) as conn:  # what a kill -9 now would leave
-                row = conn.execute("SELECT step FROM runs WHERE id = ?", (run.id,)).fetchone()
-                steps = conn.execute(
-                    "SELECT step FROM metrics WHERE run_id = ? AND key = 'loss'", (run.id,)
-                ).fetchall()
-            stored.append((row[0], sorted(step for (step,) in steps)))
-
-    event.listen(run.db.engine, "after_cursor_execute", child_starts)
+    done, seen = threading.Event(), []
+    watcher = threading.Thread(
+        target=lambda: seen.extend(watch_trial_starts(db_path, run.id, done)), daemon=True
+    )
+    watcher.start()
     x = torch.randn(32, 4)
     with run:
         for calls, step in enumerate(run.steps(240)):
@@ -152,11 +168,50 @@ def test_a_trial_starts_in_the_database_after_the_runs_own_steps(api, db_path):
                 body = {"min_lr": 1e-4, "max_lr": 0.1, "steps": 20}
                 assert api.post(f"/api/runs/{run.id}/lr_test", json=body).status_code == 202
             time.sleep(0.002)  # ~20 steps a writer's flush: a trial starts between two
-    event.remove(run.db.engine, "after_cursor_execute", child_starts)
+    done.set()
+    watcher.join(10)
     children = [e["payload"]["run_id"] for e in api.events(run.id, "lr_test")]
-    starts = [api.run(child)["parent_step"] for child in children]
-    assert len(starts) == 3
-    assert stored == [(start, list(range(start))) for start in starts]
+    starts = {api.run(child)["parent_step"] for child in children}
+    assert len(starts) == 3 and starts <= {start for start, _, _ in seen}  # each start seen
+    assert [row for row in seen if not (row[0] <= row[1] and row[2] == row[0])] == []
+
+
+def test_a_stop_during_a_trial_never_locks_out_the_writer(api, db_path):
+    """The stop ends the trial's child run (a flush, under the writer's lock) while the writer,
+    holding that lock, hands over a new command: neither may wait for the other."""
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    run = client.init(config={"lr": 0.01}, live=["lr"], db=str(db_path), system_metrics=False)
+    run.watch(model, optimizer)
+
+    def train():
+        x = torch.randn(8, 4)
+        with run:
+            for step in run.steps(100_000):
+                model(x).pow(2).mean().backward()
+                optimizer.step()
+                run.log(step, loss=1.0)
+                time.sleep(0.002)
+
+    loop = threading.Thread(target=train, daemon=True)
+    loop.start()
+    api.wait_logged(run.id, "loss")
+    body = {"min_lr": 1e-4, "max_lr": 0.1, "steps": 10_000}
+    assert api.post(f"/api/runs/{run.id}/lr_test", json=body).status_code == 202
+    wait_for(lambda: run.trial is not None)
+    handed_over = threading.Event()
+    with run._writer._lock:  # the writer thread mid-flush
+        run.commands.post((None, "stop", {}))
+        wait_for(lambda: run.trial is None)  # the loop took the stop and ends the child ...
+        time.sleep(0.2)  # ... whose flush now waits for this lock
+        writer = threading.Thread(
+            target=lambda: (run.commands.post((None, "pause", {})), handed_over.set())
+        )
+        writer.start()
+        writer.join(3)
+        assert handed_over.is_set(), "the loop held its inbox while waiting for the writer"
+    loop.join(30)
+    assert not loop.is_alive() and run.status == "stopped"
 
 
 @pytest.mark.parametrize("args", [(), ("--no-watch",)], ids=["plain-loop", "no-optimizer"])

@@ -62,6 +62,8 @@ def write_outbox(conn, run_id: int, outbox: list[tuple]) -> list[str]:
             let_go += write_checkpoint(conn, run_id, item)
         elif kind == "snapshot":
             conn.execute(Snapshot.__table__.insert().values(run_id=run_id, **item))
+        elif kind == "trial_start":
+            conn.execute(update(RunRow).where(RunRow.id == run_id).values(parent_step=item["step"]))
         elif kind == "ack":
             conn.execute(
                 update(Command).where(Command.id == item["id"]).values(applied_at=item["at"])

@@ -56,7 +56,8 @@ class RunBuffer:
         self._inbox = inbox
 
     def add(self, kind: str, item: dict) -> None:
-        """A record for the writer: ``event``, ``snapshot``, ``checkpoint`` or ``ack``."""
+        """A record for the writer: ``event``, ``snapshot``, ``checkpoint``, ``ack`` or a
+        trial child's ``trial_start``."""
         self.outbox.append((kind, item))
 
     def end(self, ended_at: float, error: str | None) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
-
-from lernkurve.store.models import RunRow, now
+from lernkurve.store.models import now
 from lernkurve.tracking import writer
 from lernkurve.tracking.buffer import NoInbox, RunBuffer
 
@@ -22,8 +20,10 @@ class ChildRun:
         self.hparams = dict(hparams)
         self.buffer = RunBuffer(db, run_id, self._row, NoInbox())
         self._writer = writer.register(self.buffer)
-        with db.write() as conn:  # the trial starts here, not where the app asked for it
-            conn.execute(update(RunRow).where(RunRow.id == run_id).values(parent_step=step))
+        # The trial starts here, not where the app asked for it. Written by the writer, in the
+        # transaction that writes the host run's row at this step and its points before it: a
+        # process killed meanwhile leaves no trial starting past what its run stored.
+        self.buffer.add("trial_start", {"step": step})
 
     def _row(self) -> dict:
         return {

@@ -83,17 +83,21 @@ class Commands:
 
     def obey(self, step: int) -> None:
         run = self.run
-        with self.cond:
-            while True:
-                while self.inbox:
-                    self.apply(step, *self.inbox.popleft())
-                self.signal = False
-                if self.stopping or not self.paused or self.step_budget:
-                    break
-                run.status = "paused"
-                self.cond.wait(0.5)
-            if not self.stopping:
-                run.status = "running" if not self.paused else "paused"
+        while True:
+            with self.cond:
+                item = self.inbox.popleft() if self.inbox else None
+                if item is None:
+                    self.signal = False
+                    if self.stopping or not self.paused or self.step_budget:
+                        break
+                    run.status = "paused"
+                    self.cond.wait(0.5)
+                    continue
+            # Applied without the inbox's lock: a handler may flush (a trial's child run ends),
+            # and the writer hands over new commands while it holds its own lock.
+            self.apply(step, *item)
+        if not self.stopping:
+            run.status = "running" if not self.paused else "paused"
 
     def apply(self, step: int, command_id: int | None, kind: str, payload: dict) -> None:
         if self.run.trial is not None and kind not in TRIAL_COMMANDS:

@@ -8,7 +8,6 @@ trial started at) and, when done, restores that copy (lr test) or the winner's e
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any
 
@@ -253,14 +252,6 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _store_own_steps(run: Any) -> None:
-    """Write the run's own steps so far (its row at this step) before its trial's child run
-    names this step as its start: killed meanwhile, no trial starts past what the run stored.
-    Where writes fail now the writer keeps the points and says so; the trial goes on."""
-    with contextlib.suppress(Exception):
-        run.flush()
-
-
 class TrialHost:
     """A run's trials: one at a time, started by a command at a boundary; while it runs, the
     loop's steps are its steps, and when it ends the run goes on where it says."""
@@ -274,7 +265,6 @@ class TrialHost:
         run, cls = self.run, self.kinds[kind]
         reason = self.why_not()
         if reason is None:
-            _store_own_steps(run)
             run.trial = cls(run, step, payload)
             run.move_to(step)
             return
