@@ -141,15 +141,19 @@ def watch_trial_starts(db_path, run_id: int, done: threading.Event) -> list:
     return seen
 
 
+def watched_run(db_path) -> tuple:
+    """A script's run in this process, its model and optimizer watched (it can host trials)."""
+    model = torch.nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    run = client.init(config={"lr": 0.01}, live=["lr"], db=str(db_path), system_metrics=False)
+    run.watch(model, optimizer)
+    return run, model, optimizer
+
+
 @pytest.mark.sqlite_only  # reads the file while the run writes it
 def test_a_trial_never_starts_in_the_database_past_the_runs_own_steps(api, db_path):
     """Killed at any moment, no trial child starts past its run's stored row and points."""
-    model = torch.nn.Linear(4, 1)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    run = client.init(
-        name="host", config={"lr": 0.01}, live=["lr"], db=str(db_path), system_metrics=False
-    )
-    run.watch(model, optimizer)
+    run, model, optimizer = watched_run(db_path)
     done, seen = threading.Event(), []
     watcher = threading.Thread(
         target=lambda: seen.extend(watch_trial_starts(db_path, run.id, done)), daemon=True
@@ -179,10 +183,7 @@ def test_a_trial_never_starts_in_the_database_past_the_runs_own_steps(api, db_pa
 def test_a_stop_during_a_trial_never_locks_out_the_writer(api, db_path):
     """The stop ends the trial's child run (a flush, under the writer's lock) while the writer,
     holding that lock, hands over a new command: neither may wait for the other."""
-    model = torch.nn.Linear(4, 1)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    run = client.init(config={"lr": 0.01}, live=["lr"], db=str(db_path), system_metrics=False)
-    run.watch(model, optimizer)
+    run, model, optimizer = watched_run(db_path)
 
     def train():
         x = torch.randn(8, 4)
