@@ -149,7 +149,7 @@ def test_a_run_deleted_elsewhere_leaves_the_open_page(dashboard):
     dashboard.open_run(run["id"])
     dashboard.api.wait_status(run["id"], "completed")
     item = dashboard.page.locator(f"#runs-list [data-run-id='{run['id']}']")
-    assert item.is_visible()
+    item.wait_for(state="visible", timeout=10_000)  # the list hears of it from the stream
     assert dashboard.api.delete(f"/api/runs/{run['id']}").status_code == 204
     item.wait_for(state="detached", timeout=10_000)
     dashboard.page.wait_for_function("() => !location.hash.startsWith('#/run/')")
