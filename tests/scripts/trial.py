@@ -1,13 +1,14 @@
 """A user's script for the lr test, race, autopilot and recipe tests.
 
 usage: trial.py STEPS DELAY --record PATH [--recipe FILE] [--plateau] [--nan-at STEP]
-                [--save-every N] [--resume RUN_ID]
+                [--save-every N] [--resume RUN_ID] [--lr LR]
 Prints "run <id>" first. For every step the loop runs it records one JSON line: the step, a
 digest of the parameters and of the optimizer state before the step, the digest of the
 parameters after it, and the lr the optimizer really used (read in its own step pre-hook).
-``--plateau`` logs a constant loss; ``--nan-at`` logs NaN as the loss at that step;
-``--save-every`` calls run.save_checkpoint() in the loop body every N steps (as scripts do,
-whatever the app is doing meanwhile).
+``--plateau`` logs a constant loss; ``--nan-at`` logs NaN as the loss at that step; ``--lr``
+sets the lr, steerable from 0 to 10 (without it: 0.01, its range inferred); ``--save-every``
+calls run.save_checkpoint() in the loop body every N steps (as scripts do, whatever the app is
+doing meanwhile).
 """
 
 import argparse
@@ -28,6 +29,7 @@ parser.add_argument("--plateau", action="store_true")
 parser.add_argument("--nan-at", type=int)
 parser.add_argument("--save-every", type=int)
 parser.add_argument("--resume", type=int)
+parser.add_argument("--lr", type=float)
 args = parser.parse_args()
 
 
@@ -47,13 +49,19 @@ def optimizer_digest(optimizer) -> str:
 torch.set_num_threads(1)  # a tiny model: more threads only fight for the cores
 torch.manual_seed(1)
 model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
-optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+lr = 0.01 if args.lr is None else args.lr
+optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 x = torch.randn(512, 4)
 y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+schema = {
+    "lr": {"type": "float", "min": 0.0, "max": 10.0, "default": lr, "live": True},
+    "batch_size": {"type": "int", "min": 1, "max": 512, "default": 32, "live": True},
+}
 run = client.init(
     name="trial",
-    config={"lr": 0.01, "batch_size": 32},
+    config={"lr": lr, "batch_size": 32},
     live=["lr", "batch_size"],
+    schema=None if args.lr is None else schema,
     recipe=args.recipe,
     resume=args.resume,
     system_metrics=False,
