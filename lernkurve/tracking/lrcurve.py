@@ -22,9 +22,12 @@ SMOOTHING = 0.9  # of the lr test's losses (bias-corrected moving average, as fa
 MIN_VALUES = 5  # fewer values than this say nothing about a curve
 VALLEY_POINTS = 500  # the valley search is quadratic: longer curves are thinned to this
 FLAT = 0.1  # a fall smaller than this share of the starting loss is no valley ...
-NOISE_TIMES = 5.0  # ... nor one smaller than this many times the noise the smoothing leaves
+NOISE_TIMES = 5.0  # ... nor one smaller than this many times the noise of the fall (what the
+# smoothing leaves of the batches' noise, and the starting level's own: both move the fall)
 NOISE_VALUES = 20  # the noise is read from at least this many values
 SMOOTHED_NOISE = math.sqrt((1 - SMOOTHING) / (1 + SMOOTHING))  # what smoothing leaves of it
+LEVEL_VALUES = 10  # the level a curve began at: the median of its first this many values
+MEDIAN_NOISE = math.sqrt(math.pi / 2)  # a median of n values is off by this × noise / √n
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,11 @@ def suggest_lr(lrs: list[float], losses: list[float | None]) -> Suggestion:
         return Suggestion("too_short", values=len(usable))
     raw = [loss for _, loss in usable]
     curve = list(zip([lr for lr, _ in usable], smooth(raw), strict=True))
-    level = statistics.median(raw[:MIN_VALUES])  # where it began: one batch may be off
-    band = max(FLAT * abs(level), NOISE_TIMES * _noise(raw) * SMOOTHED_NOISE)
+    start = raw[:LEVEL_VALUES]
+    level = statistics.median(start)  # where it began: one batch may be off
+    level_noise = MEDIAN_NOISE / math.sqrt(len(start))
+    spread = math.hypot(level_noise, SMOOTHED_NOISE)  # of a smoothed value less the level
+    band = max(FLAT * abs(level), NOISE_TIMES * _noise(raw) * spread)
     lowest = min(range(len(curve)), key=lambda i: curve[i][1])
     if lowest == 0 or level - curve[lowest][1] < band:
         return _no_minimum(curve, level, band, len(usable))
