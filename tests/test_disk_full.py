@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -75,15 +74,18 @@ class Filler:
         self.path.unlink()
 
 
-def start_script(folder, data_dir, steps: int = STEPS, **env) -> tuple[subprocess.Popen, int]:
+def start_script(
+    folder, data_dir, steps: int = STEPS, progress=None, **env
+) -> tuple[subprocess.Popen, int]:
     env = {
         **os.environ,
         "LERNKURVE_DB": str(folder / "lernkurve.db"),
         "LERNKURVE_DATA_DIR": str(data_dir),
         **env,
     }
+    args = [sys.executable, "-u", str(SCRIPT), str(steps), "0.002"]
     proc = subprocess.Popen(
-        [sys.executable, "-u", str(SCRIPT), str(steps), "0.002"],
+        args + ([str(progress)] if progress else []),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -101,6 +103,11 @@ def stored(db: Database, run_id: int) -> tuple[int, int | None, list[dict]]:
             select(Event.payload).where(Event.run_id == run_id, Event.kind == "data_loss")
         ).all()
     return count, pending, [payload for (payload,) in losses]
+
+
+def steps_done(progress) -> int:
+    """The steps paced.py says it has done (every 50th)."""
+    return int(progress.read_text() or 0) if progress.exists() else 0
 
 
 def finish(proc: subprocess.Popen) -> str:
@@ -132,15 +139,19 @@ def test_within_the_bound_no_point_is_lost_and_the_waiting_points_are_shown(smal
         db.dispose()
 
 
-def test_over_the_bound_the_oldest_points_go_counted_and_writing_resumes(small_disk, data_dir):
-    proc, run_id = start_script(small_disk, data_dir, LERNKURVE_PENDING_MB="0.2")
+def test_over_the_bound_the_oldest_points_go_counted_and_writing_resumes(
+    small_disk, data_dir, tmp_path
+):
+    progress = tmp_path / "progress"  # off the full disk
+    proc, run_id = start_script(small_disk, data_dir, progress=progress, LERNKURVE_PENDING_MB="0.2")
     db = Database(small_disk / "lernkurve.db")
     filler = Filler(small_disk)
     try:
         wait_for(lambda: stored(db, run_id)[0] > 100)
         filler.keep_full()
-        before = stored(db, run_id)[0]
-        time.sleep(4.0)  # ~1,500 steps: more than the 1,000 log calls the bound holds
+        before, full_at = stored(db, run_id)[0], steps_done(progress)
+        # More steps while full than the 1,000 log calls the bound holds (however long they take)
+        wait_for(lambda: steps_done(progress) > full_at + 1000 + 50, timeout=60)
         assert stored(db, run_id)[0] - before < 2 * STEPS // 2, "the disk did not stay full"
         filler.free()
         finish(proc)
