@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from support import wait_for
 
 SLOW = {"delay_ms": 3.0, "epochs": 1000}  # long enough to steer, short steps
@@ -118,6 +120,25 @@ def test_fork_from_a_checkpoint_starts_a_child_with_changed_hparams(api):
     first = lr_points(api, child["id"])
     assert first[0][0] == ckpt[0]["step"] and first[0][1] == 0.02
     assert api.events(parent_id, "fork")[0]["payload"]["child_id"] == child["id"]
+
+
+def test_a_fork_with_no_epochs_left_says_it_has_nothing_to_train(api):
+    parent_id = api.start("spiral", **SLOW)["id"]
+    wait_for(lambda: api.run(parent_id)["step"] > STEPS_PER_EPOCH + 2)
+    api.control(parent_id, "checkpoint")
+    ckpt = wait_for(lambda: api.get(f"/api/runs/{parent_id}/checkpoints").get_json()["checkpoints"])
+    api.control(parent_id, "stop")
+    body = {"checkpoint_id": ckpt[0]["id"], "hparams": {"epochs": 1}}
+    child = api.post(f"/api/runs/{parent_id}/fork", json=body).get_json()
+    done = api.wait_status(child["id"], "completed")
+    assert done["step"] == ckpt[0]["step"] and lr_points(api, child["id"]) == []
+    (note,) = api.events(child["id"], "note")
+    epochs_in = ckpt[0]["step"] / STEPS_PER_EPOCH  # batches of 16 with a short last one
+    message = note["payload"]["message"]
+    assert message.startswith("nothing to train: the checkpoint is ") and message.endswith(
+        " epochs in, this run trains 1"
+    )
+    assert float(message.split()[6]) == pytest.approx(epochs_in, abs=0.05)
 
 
 def test_an_exception_in_a_task_marks_the_run_failed(api, app):

@@ -109,6 +109,10 @@ class Trainer:
     def train(self) -> None:
         run, step = self.run, self.run.step
         epochs = run.hparams["epochs"]
+        if self.epoch >= epochs:  # a fork from a checkpoint past these epochs
+            done = self.epoch + self.pos / len(self.x)
+            message = f"nothing to train: the checkpoint is {done:.3g} epochs in"
+            run.event("note", {"message": f"{message}, this run trains {epochs}"}, step)
         while self.epoch < epochs:
             if self.order is None:
                 self.order = torch.randperm(len(self.x), generator=self.gen)
