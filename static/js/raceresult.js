@@ -2,6 +2,7 @@
 // variants' lines on the charts (the charts' own legend lists the run's series), the rule that
 // decided, and a zoom of every chart to the race's steps.
 /* global bootstrap */
+import { dialogCloser } from "./dom.js";
 import { hparamsText } from "./events.js";
 import { integer, number } from "./format.js";
 import { t } from "./i18n.js";
@@ -13,11 +14,12 @@ export class RaceResult {
     this.zoom = zoom;
     this.modalEl = document.getElementById("race-result-modal");
     this.modal = bootstrap.Modal.getOrCreateInstance(this.modalEl);
+    this.close = dialogCloser(this.modalEl, this.modal); // Zoom may come while it still opens
     this.rows = document.getElementById("race-result-rows");
     this.ev = null;
     document.getElementById("race-result-zoom").addEventListener("click", () => {
       if (this.ev) this.zoom(...raceSteps(this.ev));
-      this.modal.hide();
+      this.close();
     });
   }
 
