@@ -12,6 +12,7 @@ import { language, t } from "./i18n.js";
 import { OptimizerView } from "./optimizer.js";
 
 const LANDING_WAIT_MS = 5000;
+const RECENT_EVENTS = 20; // hparams events kept: a change's own may come before its answer
 
 export class HparamPanel {
   constructor() {
@@ -40,6 +41,7 @@ export class HparamPanel {
     this.timesLanguage = null;
     this.landing = null; // {runId, keys, after, sentAt, step, deferred, timer, late}: on its way
     this.lastEventId = 0;
+    this.recent = []; // [{ev, at}]: the latest hparams events and when they arrived
   }
 
   /** Show a run: rebuilds the fields when the run or its schema changed, else refreshes values. */
@@ -223,6 +225,8 @@ export class HparamPanel {
     landing.deferred = answer?.deferred ?? null;
     landing.timer = setTimeout(() => this.sayLate(landing), LANDING_WAIT_MS);
     this.landing = landing;
+    // On a busy page the change's event can come before the answer to its request did.
+    for (const { ev, at } of this.recent) if (at >= sentAt && this.landing === landing) this.landed(landing, ev, at);
   }
 
   forgetLanding() {
@@ -232,13 +236,21 @@ export class HparamPanel {
 
   /** An event of the open run (live or fetched): the awaited change's own hparams event? */
   takeEvent(ev) {
-    const landing = this.landing;
+    const news = ev.id > this.lastEventId; // not one fetched again (a reconnect)
     this.lastEventId = Math.max(this.lastEventId, ev.id);
-    if (!landing || ev.kind !== "hparams" || ev.run_id !== landing.runId || ev.id <= landing.after) return;
+    if (ev.kind !== "hparams") return;
+    const at = performance.now();
+    if (news) this.recent.push({ ev, at });
+    if (this.recent.length > RECENT_EVENTS) this.recent.shift();
+    if (this.landing && ev.id > this.landing.after) this.landed(this.landing, ev, at);
+  }
+
+  /** Say the awaited change landed if `ev` (arrived at `at`) is its own hparams event. */
+  landed(landing, ev, at) {
     const changed = ev.payload?.changes || {};
-    if (ev.payload?.by || !landing.keys.some((key) => key in changed)) return;
+    if (ev.run_id !== landing.runId || ev.payload?.by || !landing.keys.some((key) => key in changed)) return;
     this.forgetLanding();
-    const seconds = (performance.now() - landing.sentAt) / 1000;
+    const seconds = (at - landing.sentAt) / 1000;
     const what = describeEvent(ev).join(", ");
     this.say(t("hp.landed", { what, step: integer(ev.step), seconds: number(seconds, 2) }), "text-success");
   }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 
 import pytest
 from script_runs import ScriptRun
@@ -51,6 +52,31 @@ def test_times_half_and_times_two_scale_a_live_built_in_run(dashboard):
     api.control(run["id"], "stop")
     api.wait_status(run["id"], "stopped")
     dashboard.wait_for(lambda: german.is_disabled())
+
+
+def test_a_change_whose_event_comes_before_its_answer_still_says_it_landed(dashboard):
+    # A busy page: the run applies ×0.5 and its event reaches the page before the answer to
+    # the request does (held here until the event is listed).
+    api, page = dashboard.api, dashboard.page
+    run = api.start(name="quick", delay_ms=5.0, epochs=1000)
+    api.wait_step(run["id"], 5)
+    dashboard.open_run(run["id"])
+    listed = page.locator("#events-list li[data-kind='hparams']")
+
+    def answer_late(route) -> None:
+        response = route.fetch()
+        deadline = time.monotonic() + 10
+        while listed.count() == 0 and time.monotonic() < deadline:
+            page.wait_for_timeout(20)
+        route.fulfill(response=response)
+
+    page.route("**/hparams", answer_late)
+    half = page.get_by_role("button", name="Multiply lr by 0.5")
+    dashboard.wait_for(lambda: half.is_enabled())
+    half.click()
+    message = page.locator("#hp-message")
+    dashboard.wait_for(lambda: re.fullmatch(LANDED.format(r"0\.1", r"0\.05"), message.inner_text()))
+    assert listed.count() == 1
 
 
 def test_a_refused_factor_shows_the_server_message(dashboard):
